@@ -1,0 +1,78 @@
+# tou: the two set-up commands are `make demo` and `make test`. Each installs the
+# Debian packages it needs when they are missing, then builds with CMake.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 300
+
+# Everything the build, the tests and the fuzzers need, from Debian 12.
+DEB_PACKAGES := cmake ninja-build g++ pkg-config git \
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev libsodium-dev \
+  clang libclang-rt-14-dev
+
+.PHONY: all deps build demo test asan tsan fuzz fuzz-smoke bench format lint clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing packages:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# build DIR with extra cmake flags
+define cmake_build
+	cmake -S . -B $(1) -G Ninja $(2) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(1) -j $(JOBS)
+endef
+
+build: deps
+	$(call cmake_build,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+
+# The main job: a transfer over a simulated impaired link (until the tools land).
+demo: build
+	$(BUILD)/bin/tou-sim --seed 1 --runs 1 --bytes 20000000 --delay 25 --rate 100 --loss 0.01 --cc cubic --verbose
+	$(BUILD)/bin/tou-sim --seed 1 --runs 50 --bytes 200000 --loss 0.05 --dup 0.02 --reorder 0.05 --corrupt 0.01
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: deps
+	$(call cmake_build,$(BUILD)-asan,-DCMAKE_BUILD_TYPE=Debug -DTOU_SANITIZE=address -DTOU_BENCH=OFF)
+	cd $(BUILD)-asan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS)
+
+tsan: deps
+	$(call cmake_build,$(BUILD)-tsan,-DCMAKE_BUILD_TYPE=Debug -DTOU_SANITIZE=thread -DTOU_BENCH=OFF)
+	cd $(BUILD)-tsan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS)
+
+$(BUILD)-fuzz/.configured: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DTOU_FUZZ=ON -DTOU_TESTS=OFF -DTOU_BENCH=OFF >/dev/null
+	touch $@
+
+# Each fuzz target runs FUZZ_SECONDS on a copy of its committed seed corpus.
+fuzz: $(BUILD)-fuzz/.configured
+	cmake --build $(BUILD)-fuzz -j $(JOBS)
+	@for t in $$(ls $(BUILD)-fuzz/bin | grep '^fuzz_'); do \
+	  name=$${t#fuzz_}; work=$(BUILD)-fuzz/corpus/$$name; mkdir -p $$work; \
+	  echo "== $$t for $(FUZZ_SECONDS)s"; \
+	  $(BUILD)-fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work fuzz/corpus/$$name || exit 1; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=60
+
+bench: build
+	$(BUILD)/bin/tou_core_bench
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

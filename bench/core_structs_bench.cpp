@@ -1,0 +1,97 @@
+// Per-segment cost of the connection's data structures: the reassembler on the
+// receive path and the retransmission queue on the send path.
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "core/receive_buffer.hpp"
+#include "core/sent_queue.hpp"
+
+namespace tou {
+namespace {
+
+constexpr size_t kSegment = 1448;
+
+// In-order segments, each read right away: the fast path.
+void BM_ReceiveBufferInOrder(benchmark::State& state) {
+  ReceiveBuffer buf(1 << 20);
+  const std::vector<uint8_t> seg(kSegment, 0x5a);
+  std::vector<uint8_t> out(kSegment);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(buf.insert(0, seg));
+    benchmark::DoNotOptimize(buf.read(out));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kSegment));
+}
+BENCHMARK(BM_ReceiveBufferInOrder);
+
+// One segment in ten arrives one place late: it is held out of order, then the
+// late one fills the gap and both become readable.
+void BM_ReceiveBufferReordered(benchmark::State& state) {
+  ReceiveBuffer buf(1 << 20);
+  const std::vector<uint8_t> seg(kSegment, 0x5a);
+  std::vector<uint8_t> out(2 * kSegment);
+  // Arrival order within each group of ten (segment 5 overtaken by 6).
+  constexpr std::array<size_t, 10> kOrder = {0, 1, 2, 3, 4, 6, 5, 7, 8, 9};
+  for (auto _ : state) {
+    size_t rcv_nxt = 0;  // segments made readable in this group
+    for (size_t k : kOrder) {
+      rcv_nxt += buf.insert((k - rcv_nxt) * kSegment, seg) / kSegment;
+      benchmark::DoNotOptimize(buf.read(out));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 10);
+  state.SetBytesProcessed(state.iterations() * 10 * static_cast<int64_t>(kSegment));
+}
+BENCHMARK(BM_ReceiveBufferReordered);
+
+// One segment sent and one acknowledged per iteration, with state.range(0)
+// segments in flight.
+void BM_SentQueueSendAck(benchmark::State& state) {
+  const auto flight = static_cast<uint32_t>(state.range(0));
+  SentQueue q;
+  SeqNum seq(0xfff00000u);
+  Instant now = kTimeZero;
+  for (uint32_t i = 0; i < flight; ++i) {
+    q.on_sent(seq, kSegment, now, false, false);
+    seq += kSegment;
+  }
+  for (auto _ : state) {
+    now += 1us;
+    q.on_sent(seq, kSegment, now, false, false);
+    seq += kSegment;
+    benchmark::DoNotOptimize(q.on_cumulative_ack(q.front().end()));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SentQueueSendAck)->Arg(16)->Arg(1024);
+
+// A whole loss recovery per iteration, state.range(0) segments in flight and the
+// first one lost: each ACK SACKs one more segment, then IsLost over the
+// scoreboard (O(n) per ACK), NextSeg and SetPipe. Items are ACKs.
+void BM_SentQueueSackRecovery(benchmark::State& state) {
+  const auto flight = static_cast<uint32_t>(state.range(0));
+  for (auto _ : state) {
+    SentQueue q;
+    for (uint32_t i = 0; i < flight; ++i) {
+      q.on_sent(SeqNum(i * kSegment), kSegment, kTimeZero, false, false);
+    }
+    for (uint32_t i = 1; i < flight; ++i) {
+      const std::array<SackBlock, 1> block = {
+          SackBlock{SeqNum(kSegment), SeqNum((i + 1) * kSegment)}};
+      q.on_sack(block);
+      q.mark_losses(3, kSegment);
+      if (auto lost = q.first_lost()) q.on_retransmitted(*lost, kTimeZero);
+      benchmark::DoNotOptimize(q.pipe());
+    }
+    benchmark::DoNotOptimize(q.on_cumulative_ack(SeqNum(flight * kSegment)));
+  }
+  state.SetItemsProcessed(state.iterations() * (flight - 1));
+}
+BENCHMARK(BM_SentQueueSackRecovery)->Arg(64)->Arg(1024);
+
+}  // namespace
+}  // namespace tou

@@ -1,0 +1,71 @@
+// Congestion control behind a small interface (as smoltcp and quiche do).
+// The connection owns loss detection and recovery (RFC 6675 / RFC 6582); a
+// controller only answers "how big is the window" and reacts to events.
+// All sizes are in bytes. Sans-I/O: time only arrives as arguments.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "base/time.hpp"
+
+namespace tou {
+
+struct AckEvent {
+  Instant now;
+  uint32_t bytes_acked = 0;      // newly cumulatively acknowledged bytes
+  uint32_t bytes_in_flight = 0;  // FlightSize before this ACK
+  std::optional<Duration> rtt;   // RTT sample from this ACK, if any
+  Duration min_rtt{0};           // smallest RTT seen so far (0 = unknown)
+  Duration srtt{0};              // smoothed RTT (0 = unknown)
+  bool app_limited = false;      // the sender had nothing more to send (RFC 7661 spirit)
+};
+
+class CongestionController {
+ public:
+  virtual ~CongestionController() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // New data acknowledged while not in loss recovery: grow the window
+  // (RFC 5681 3.1 slow start / congestion avoidance, or RFC 9438 for CUBIC).
+  virtual void on_ack(const AckEvent& ack) = 0;
+
+  // Loss detected by fast retransmit / SACK (RFC 5681 3.2, RFC 6675 5 step 4):
+  // set ssthresh and cwnd for the recovery that starts now.
+  virtual void on_congestion_event(Instant now, uint32_t bytes_in_flight) = 0;
+
+  // Loss recovery has ended (RFC 6582 3.2 step 3 / RFC 6675 5 "exit").
+  virtual void on_recovery_end(Instant now) = 0;
+
+  // Retransmission timeout (RFC 5681 3.1 eq. 4 and the loss window: cwnd = 1 MSS).
+  virtual void on_rto(Instant now, uint32_t bytes_in_flight) = 0;
+
+  // The connection has been idle for longer than an RTO (RFC 5681 4.1 restart window).
+  virtual void on_idle_restart(Instant now) = 0;
+
+  virtual void set_mss(uint32_t mss) = 0;
+  virtual uint32_t cwnd() const = 0;
+  virtual uint32_t ssthresh() const = 0;
+  bool in_slow_start() const { return cwnd() < ssthresh(); }
+
+  // Pacing hook: the rate (bytes/second) at which to spread a window over an RTT,
+  // or nullopt for no pacing. Default: Linux's ratios, 2x in slow start, 1.2x after.
+  virtual std::optional<uint64_t> pacing_rate(Duration srtt) const;
+};
+
+struct CongestionConfig {
+  uint32_t mss = 1460;
+  uint32_t initial_window_segments = 10;  // RFC 6928
+};
+
+// Registry: creates a controller by name ("newreno", "cubic"); nullptr if unknown.
+std::unique_ptr<CongestionController> make_congestion_controller(std::string_view name,
+                                                                 const CongestionConfig& config);
+// Names the registry knows, in a stable order.
+std::vector<std::string_view> congestion_controller_names();
+
+}  // namespace tou

@@ -1,0 +1,261 @@
+// Connection: construction, the user API (RFC 9293 3.10.1-3.10.6), events and
+// shared helpers. Segment input lives in connection_input.cpp, output in
+// connection_output.cpp, timers in connection_timers.cpp.
+#include "core/connection.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+
+namespace tou {
+
+namespace {
+
+// RFC 7323 2.3: the smallest shift that lets the window field cover the buffer.
+uint8_t window_shift_for(size_t buffer) {
+  uint8_t shift = 0;
+  while (shift < 14 && (buffer >> shift) > 0xffff) ++shift;
+  return shift;
+}
+
+}  // namespace
+
+const char* to_string(ConnectionEvent event) {
+  switch (event) {
+    case ConnectionEvent::kEstablished:
+      return "established";
+    case ConnectionEvent::kReadable:
+      return "readable";
+    case ConnectionEvent::kWritable:
+      return "writable";
+    case ConnectionEvent::kPeerClosed:
+      return "peer-closed";
+    case ConnectionEvent::kError:
+      return "error";
+    case ConnectionEvent::kClosed:
+      return "closed";
+  }
+  return "?";
+}
+
+Connection::Connection(const ConnectionConfig& config)
+    : config_(config),
+      cc_(make_congestion_controller(config.congestion_control,
+                                     {.mss = config.mss,
+                                      .initial_window_segments = config.initial_window_segments})),
+      rtt_(config.rtt),
+      snd_(config.send_buffer),
+      rcv_(config.receive_buffer) {
+  if (!cc_) {
+    // Unknown names are rejected by the API layer (ENOENT, as Linux's
+    // TCP_CONGESTION); the core falls back rather than fail.
+    cc_ = make_congestion_controller("newreno", {.mss = config.mss,
+                                                 .initial_window_segments =
+                                                     config.initial_window_segments});
+  }
+  assert(cc_);
+  rcv_.mss = config.mss;
+  rcv_.wscale = config.window_scaling ? window_shift_for(config.receive_buffer) : 0;
+}
+
+Connection::~Connection() = default;
+
+void Connection::connect(Instant now, const OpenParams& params) {
+  assert(state_ == TcpState::kClosed);
+  local_port_ = params.local_port;
+  remote_port_ = params.remote_port;
+  ts_offset_ = params.ts_offset;
+  snd_.iss = snd_.una = snd_.nxt = snd_.recover = params.iss;
+  snd_.buffer_seq = params.iss + 1;
+  snd_.last_send = now;
+  passive_ = false;
+  // The SYN offers every option we have; the SYN-ACK decides (RFC 7323 2.2, RFC 2018 2).
+  sack_ok_ = config_.sack;
+  ts_ok_ = config_.timestamps;
+  snd_.wscale_ok = config_.window_scaling;
+  set_state(TcpState::kSynSent);
+}
+
+void Connection::listen(const OpenParams& params) {
+  assert(state_ == TcpState::kClosed);
+  local_port_ = params.local_port;
+  remote_port_ = params.remote_port;
+  ts_offset_ = params.ts_offset;
+  snd_.iss = snd_.una = snd_.nxt = snd_.recover = params.iss;
+  snd_.buffer_seq = params.iss + 1;
+  passive_ = true;
+  set_state(TcpState::kListen);
+}
+
+bool Connection::is_established() const {
+  return is_synchronized(state_) && state_ != TcpState::kTimeWait;
+}
+
+size_t Connection::send(Instant now, std::span<const uint8_t> data) {
+  (void)now;
+  bool can_send = state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived ||
+                  state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait;
+  if (!can_send || snd_.fin_queued) return 0;
+  return snd_.buffer.write(data);
+}
+
+size_t Connection::send_space() const {
+  if (snd_.fin_queued || error_ != 0) return 0;
+  return snd_.buffer.free_space();
+}
+
+size_t Connection::recv(Instant now, std::span<uint8_t> out) {
+  (void)now;
+  size_t before_window = rcv_.buffer.window();
+  size_t n = rcv_.buffer.read(out);
+  if (n == 0) return 0;
+  // Window update (RFC 9293 3.8.6.2.2, as Linux's tcp_cleanup_rbuf): once the
+  // advertised window has fallen to half the buffer or less, announce a window
+  // at least twice as large without waiting for the next data segment.
+  size_t advertised = static_cast<uint32_t>(rcv_.adv_edge - rcv_.nxt);
+  size_t now_window = rcv_.buffer.window();
+  if (is_synchronized(state_) && now_window > before_window &&
+      2 * advertised <= rcv_.buffer.capacity() && now_window >= 2 * advertised &&
+      now_window - advertised >= rcv_.mss) {
+    rcv_.ack_now = true;
+    ++stats_.window_updates;
+  }
+  return n;
+}
+
+void Connection::shutdown(Instant now) {
+  (void)now;
+  switch (state_) {
+    case TcpState::kListen:
+    case TcpState::kSynSent:
+      become_closed();
+      return;
+    case TcpState::kSynReceived:
+    case TcpState::kEstablished:
+      // RFC 9293 3.10.4: queue the FIN after the data, enter FIN-WAIT-1.
+      snd_.fin_queued = true;
+      set_state(TcpState::kFinWait1);
+      return;
+    case TcpState::kCloseWait:
+      snd_.fin_queued = true;
+      set_state(TcpState::kLastAck);
+      return;
+    default:
+      return;  // already closing: "error: connection closing" is not an error here
+  }
+}
+
+void Connection::close(Instant now) {
+  rcv_.read_closed = true;
+  // RFC 2525 2.17: closing with unread data aborts, so the peer learns that
+  // the data was lost.
+  if (rcv_.buffer.readable() > 0 && is_synchronized(state_)) {
+    abort(now);
+    return;
+  }
+  shutdown(now);
+}
+
+void Connection::abort(Instant now) {
+  (void)now;
+  // RFC 9293 3.10.5: in synchronized states (and SYN-RECEIVED) send a reset.
+  if (state_ == TcpState::kSynReceived || (is_synchronized(state_) && state_ != TcpState::kTimeWait)) {
+    SegmentHeader rst;
+    rst.seq = snd_.nxt;
+    rst.flags = flags::kRst;
+    pending_reset_ = rst;
+  }
+  become_closed();
+}
+
+std::optional<ConnectionEvent> Connection::poll_event() {
+  if (pending_events_ == 0) return std::nullopt;
+  for (uint8_t i = 0; i < 8; ++i) {
+    if (pending_events_ & (1u << i)) {
+      pending_events_ &= static_cast<uint8_t>(~(1u << i));
+      return static_cast<ConnectionEvent>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+void Connection::push_event(ConnectionEvent e) {
+  pending_events_ |= static_cast<uint8_t>(1u << static_cast<uint8_t>(e));
+}
+
+void Connection::set_state(TcpState s) { state_ = s; }
+
+void Connection::fail(int err) {
+  error_ = err;
+  push_event(ConnectionEvent::kError);
+  become_closed();
+}
+
+void Connection::become_closed() {
+  state_ = TcpState::kClosed;
+  timers_ = ConnectionTimers{};
+  snd_.sent.clear();
+  snd_.in_recovery = false;
+  rcv_.ack_now = false;
+  push_event(ConnectionEvent::kClosed);
+}
+
+// RFC 7323 4.1 allows any tick between 1 ms and 1 s; only we interpret our
+// own TSval, so we use microseconds for exact RTT samples on fast paths. It
+// wraps in 71 minutes, far above 2*MSL, so PAWS stays sound (RFC 7323 5.4).
+uint32_t Connection::ts_now(Instant now) const {
+  return static_cast<uint32_t>(to_us(now)) + ts_offset_;
+}
+
+uint32_t Connection::flight_size() const { return static_cast<uint32_t>(snd_.nxt - snd_.una); }
+
+bool Connection::in_recovery() const { return snd_.in_recovery; }
+
+uint32_t Connection::bytes_in_pipe() const {
+  uint32_t pipe = snd_.sent.pipe();
+  if (!sack_ok_ && snd_.in_recovery) {
+    // RFC 6582 3.2 step 4: each duplicate ACK means a segment left the network.
+    uint64_t left = static_cast<uint64_t>(snd_.recovery_dup_acks) * snd_.mss;
+    pipe = left >= pipe ? 0 : pipe - static_cast<uint32_t>(left);
+  }
+  return pipe;
+}
+
+void Connection::note_ack_needed(Instant now, bool immediate) {
+  if (immediate) {
+    rcv_.ack_now = true;
+    return;
+  }
+  // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second full-sized
+  // segment, otherwise within the delayed-ACK timeout.
+  if (++rcv_.unacked_segments >= 2) {
+    rcv_.ack_now = true;
+  } else if (!timers_.delayed_ack) {
+    timers_.delayed_ack = now + config_.delayed_ack;
+  }
+}
+
+ConnectionInfo Connection::info() const {
+  ConnectionInfo i;
+  i.state = state_;
+  i.srtt = rtt_.srtt();
+  i.rttvar = rtt_.rttvar();
+  i.min_rtt = rtt_.min_rtt();
+  i.rto = rtt_.rto();
+  i.cwnd = cc_->cwnd();
+  i.ssthresh = cc_->ssthresh();
+  i.flight_size = flight_size();
+  i.snd_wnd = snd_.wnd;
+  i.rcv_wnd = static_cast<uint32_t>(rcv_.adv_edge - rcv_.nxt);
+  i.snd_mss = snd_.mss;
+  i.rcv_mss = rcv_.mss;
+  i.snd_wscale = snd_.wscale;
+  i.rcv_wscale = rcv_.wscale;
+  i.sack = sack_ok_;
+  i.timestamps = ts_ok_;
+  i.in_recovery = snd_.in_recovery;
+  i.stats = stats_;
+  return i;
+}
+
+}  // namespace tou

@@ -1,0 +1,213 @@
+// One TCP connection as a sans-I/O state machine (RFC 9293), in the style of
+// smoltcp's socket and quiche's connection: the caller owns time, I/O and
+// randomness. Feed it datagrams with on_datagram(), API calls with send(),
+// recv(), shutdown(), close(), abort(); pull datagrams out with
+// poll_transmit(); call on_timer() when next_deadline() passes; read what
+// happened with poll_event(), state() and error().
+//
+//   tou::Connection c(config);
+//   c.connect(now, {.local_port = 5000, .remote_port = 80, .iss = isn});
+//   while (size_t n = c.poll_transmit(now, buf)) udp_send(buf, n);
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "base/time.hpp"
+#include "cc/congestion_controller.hpp"
+#include "core/rtt_estimator.hpp"
+#include "core/stats.hpp"
+#include "core/tcb.hpp"
+#include "core/tcp_state.hpp"
+#include "wire/segment.hpp"
+#include "wire/seq_num.hpp"
+
+namespace tou {
+
+
+struct ConnectionConfig {
+  // Largest segment payload we accept and advertise in the MSS option; the
+  // engine derives it from the path MTU (MTU - IP - UDP - 20).
+  uint16_t mss = 1460;
+  size_t send_buffer = 1 << 20;
+  size_t receive_buffer = 1 << 20;
+  RttConfig rtt;
+  int syn_retries = 6;         // Linux tcp_syn_retries: SYN retransmissions before ETIMEDOUT
+  int synack_retries = 5;      // Linux tcp_synack_retries
+  int max_retransmissions = 15;  // Linux tcp_retries2: RTO expiries in a row before ETIMEDOUT
+  Duration user_timeout{0};    // RFC 9293 3.8.3; 0 = off (max_retransmissions rules)
+  Duration msl = std::chrono::seconds(30);  // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
+  Duration delayed_ack = std::chrono::milliseconds(40);  // RFC 9293 3.8.6.3: < 0.5 s
+  bool nodelay = false;        // disable Nagle (RFC 9293 3.7.4)
+  bool sack = true;            // RFC 2018
+  bool timestamps = true;      // RFC 7323
+  bool window_scaling = true;  // RFC 7323
+  bool pacing = true;          // spread each window over an RTT (CongestionController::pacing_rate)
+  std::string congestion_control = "cubic";
+  uint32_t initial_window_segments = 10;  // RFC 6928
+  bool keepalive = false;      // RFC 9293 3.8.4 (off by default)
+  Duration keepalive_idle = std::chrono::seconds(7200);
+  Duration keepalive_interval = std::chrono::seconds(75);
+  int keepalive_count = 9;
+  int challenge_ack_limit = 10;  // challenge ACKs per second (RFC 5961 7)
+};
+
+// What the caller chooses for a new connection: the ports (equal to the UDP
+// ports), the initial send sequence number (see IsnGenerator, RFC 6528) and the
+// random offset of our timestamp clock (RFC 7323 5.4).
+struct OpenParams {
+  uint16_t local_port = 0;
+  uint16_t remote_port = 0;
+  SeqNum iss;
+  uint32_t ts_offset = 0;
+};
+
+enum class ConnectionEvent : uint8_t {
+  kEstablished,  // handshake done (both sides)
+  kReadable,     // new bytes or EOF to read
+  kWritable,     // send buffer space freed
+  kPeerClosed,   // the peer's FIN arrived: recv returns 0 once the bytes before it are read
+  kError,        // error() is set: ECONNREFUSED, ECONNRESET, ETIMEDOUT
+  kClosed,       // reached CLOSED: the object may be destroyed
+};
+const char* to_string(ConnectionEvent event);
+
+class Connection {
+ public:
+  explicit Connection(const ConnectionConfig& config = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Active open: CLOSED -> SYN-SENT, queues a SYN (RFC 9293 3.10.1).
+  void connect(Instant now, const OpenParams& params);
+  // Passive open: CLOSED -> LISTEN. The demultiplexer gives each new remote a
+  // connection in LISTEN and feeds it the SYN (RFC 9293 3.10.7.2).
+  void listen(const OpenParams& params);
+
+  // One datagram from the peer: parsed, checked and processed. Malformed input
+  // is counted in stats() and dropped without any state change.
+  void on_datagram(Instant now, std::span<const uint8_t> datagram);
+  // An already parsed segment (RFC 9293 3.10.7 SEGMENT ARRIVES).
+  void on_segment(Instant now, const Segment& segment);
+
+  // Queues bytes for sending; returns how many fit in the send buffer. Returns 0
+  // once the write side is shut or the connection failed.
+  size_t send(Instant now, std::span<const uint8_t> data);
+  // Copies received bytes out; returns how many (0 when nothing is readable).
+  size_t recv(Instant now, std::span<uint8_t> out);
+  // SHUT_WR: a FIN follows the queued data (RFC 9293 3.10.4).
+  void shutdown(Instant now);
+  // close(): shutdown() and nothing more will be read; unread or later data
+  // makes it an abort, as Linux does (RFC 2525 2.17).
+  void close(Instant now);
+  // ABORT: RST to the peer, CLOSED at once (RFC 9293 3.10.5).
+  void abort(Instant now);
+
+  // Writes the next datagram to send into out (which should hold mss + 60 bytes);
+  // returns its size, 0 when there is nothing to send now.
+  size_t poll_transmit(Instant now, std::span<uint8_t> out);
+  // Runs the timers that are due.
+  void on_timer(Instant now);
+  // Earliest time on_timer() or poll_transmit() has work; nullopt when idle.
+  std::optional<Instant> next_deadline() const;
+
+  std::optional<ConnectionEvent> poll_event();
+
+  TcpState state() const { return state_; }
+  int error() const { return error_; }  // 0 or an errno value
+  bool is_established() const;
+  // Bytes ready for recv().
+  size_t readable() const { return rcv_.buffer.readable(); }
+  // True once the peer's FIN has been consumed and nothing is left to read.
+  bool read_eof() const { return rcv_.fin_received && rcv_.buffer.readable() == 0; }
+  size_t send_space() const;
+  // Bytes queued and not yet acknowledged.
+  size_t send_queued() const { return snd_.buffer.size(); }
+  const ConnectionStats& stats() const { return stats_; }
+  ConnectionInfo info() const;  // TCP_INFO-like snapshot
+  uint16_t local_port() const { return local_port_; }
+  uint16_t remote_port() const { return remote_port_; }
+  const ConnectionConfig& config() const { return config_; }
+  // TCP_NODELAY can change at any time.
+  void set_nodelay(bool on) { config_.nodelay = on; }
+
+ private:
+  // Input (connection_input.cpp), by state as in RFC 9293 3.10.7.
+  void input_listen(Instant now, const Segment& seg);
+  void input_syn_sent(Instant now, const Segment& seg);
+  void input_synchronized(Instant now, const Segment& seg);
+  bool segment_acceptable(const Segment& seg) const;
+  bool process_rst(Instant now, const Segment& seg);
+  bool process_ack(Instant now, const Segment& seg);
+  void process_text(Instant now, const Segment& seg);
+  void process_fin(Instant now, const Segment& seg);
+  void update_send_window(const Segment& seg);
+  void update_timestamps_on_input(const Segment& seg);
+  void take_rtt_sample(Instant now, const Segment& seg, const CumulativeAckResult& acked);
+  void detect_loss(Instant now, const Segment& seg, bool is_dup_ack);
+  void on_handshake_done(Instant now);
+  void apply_peer_syn_options(const SegmentHeader& syn);
+  void send_challenge_ack(Instant now);
+
+  // Output (connection_output.cpp).
+  size_t emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t flags, size_t payload_offset,
+              size_t payload_len, bool syn_options);
+  size_t try_send_data(Instant now, std::span<uint8_t> out);
+  size_t send_retransmission(Instant now, std::span<uint8_t> out);
+  size_t emit_ack(Instant now, std::span<uint8_t> out);
+  bool nagle_allows(size_t len, size_t max_payload) const;
+  uint32_t max_payload(bool with_sacks) const;
+  uint16_t window_field(bool syn);
+  void fill_sack_blocks(TcpOptions& opts, size_t max_blocks) const;
+  bool pacing_allows(Instant now) const;
+  void on_paced_send(Instant now, size_t bytes);
+
+  // Timers (connection_timers.cpp).
+  void arm_rto(Instant now);
+  void on_rto(Instant now);
+  void on_persist(Instant now);
+  void on_keepalive(Instant now);
+  void enter_time_wait(Instant now);
+  void fail(int err);
+  void become_closed();
+  void set_state(TcpState s);
+  void push_event(ConnectionEvent e);
+  uint32_t ts_now(Instant now) const;
+  uint32_t flight_size() const;
+  uint32_t bytes_in_pipe() const;
+  bool in_recovery() const;
+  void note_ack_needed(Instant now, bool immediate);
+
+  ConnectionConfig config_;
+  TcpState state_ = TcpState::kClosed;
+  int error_ = 0;
+  uint16_t local_port_ = 0;
+  uint16_t remote_port_ = 0;
+  uint32_t ts_offset_ = 0;
+  std::unique_ptr<CongestionController> cc_;
+  RttEstimator rtt_;
+  SendSequence snd_;
+  ReceiveSequence rcv_;
+  ConnectionTimers timers_;
+  ConnectionStats stats_;
+  uint8_t pending_events_ = 0;  // one bit per ConnectionEvent
+  std::optional<SegmentHeader> pending_reset_;  // RST to send, even once CLOSED
+  // Options agreed in the handshake.
+  bool sack_ok_ = false;
+  bool ts_ok_ = false;
+  bool passive_ = false;
+};
+
+// RFC 9293 3.10.7.1: the reset answering a segment for no connection (or for a
+// CLOSED one); nullopt when the segment is itself an RST (never answered).
+std::optional<SegmentHeader> reset_reply(const Segment& incoming);
+// The same, written into out with the ports swapped; returns 0 for no reply.
+size_t make_reset_reply(const Segment& incoming, std::span<uint8_t> out);
+
+}  // namespace tou

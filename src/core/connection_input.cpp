@@ -1,0 +1,562 @@
+// Connection input: RFC 9293 3.10.7 "SEGMENT ARRIVES", split by state, with
+// the RFC 5961 and RFC 7323 checks in the order the RFCs give.
+#include <algorithm>
+#include <cerrno>
+
+#include "core/connection.hpp"
+
+namespace tou {
+
+std::optional<SegmentHeader> reset_reply(const Segment& incoming) {
+  const SegmentHeader& h = incoming.header;
+  if (h.has(flags::kRst)) return std::nullopt;
+  SegmentHeader rst;
+  rst.src_port = h.dst_port;
+  rst.dst_port = h.src_port;
+  if (h.has(flags::kAck)) {
+    rst.seq = h.ack;  // <SEQ=SEG.ACK><CTL=RST>
+    rst.flags = flags::kRst;
+  } else {
+    rst.ack = h.seq + incoming.seq_len();  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    rst.flags = flags::kRst | flags::kAck;
+  }
+  return rst;
+}
+
+size_t make_reset_reply(const Segment& incoming, std::span<uint8_t> out) {
+  std::optional<SegmentHeader> rst = reset_reply(incoming);
+  if (!rst || out.size() < rst->wire_size()) return 0;
+  return emit_segment(*rst, {}, out);
+}
+
+void Connection::on_datagram(Instant now, std::span<const uint8_t> datagram) {
+  ParseResult parsed = parse_segment(datagram);
+  if (!parsed.ok()) {
+    ++stats_.dropped_malformed[static_cast<size_t>(parsed.error)];
+    return;
+  }
+  on_segment(now, parsed.segment);
+}
+
+void Connection::on_segment(Instant now, const Segment& seg) {
+  const SegmentHeader& h = seg.header;
+  if (h.dst_port != local_port_ || (remote_port_ != 0 && h.src_port != remote_port_)) {
+    ++stats_.dropped_other;
+    return;
+  }
+  ++stats_.segments_received;
+  switch (state_) {
+    case TcpState::kClosed:
+      ++stats_.dropped_other;
+      if (auto rst = reset_reply(seg)) pending_reset_ = rst;
+      return;
+    case TcpState::kListen:
+      input_listen(now, seg);
+      return;
+    case TcpState::kSynSent:
+      input_syn_sent(now, seg);
+      return;
+    default:
+      input_synchronized(now, seg);
+      return;
+  }
+}
+
+void Connection::apply_peer_syn_options(const SegmentHeader& syn) {
+  const TcpOptions& o = syn.options;
+  // RFC 9293 3.7.1: without the option the peer takes 536 bytes.
+  snd_.mss = std::min<uint16_t>(o.mss.value_or(536), config_.mss);
+  if (snd_.mss < 64) snd_.mss = 64;
+  // RFC 7323 2.2: scaling only when both sides sent the option; shifts above 14 are 14.
+  snd_.wscale_ok = config_.window_scaling && o.window_scale.has_value();
+  if (snd_.wscale_ok) {
+    snd_.wscale = std::min<uint8_t>(*o.window_scale, 14);
+  } else {
+    snd_.wscale = 0;
+    rcv_.wscale = 0;
+  }
+  sack_ok_ = config_.sack && o.sack_permitted;  // RFC 2018 2
+  ts_ok_ = config_.timestamps && o.timestamps.has_value();  // RFC 7323 3.2
+  if (ts_ok_) rcv_.ts_recent = o.timestamps->value;
+  // The window in a SYN is never scaled (RFC 7323 2.2).
+  snd_.wnd = syn.window;
+  snd_.max_wnd = std::max(snd_.max_wnd, snd_.wnd);
+  snd_.wl1 = syn.seq;
+  snd_.wl2 = syn.ack;
+  uint32_t smss = snd_.mss - (ts_ok_ ? 12u : 0u);
+  cc_->set_mss(smss);
+}
+
+// RFC 9293 3.10.7.2.
+void Connection::input_listen(Instant now, const Segment& seg) {
+  const SegmentHeader& h = seg.header;
+  if (h.has(flags::kRst)) return;  // first: an incoming RST is ignored
+  if (h.has(flags::kAck)) {        // second: any ACK is bad here
+    SegmentHeader rst;
+    rst.seq = h.ack;
+    rst.flags = flags::kRst;
+    pending_reset_ = rst;
+    ++stats_.dropped_other;
+    return;
+  }
+  if (!h.has(flags::kSyn)) {
+    ++stats_.dropped_other;
+    return;
+  }
+  // third: a SYN. Data carried on it is not taken (the peer resends it).
+  remote_port_ = h.src_port;
+  rcv_.irs = h.seq;
+  rcv_.nxt = h.seq + 1;
+  rcv_.adv_edge = rcv_.nxt;
+  rcv_.last_ack_sent = rcv_.nxt;
+  apply_peer_syn_options(h);
+  snd_.last_send = now;
+  set_state(TcpState::kSynReceived);
+}
+
+// RFC 9293 3.10.7.3.
+void Connection::input_syn_sent(Instant now, const Segment& seg) {
+  const SegmentHeader& h = seg.header;
+  bool ack_ok = false;
+  if (h.has(flags::kAck)) {
+    // first: an ACK must acknowledge our SYN and nothing beyond it.
+    if (h.ack <= snd_.iss || h.ack > snd_.nxt) {
+      if (!h.has(flags::kRst)) {
+        SegmentHeader rst;
+        rst.seq = h.ack;
+        rst.flags = flags::kRst;
+        pending_reset_ = rst;
+      }
+      ++stats_.dropped_bad_ack;
+      return;
+    }
+    ack_ok = snd_.una < h.ack && h.ack <= snd_.nxt;
+  }
+  if (h.has(flags::kRst)) {
+    // second: a reset that acknowledges our SYN means the port is closed.
+    ++stats_.resets_received;
+    if (ack_ok) {
+      fail(ECONNREFUSED);
+    } else {
+      ++stats_.dropped_other;
+    }
+    return;
+  }
+  if (!h.has(flags::kSyn)) {
+    ++stats_.dropped_other;
+    return;
+  }
+  // fourth: the SYN.
+  rcv_.irs = h.seq;
+  rcv_.nxt = h.seq + 1;
+  rcv_.adv_edge = rcv_.nxt;
+  rcv_.last_ack_sent = rcv_.nxt;
+  apply_peer_syn_options(h);
+  if (ack_ok) {
+    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack);
+    take_rtt_sample(now, seg, acked);
+    snd_.una = h.ack;
+    on_handshake_done(now);
+    rcv_.ack_now = true;
+  } else {
+    // Simultaneous open (RFC 9293 Figure 8): answer with SYN-ACK, which is our
+    // SYN retransmitted now that an ACK can be carried.
+    set_state(TcpState::kSynReceived);
+    if (!snd_.sent.empty()) snd_.sent.mark_lost(0);
+  }
+}
+
+void Connection::on_handshake_done(Instant now) {
+  set_state(TcpState::kEstablished);
+  snd_.rto_backoffs = 0;
+  snd_.stall_start = now;
+  timers_.retransmit.reset();
+  if (!snd_.sent.empty()) arm_rto(now);
+  if (config_.keepalive) timers_.keepalive = now + config_.keepalive_idle;
+  push_event(ConnectionEvent::kEstablished);
+  if (snd_.buffer.free_space() > 0) push_event(ConnectionEvent::kWritable);
+}
+
+// RFC 9293 3.10.7.4 "Otherwise": SYN-RECEIVED and every synchronized state.
+void Connection::input_synchronized(Instant now, const Segment& seg) {
+  const SegmentHeader& h = seg.header;
+
+  // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again.
+  if (state_ == TcpState::kSynReceived && h.has(flags::kSyn) && !h.has(flags::kAck) &&
+      h.seq == rcv_.irs) {
+    if (!snd_.sent.empty() && !snd_.sent.front().lost) snd_.sent.mark_lost(0);
+    return;
+  }
+
+  // Simultaneous open (RFC 9293 Figure 8, line 5): the peer's SYN-ACK repeats
+  // its SYN and acknowledges ours; take the ACK and answer it.
+  if (state_ == TcpState::kSynReceived && !passive_ && h.has(flags::kSyn) && h.has(flags::kAck) &&
+      h.seq == rcv_.irs) {
+    if (process_ack(now, seg)) rcv_.ack_now = true;
+    return;
+  }
+
+  // RFC 7323 5.3 R1: PAWS, before the sequence check.
+  if (ts_ok_ && h.options.timestamps && !h.has(flags::kRst) &&
+      static_cast<int32_t>(h.options.timestamps->value - rcv_.ts_recent) < 0 &&
+      !(h.has(flags::kSyn) && state_ == TcpState::kSynReceived)) {
+    ++stats_.dropped_paws;
+    rcv_.ack_now = true;
+    return;
+  }
+
+  // first: sequence acceptability.
+  if (!segment_acceptable(seg)) {
+    ++stats_.dropped_unacceptable;
+    if (!h.has(flags::kRst)) rcv_.ack_now = true;
+    if (state_ == TcpState::kTimeWait && h.has(flags::kFin)) {
+      timers_.time_wait = now + 2 * config_.msl;  // RFC 9293 3.10.7.4: restart 2 MSL
+    }
+    return;
+  }
+
+  // second: RST, with the RFC 5961 3.2 exact-match rule.
+  if (h.has(flags::kRst)) {
+    process_rst(now, seg);
+    return;
+  }
+
+  // RFC 7323 4.3: remember the peer's timestamp for echoing.
+  update_timestamps_on_input(seg);
+
+  // fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 4.2).
+  if (h.has(flags::kSyn)) {
+    send_challenge_ack(now);
+    return;
+  }
+
+  // fifth: ACK processing.
+  if (!h.has(flags::kAck)) {
+    ++stats_.dropped_other;
+    return;
+  }
+  if (!process_ack(now, seg)) return;
+  if (state_ == TcpState::kClosed) return;
+
+  if (config_.keepalive && is_synchronized(state_)) {
+    timers_.keepalive = now + config_.keepalive_idle;
+    timers_.keepalive_probes_sent = 0;
+  }
+
+  // seventh: segment text.
+  process_text(now, seg);
+  // eighth: FIN.
+  process_fin(now, seg);
+}
+
+// RFC 9293 3.10.7.4 first check, the four cases of the acceptability test,
+// with RCV.WND the window we advertised.
+bool Connection::segment_acceptable(const Segment& seg) const {
+  uint32_t len = seg.seq_len();
+  uint32_t wnd = static_cast<uint32_t>(std::max<int32_t>(rcv_.adv_edge - rcv_.nxt, 0));
+  SeqNum seq = seg.header.seq;
+  if (len == 0) {
+    if (wnd == 0) return seq == rcv_.nxt;
+    return seq_in_window(seq, rcv_.nxt, wnd);
+  }
+  if (wnd == 0) return false;
+  return seq_in_window(seq, rcv_.nxt, wnd) || seq_in_window(seq + (len - 1), rcv_.nxt, wnd);
+}
+
+bool Connection::process_rst(Instant now, const Segment& seg) {
+  ++stats_.resets_received;
+  if (seg.header.seq != rcv_.nxt) {
+    // RFC 5961 3.2: in window but not exact, answer with a challenge ACK.
+    send_challenge_ack(now);
+    return false;
+  }
+  switch (state_) {
+    case TcpState::kSynReceived:
+      // A passive open goes away quietly; an active one (simultaneous open) is refused.
+      fail(passive_ ? ECONNRESET : ECONNREFUSED);
+      break;
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+    case TcpState::kTimeWait:
+      become_closed();
+      break;
+    default:
+      fail(ECONNRESET);
+      break;
+  }
+  return true;
+}
+
+void Connection::send_challenge_ack(Instant now) {
+  // RFC 5961 7: limit challenge ACKs, counted per one-second window.
+  uint64_t t = static_cast<uint64_t>(to_us(now));
+  if (t - snd_.challenge_window_start_us >= 1'000'000) {
+    snd_.challenge_window_start_us = t;
+    snd_.challenge_acks_in_window = 0;
+  }
+  if (snd_.challenge_acks_in_window >= config_.challenge_ack_limit) return;
+  ++snd_.challenge_acks_in_window;
+  ++stats_.challenge_acks;
+  rcv_.ack_now = true;
+}
+
+void Connection::update_timestamps_on_input(const Segment& seg) {
+  const auto& ts = seg.header.options.timestamps;
+  if (!ts_ok_ || !ts) return;
+  // RFC 7323 4.3 (2): only a segment covering Last.ACK.sent updates TS.Recent.
+  if (static_cast<int32_t>(ts->value - rcv_.ts_recent) >= 0 && seg.header.seq <= rcv_.last_ack_sent) {
+    rcv_.ts_recent = ts->value;
+  }
+}
+
+void Connection::take_rtt_sample(Instant now, const Segment& seg, const CumulativeAckResult& acked) {
+  const auto& ts = seg.header.options.timestamps;
+  if (ts_ok_ && ts && ts->echo_reply != 0) {
+    // RFC 7323 4.2: the echoed timestamp gives an RTT even for retransmitted data.
+    uint32_t elapsed = ts_now(now) - ts->echo_reply;
+    if (elapsed < (1u << 31)) {
+      rtt_.on_sample(Duration{elapsed});
+      return;
+    }
+  }
+  if (acked.rtt_sample_sent) {
+    rtt_.on_sample(now - *acked.rtt_sample_sent);  // Karn's algorithm (RFC 6298 3)
+  }
+}
+
+// Returns false when the segment must be dropped.
+bool Connection::process_ack(Instant now, const Segment& seg) {
+  const SegmentHeader& h = seg.header;
+  if (state_ == TcpState::kSynReceived) {
+    // RFC 9293 3.10.7.4 fifth, SYN-RECEIVED: our SYN-ACK must be acknowledged.
+    if (!(snd_.una < h.ack && h.ack <= snd_.nxt)) {
+      SegmentHeader rst;
+      rst.seq = h.ack;
+      rst.flags = flags::kRst;
+      pending_reset_ = rst;
+      ++stats_.dropped_bad_ack;
+      return false;
+    }
+    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack);
+    take_rtt_sample(now, seg, acked);
+    snd_.una = h.ack;
+    snd_.wnd = static_cast<uint32_t>(h.window) << snd_.wscale;
+    snd_.max_wnd = std::max(snd_.max_wnd, snd_.wnd);
+    snd_.wl1 = h.seq;
+    snd_.wl2 = h.ack;
+    on_handshake_done(now);
+    return true;
+  }
+
+  // RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+  if (h.ack > snd_.nxt) {
+    ++stats_.dropped_bad_ack;
+    rcv_.ack_now = true;
+    return false;
+  }
+  if (h.ack < snd_.una - snd_.max_wnd) {
+    ++stats_.dropped_bad_ack;
+    rcv_.ack_now = true;
+    return false;
+  }
+
+  uint32_t old_wnd = snd_.wnd;
+  bool advanced = h.ack > snd_.una;
+  if (advanced) {
+    uint32_t flight_before = flight_size();
+    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack);
+    take_rtt_sample(now, seg, acked);
+    // Free the acknowledged bytes of the send buffer.
+    if (h.ack > snd_.buffer_seq) {
+      size_t n = std::min<size_t>(static_cast<uint32_t>(h.ack - snd_.buffer_seq), snd_.buffer.size());
+      snd_.buffer.consume(n);
+      snd_.buffer_seq += static_cast<uint32_t>(n);
+      stats_.bytes_acked += n;
+      if (n > 0) push_event(ConnectionEvent::kWritable);
+    }
+    snd_.una = h.ack;
+    snd_.rto_backoffs = 0;
+    snd_.stall_start = now;
+    snd_.dup_acks = 0;
+    if (snd_.in_recovery) {
+      if (h.ack >= snd_.recover) {
+        // RFC 6582 3.2 step 3 / RFC 6675 5: a full ACK ends recovery.
+        snd_.in_recovery = false;
+        cc_->on_recovery_end(now);
+      } else if (!sack_ok_) {
+        // RFC 6582 3.2 step 4: a partial ACK retransmits the next hole.
+        snd_.recovery_dup_acks = 0;
+        if (!snd_.sent.empty() && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
+      }
+    } else {
+      AckEvent ev{.now = now,
+                  .bytes_acked = acked.bytes_acked,
+                  .bytes_in_flight = flight_before,
+                  .rtt = std::nullopt,
+                  .min_rtt = rtt_.min_rtt(),
+                  .srtt = rtt_.srtt(),
+                  .app_limited = false};
+      if (rtt_.has_sample()) ev.rtt = rtt_.latest();
+      cc_->on_ack(ev);
+    }
+    // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
+    timers_.retransmit.reset();
+    if (!snd_.sent.empty()) arm_rto(now);
+    if (acked.fin_acked) {
+      timers_.retransmit.reset();
+    }
+  }
+
+  // RFC 9293 3.10.7.4: update the send window from newer segments only.
+  if (snd_.wl1 < h.seq || (snd_.wl1 == h.seq && snd_.wl2 <= h.ack)) {
+    snd_.wnd = static_cast<uint32_t>(h.window) << snd_.wscale;
+    snd_.max_wnd = std::max(snd_.max_wnd, snd_.wnd);
+    snd_.wl1 = h.seq;
+    snd_.wl2 = h.ack;
+    if (snd_.wnd > 0) {
+      timers_.persist.reset();
+      timers_.persist_backoff = 0;
+    }
+  }
+
+  // RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, the same ACK and
+  // window, while data is outstanding.
+  bool dup = !advanced && h.ack == snd_.una && seg.payload.empty() && !h.has(flags::kFin) &&
+             snd_.wnd == old_wnd && !snd_.sent.empty();
+  if (dup) {
+    ++snd_.dup_acks;
+    ++stats_.dup_acks_received;
+    if (snd_.in_recovery) ++snd_.recovery_dup_acks;
+  }
+  detect_loss(now, seg, dup);
+
+  // Our FIN acknowledged: state changes (RFC 9293 3.10.7.4 fifth, per state).
+  bool fin_acked = snd_.fin_sent && snd_.una == snd_.fin_seq + 1;
+  if (fin_acked) {
+    switch (state_) {
+      case TcpState::kFinWait1:
+        set_state(TcpState::kFinWait2);
+        break;
+      case TcpState::kClosing:
+        enter_time_wait(now);
+        return false;
+      case TcpState::kLastAck:
+        become_closed();
+        return false;
+      default:
+        break;
+    }
+  }
+  if (state_ == TcpState::kTimeWait && h.has(flags::kFin)) {
+    rcv_.ack_now = true;
+    timers_.time_wait = now + 2 * config_.msl;
+  }
+  return true;
+}
+
+// Loss detection: RFC 6675 with SACK, RFC 5681 3.2 / RFC 6582 without.
+void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
+  if (snd_.sent.empty()) return;
+  auto sacks = seg.header.options.sacks();
+  if (sack_ok_ && !sacks.empty()) {
+    stats_.sack_blocks_received += sacks.size();
+    snd_.sent.on_sack(sacks);
+  }
+  size_t newly_lost = sack_ok_ ? snd_.sent.mark_losses(3, snd_.mss) : 0;
+  if (snd_.in_recovery) return;
+
+  // RFC 6675 5: enter recovery on DupThresh duplicate ACKs or when IsLost()
+  // holds for the first unacknowledged segment; RFC 6582 3.2 step 1: not for
+  // ACKs that only cover data sent before the last recovery or timeout.
+  bool loss_seen = (is_dup_ack && snd_.dup_acks >= 3) || (sack_ok_ && newly_lost > 0);
+  if (!loss_seen || snd_.una < snd_.recover) return;
+  snd_.in_recovery = true;
+  snd_.recover = snd_.nxt;
+  snd_.recovery_dup_acks = 0;
+  ++stats_.fast_recoveries;
+  cc_->on_congestion_event(now, flight_size());
+  // RFC 5681 3.2 step 2 / RFC 6675 5 step 4.2: retransmit the first segment.
+  if (!snd_.sent.front().sacked && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
+}
+
+void Connection::process_text(Instant now, const Segment& seg) {
+  if (seg.payload.empty()) return;
+  if (state_ != TcpState::kEstablished && state_ != TcpState::kFinWait1 &&
+      state_ != TcpState::kFinWait2) {
+    return;  // RFC 9293 3.10.7.4 seventh: ignored after the peer's FIN
+  }
+  if (rcv_.read_closed) {
+    // Nobody will read this: abort as Linux does (RFC 2525 2.17).
+    abort(now);
+    return;
+  }
+  SeqNum seq = seg.header.seq;
+  std::span<const uint8_t> data = seg.payload;
+  if (seq < rcv_.nxt) {
+    uint32_t old = static_cast<uint32_t>(rcv_.nxt - seq);
+    if (old >= data.size()) {
+      ++stats_.duplicate_segments;
+      rcv_.ack_now = true;
+      return;
+    }
+    data = data.subspan(old);
+    seq = rcv_.nxt;
+  }
+  size_t offset = static_cast<uint32_t>(seq - rcv_.nxt);
+  bool had_gap = !rcv_.buffer.out_of_order().empty();
+  size_t advanced = rcv_.buffer.insert(offset, data);
+  rcv_.nxt += static_cast<uint32_t>(advanced);
+  if (advanced > 0) {
+    stats_.bytes_received += advanced;
+    push_event(ConnectionEvent::kReadable);
+  }
+  if (offset > 0) {
+    // RFC 5681 4.2: out-of-order data is acknowledged at once (a duplicate ACK
+    // with SACK blocks, RFC 2018 4); remember it for the first block.
+    ++stats_.out_of_order_segments;
+    rcv_.last_ooo_block = SackBlock{seq, seq + static_cast<uint32_t>(data.size())};
+    rcv_.ack_now = true;
+  } else if (had_gap) {
+    rcv_.ack_now = true;  // RFC 5681 4.2: a segment that fills a gap, ACK at once
+  } else {
+    note_ack_needed(now, false);
+  }
+}
+
+void Connection::process_fin(Instant now, const Segment& seg) {
+  if (seg.header.has(flags::kFin)) {
+    if (state_ == TcpState::kCloseWait || state_ == TcpState::kClosing ||
+        state_ == TcpState::kLastAck) {
+      rcv_.ack_now = true;  // a retransmitted FIN: ACK it again
+      return;
+    }
+    if (state_ == TcpState::kTimeWait) return;  // handled with the ACK
+    if (!rcv_.fin_seq) rcv_.fin_seq = seg.header.seq + static_cast<uint32_t>(seg.payload.size());
+    rcv_.ack_now = true;
+  }
+  // The FIN is consumed once every byte before it has arrived; a FIN ahead of
+  // a gap waits for the data that fills it.
+  if (!rcv_.fin_seq || rcv_.fin_received || *rcv_.fin_seq != rcv_.nxt) return;
+  rcv_.nxt += 1;
+  rcv_.fin_received = true;
+  rcv_.ack_now = true;
+  push_event(ConnectionEvent::kPeerClosed);
+  push_event(ConnectionEvent::kReadable);
+  switch (state_) {
+    case TcpState::kSynReceived:
+    case TcpState::kEstablished:
+      set_state(TcpState::kCloseWait);
+      break;
+    case TcpState::kFinWait1:
+      // Our FIN not yet acknowledged: simultaneous close.
+      set_state(TcpState::kClosing);
+      break;
+    case TcpState::kFinWait2:
+      enter_time_wait(now);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace tou

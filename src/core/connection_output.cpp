@@ -1,0 +1,262 @@
+// Connection output: one datagram per poll_transmit() call, in priority order:
+// reset, SYN / SYN-ACK, retransmission, new data (and FIN), probes, pure ACK.
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "core/connection.hpp"
+
+namespace tou {
+
+namespace {
+
+constexpr size_t kTimestampOptionSize = 12;  // NOP, NOP, TS (RFC 7323 appendix A layout)
+
+size_t sack_option_size(size_t blocks) { return blocks == 0 ? 0 : 4 + 8 * blocks; }
+
+}  // namespace
+
+size_t Connection::poll_transmit(Instant now, std::span<uint8_t> out) {
+  if (pending_reset_) {
+    SegmentHeader rst = *pending_reset_;
+    pending_reset_.reset();
+    rst.src_port = local_port_;
+    rst.dst_port = remote_port_;
+    ++stats_.resets_sent;
+    ++stats_.segments_sent;
+    return emit_segment(rst, {}, out);
+  }
+  switch (state_) {
+    case TcpState::kClosed:
+    case TcpState::kListen:
+      return 0;
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived:
+      if (snd_.nxt == snd_.iss) {
+        // RFC 9293 3.10.7.2 / 3.10.1: <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+        uint8_t f = flags::kSyn | (state_ == TcpState::kSynReceived ? flags::kAck : 0);
+        size_t n = emit(now, out, snd_.iss, f, 0, 0, true);
+        snd_.sent.on_sent(snd_.iss, 1, now, true, false);
+        snd_.nxt = snd_.iss + 1;
+        snd_.stall_start = now;
+        arm_rto(now);
+        return n;
+      }
+      break;
+    default:
+      break;
+  }
+  if (size_t n = send_retransmission(now, out)) return n;
+  if (size_t n = try_send_data(now, out)) return n;
+  if (timers_.persist_probe_due || timers_.keepalive_probe_due) {
+    // RFC 9293 3.8.6.1 / 3.8.4: an old sequence number makes the peer answer
+    // with an ACK carrying its current window.
+    timers_.persist_probe_due = timers_.keepalive_probe_due = false;
+    return emit(now, out, snd_.nxt - 1, flags::kAck, 0, 0, false);
+  }
+  if (rcv_.ack_now && state_ != TcpState::kSynSent) return emit_ack(now, out);
+  return 0;
+}
+
+size_t Connection::emit_ack(Instant now, std::span<uint8_t> out) {
+  return emit(now, out, snd_.nxt, flags::kAck, 0, 0, false);
+}
+
+// Builds and writes one segment. Payload comes from the send buffer at
+// payload_offset; SACK blocks are added as far as the option space allows.
+size_t Connection::emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t f,
+                        size_t payload_offset, size_t payload_len, bool syn_options) {
+  SegmentHeader h;
+  h.src_port = local_port_;
+  h.dst_port = remote_port_;
+  h.seq = seq;
+  h.flags = f;
+  bool ack = (f & flags::kAck) != 0;
+  if (ack) h.ack = rcv_.nxt;
+  TcpOptions& o = h.options;
+  if (syn_options) {
+    o.mss = rcv_.mss;
+    if (snd_.wscale_ok) o.window_scale = rcv_.wscale;
+    o.sack_permitted = sack_ok_;
+  }
+  if (ts_ok_) o.timestamps = Timestamps{ts_now(now), ack ? rcv_.ts_recent : 0};
+  if (ack && sack_ok_ && !syn_options) {
+    size_t room = 40 - o.wire_size();
+    size_t mss_room = snd_.mss > payload_len + o.wire_size() ? snd_.mss - payload_len - o.wire_size() : 0;
+    room = std::min(room, mss_room);
+    size_t max_blocks = room >= 12 ? std::min<size_t>((room - 4) / 8, kMaxSackBlocks) : 0;
+    if (max_blocks > 0) fill_sack_blocks(o, max_blocks);
+  }
+  h.window = window_field((f & flags::kSyn) != 0);
+
+  size_t header_size = h.wire_size();
+  assert(out.size() >= header_size + payload_len);
+  // Copy the payload straight into place, then write the header in front of it.
+  if (payload_len > 0) snd_.buffer.copy_out(payload_offset, out.subspan(header_size, payload_len));
+  size_t n = emit_segment(h, out.subspan(header_size, payload_len), out);
+  if (ack) {
+    rcv_.last_ack_sent = rcv_.nxt;
+    rcv_.ack_now = false;
+    rcv_.unacked_segments = 0;
+    timers_.delayed_ack.reset();
+  }
+  ++stats_.segments_sent;
+  snd_.last_send = now;
+  return n;
+}
+
+// Receiver-side window (RFC 9293 3.8.6.2.2 SWS avoidance, RFC 7323 2.3 scaling):
+// the right edge moves forward only in steps of min(buffer/2, MSS), never back.
+uint16_t Connection::window_field(bool syn) {
+  uint8_t shift = syn ? 0 : rcv_.wscale;
+  size_t free = std::min<size_t>(rcv_.buffer.window(), size_t{0xffff} << shift);
+  SeqNum edge = rcv_.nxt + static_cast<uint32_t>(free);
+  uint32_t step = static_cast<uint32_t>(std::min<size_t>(rcv_.buffer.capacity() / 2, rcv_.mss));
+  if (edge > rcv_.adv_edge && static_cast<uint32_t>(edge - rcv_.adv_edge) < step) edge = rcv_.adv_edge;
+  edge = seq_max(edge, rcv_.adv_edge);
+  uint32_t wnd = static_cast<uint32_t>(edge - rcv_.nxt);
+  uint32_t field = std::min<uint32_t>(wnd >> shift, 0xffff);
+  rcv_.adv_edge = seq_max(rcv_.adv_edge, rcv_.nxt + (field << shift));
+  return static_cast<uint16_t>(field);
+}
+
+// RFC 2018 4: the first block holds the most recently received segment; the
+// others follow, highest first.
+void Connection::fill_sack_blocks(TcpOptions& o, size_t max_blocks) const {
+  const auto& ranges = rcv_.buffer.out_of_order();
+  if (ranges.empty()) return;
+  auto to_block = [&](const ByteRange& r) {
+    return SackBlock{rcv_.nxt + static_cast<uint32_t>(r.begin), rcv_.nxt + static_cast<uint32_t>(r.end)};
+  };
+  size_t first = ranges.size();
+  if (rcv_.last_ooo_block) {
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      SackBlock b = to_block(ranges[i]);
+      if (b.left <= rcv_.last_ooo_block->left && rcv_.last_ooo_block->left < b.right) first = i;
+    }
+  }
+  o.sack_count = 0;
+  if (first < ranges.size()) o.sack_blocks[o.sack_count++] = to_block(ranges[first]);
+  for (size_t i = ranges.size(); i-- > 0 && o.sack_count < max_blocks;) {
+    if (i != first) o.sack_blocks[o.sack_count++] = to_block(ranges[i]);
+  }
+}
+
+uint32_t Connection::max_payload(bool with_sacks) const {
+  size_t opts = ts_ok_ ? kTimestampOptionSize : 0;
+  if (with_sacks) {
+    size_t blocks = std::min<size_t>(rcv_.buffer.out_of_order().size(), ts_ok_ ? 3 : 4);
+    opts += sack_option_size(blocks);
+  }
+  return snd_.mss > opts ? static_cast<uint32_t>(snd_.mss - opts) : 1;
+}
+
+// RFC 6675 5 (C): retransmit the first lost segment while cwnd - pipe >= 1 SMSS.
+size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
+  std::optional<size_t> i = snd_.sent.first_lost();
+  if (!i) return 0;
+  const SentSegment& r = snd_.sent[*i];
+  uint32_t pipe = bytes_in_pipe();
+  uint32_t cwnd = cc_->cwnd();
+  if (pipe > 0 && (pipe >= cwnd || cwnd - pipe < std::min<uint32_t>(r.len, max_payload(false)))) {
+    return 0;
+  }
+  uint8_t f = flags::kAck;
+  if (r.syn) {
+    f = flags::kSyn | (state_ == TcpState::kSynSent ? 0 : flags::kAck);
+    ++stats_.syn_retransmits;
+  }
+  if (r.fin) f |= flags::kFin;
+  size_t payload_len = r.len - (r.syn ? 1 : 0) - (r.fin ? 1 : 0);
+  size_t payload_offset = payload_len > 0 ? static_cast<uint32_t>(r.seq - snd_.buffer_seq) : 0;
+  size_t n = emit(now, out, r.seq, f, payload_offset, payload_len, r.syn);
+  ++stats_.retransmitted_segments;
+  stats_.bytes_retransmitted += payload_len;
+  snd_.sent.on_retransmitted(*i, now);
+  if (!timers_.retransmit) arm_rto(now);
+  return n;
+}
+
+bool Connection::nagle_allows(size_t len, size_t max_len) const {
+  // RFC 9293 3.7.4: a segment shorter than the MSS waits while data is unacknowledged.
+  if (len >= max_len || config_.nodelay || snd_.sent.empty()) return true;
+  return snd_.fin_queued;  // closing: push everything out
+}
+
+bool Connection::pacing_allows(Instant now) const {
+  return !config_.pacing || now >= snd_.next_paced;
+}
+
+void Connection::on_paced_send(Instant now, size_t bytes) {
+  if (!config_.pacing || !rtt_.has_sample()) return;
+  std::optional<uint64_t> rate = cc_->pacing_rate(rtt_.srtt());
+  if (!rate || *rate == 0) return;
+  Instant base = std::max(snd_.next_paced, now);
+  snd_.next_paced = base + Duration{static_cast<int64_t>(bytes * 1'000'000 / *rate)};
+}
+
+size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
+  snd_.pacing_wait = false;
+  // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued before the FIN.
+  bool data_state = state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait ||
+                    state_ == TcpState::kFinWait1 || state_ == TcpState::kClosing ||
+                    state_ == TcpState::kLastAck;
+  if (!data_state || snd_.fin_sent) return 0;
+  SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
+  uint32_t unsent = static_cast<uint32_t>(data_end - snd_.nxt);
+  bool fin_pending = snd_.fin_queued;
+  if (unsent == 0 && !fin_pending) return 0;
+
+  SeqNum wnd_edge = snd_.una + snd_.wnd;
+  uint32_t wnd_room = wnd_edge > snd_.nxt ? static_cast<uint32_t>(wnd_edge - snd_.nxt) : 0;
+  if (wnd_room == 0) {
+    // RFC 9293 3.8.6.1: a zero window with nothing in flight starts the persist timer.
+    if (snd_.sent.empty() && !timers_.persist) {
+      timers_.persist = now + rtt_.rto();
+    }
+    return 0;
+  }
+  uint32_t pipe = bytes_in_pipe();
+  uint32_t cwnd = cc_->cwnd();
+  uint32_t cwnd_room = cwnd > pipe ? cwnd - pipe : 0;
+  bool with_sacks = sack_ok_ && !rcv_.buffer.out_of_order().empty();
+  uint32_t max_len = max_payload(with_sacks);
+  uint32_t len = std::min({unsent, max_len, wnd_room, cwnd_room});
+  if (unsent > 0) {
+    if (len == 0) return 0;
+    // Sender SWS avoidance (RFC 9293 3.8.6.2.1): no small segment cut short by
+    // the windows while data is in flight.
+    if (len < unsent && len < max_len && !snd_.sent.empty()) return 0;
+    if (len == unsent && !nagle_allows(len, max_len)) return 0;
+  } else if (cwnd_room == 0 && !snd_.sent.empty()) {
+    return 0;
+  }
+  if (!pacing_allows(now)) {
+    snd_.pacing_wait = true;
+    return 0;
+  }
+  // RFC 5681 4.1: restart from the initial window after an idle period.
+  if (snd_.sent.empty() && rtt_.has_sample() && now - snd_.last_send > rtt_.rto()) {
+    cc_->on_idle_restart(now);
+  }
+  bool fin = fin_pending && len == unsent;
+  uint8_t f = flags::kAck;
+  if (len > 0 && len == unsent) f |= flags::kPsh;
+  if (fin) f |= flags::kFin;
+  size_t offset = static_cast<uint32_t>(snd_.nxt - snd_.buffer_seq);
+  if (snd_.sent.empty()) snd_.stall_start = now;
+  size_t n = emit(now, out, snd_.nxt, f, offset, len, false);
+  snd_.sent.on_sent(snd_.nxt, len + (fin ? 1 : 0), now, false, fin);
+  snd_.nxt += len;
+  if (fin) {
+    snd_.fin_sent = true;
+    snd_.fin_seq = snd_.nxt;
+    snd_.nxt += 1;
+  }
+  stats_.bytes_sent += len;
+  on_paced_send(now, n);
+  if (!timers_.retransmit) arm_rto(now);
+  return n;
+}
+
+}  // namespace tou

@@ -1,0 +1,136 @@
+// Connection timers: retransmission (RFC 6298), delayed ACK (RFC 9293
+// 3.8.6.3), persist (3.8.6.1), keepalive (3.8.4), TIME-WAIT (3.4.2), and the
+// user timeout (3.8.3).
+#include <algorithm>
+#include <cerrno>
+
+#include "core/connection.hpp"
+
+namespace tou {
+
+namespace {
+
+void take_min(std::optional<Instant>& acc, const std::optional<Instant>& t) {
+  if (t && (!acc || *t < *acc)) acc = t;
+}
+
+}  // namespace
+
+std::optional<Instant> Connection::next_deadline() const {
+  std::optional<Instant> d;
+  take_min(d, timers_.retransmit);
+  take_min(d, timers_.delayed_ack);
+  take_min(d, timers_.persist);
+  take_min(d, timers_.keepalive);
+  take_min(d, timers_.time_wait);
+  if (snd_.pacing_wait) take_min(d, snd_.next_paced);
+  return d;
+}
+
+void Connection::on_timer(Instant now) {
+  if (timers_.time_wait && now >= *timers_.time_wait) {
+    become_closed();  // RFC 9293 3.10.8: TIME-WAIT expired
+    return;
+  }
+  if (timers_.retransmit && now >= *timers_.retransmit) {
+    timers_.retransmit.reset();
+    on_rto(now);
+    if (state_ == TcpState::kClosed) return;
+  }
+  if (timers_.delayed_ack && now >= *timers_.delayed_ack) {
+    timers_.delayed_ack.reset();
+    if (rcv_.unacked_segments > 0) {
+      rcv_.ack_now = true;
+      ++stats_.delayed_acks;
+    }
+  }
+  if (timers_.persist && now >= *timers_.persist) on_persist(now);
+  if (timers_.keepalive && now >= *timers_.keepalive) on_keepalive(now);
+  if (snd_.pacing_wait && now >= snd_.next_paced) snd_.pacing_wait = false;
+}
+
+void Connection::arm_rto(Instant now) {
+  Instant deadline = now + rtt_.rto();
+  // RFC 9293 3.8.3: the user timeout fires on time, not at the next backoff.
+  if (config_.user_timeout.count() > 0 && is_synchronized(state_)) {
+    deadline = std::min(deadline, snd_.stall_start + config_.user_timeout);
+    deadline = std::max(deadline, now);
+  }
+  timers_.retransmit = deadline;
+}
+
+void Connection::on_rto(Instant now) {
+  if (snd_.sent.empty()) return;
+  ++snd_.rto_backoffs;
+  if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
+    // RFC 9293 3.8.1 / Linux tcp_syn_retries: give up on the handshake.
+    int limit = state_ == TcpState::kSynSent ? config_.syn_retries : config_.synack_retries;
+    if (snd_.rto_backoffs > limit) {
+      fail(ETIMEDOUT);
+      return;
+    }
+  } else {
+    bool user_timeout = config_.user_timeout.count() > 0 &&
+                        now - snd_.stall_start >= config_.user_timeout;
+    if (user_timeout || snd_.rto_backoffs > config_.max_retransmissions) {
+      // Tell the peer, in case the path has come back (Linux stays silent).
+      SegmentHeader rst;
+      rst.seq = snd_.nxt;
+      rst.flags = flags::kRst;
+      pending_reset_ = rst;
+      fail(ETIMEDOUT);
+      return;
+    }
+    ++stats_.rto_timeouts;
+    // RFC 5681 3.1 eq. 4 and the loss window; RFC 6582 4: no fast retransmit
+    // for the duplicate ACKs of data sent before the timeout.
+    cc_->on_rto(now, flight_size());
+    snd_.in_recovery = false;
+    snd_.recover = snd_.nxt;
+    snd_.dup_acks = 0;
+  }
+  // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, back off, restart.
+  snd_.sent.mark_all_lost();
+  rtt_.backoff();
+  arm_rto(now);
+}
+
+void Connection::on_persist(Instant now) {
+  ++stats_.window_probes;
+  timers_.persist_probe_due = true;
+  ++timers_.persist_backoff;
+  // Probe intervals back off like the RTO (RFC 9293 3.8.6.1), capped at max_rto.
+  Duration interval = rtt_.rto();
+  for (int i = 0; i < timers_.persist_backoff && interval < config_.rtt.max_rto; ++i) interval *= 2;
+  interval = std::min(interval, config_.rtt.max_rto);
+  timers_.persist = now + interval;
+  if (config_.user_timeout.count() > 0 && timers_.persist_backoff > 1 &&
+      now - snd_.stall_start >= config_.user_timeout) {
+    fail(ETIMEDOUT);
+  }
+}
+
+void Connection::on_keepalive(Instant now) {
+  if (!snd_.sent.empty()) {
+    timers_.keepalive = now + config_.keepalive_interval;  // the RTO watches the path
+    return;
+  }
+  if (timers_.keepalive_probes_sent >= config_.keepalive_count) {
+    fail(ETIMEDOUT);
+    return;
+  }
+  ++timers_.keepalive_probes_sent;
+  ++stats_.keepalive_probes;
+  timers_.keepalive_probe_due = true;
+  timers_.keepalive = now + config_.keepalive_interval;
+}
+
+void Connection::enter_time_wait(Instant now) {
+  set_state(TcpState::kTimeWait);
+  timers_.retransmit.reset();
+  timers_.persist.reset();
+  timers_.keepalive.reset();
+  timers_.time_wait = now + 2 * config_.msl;
+}
+
+}  // namespace tou

@@ -1,0 +1,49 @@
+// Retransmission timer computation, RFC 6298, with Karn's algorithm left to
+// the caller (it only feeds samples from segments not retransmitted, or from
+// timestamps, RFC 7323 4.2).
+#pragma once
+
+#include "base/time.hpp"
+
+namespace tou {
+
+struct RttConfig {
+  Duration initial_rto = std::chrono::seconds(1);       // RFC 6298 (2.1)
+  Duration min_rto = std::chrono::milliseconds(200);    // Linux's floor; RFC 6298 (2.4) says 1 s
+  Duration max_rto = std::chrono::seconds(60);          // RFC 6298 (2.5)
+  Duration granularity = std::chrono::milliseconds(1);  // G in RFC 6298 (2.2)
+};
+
+class RttEstimator {
+ public:
+  explicit RttEstimator(const RttConfig& config = {});
+
+  // RFC 6298 (2.2) first sample, (2.3) later samples; then RTO = SRTT + max(G, 4*RTTVAR),
+  // clamped to [min_rto, max_rto] (2.4, 2.5). Resets the backoff (5.7 note: a new
+  // sample after backoff restarts from the computed RTO).
+  void on_sample(Duration rtt);
+
+  // RFC 6298 (5.5): double the RTO (capped at max_rto).
+  void backoff();
+  // Number of consecutive backoffs since the last sample.
+  int backoff_count() const { return backoffs_; }
+
+  Duration rto() const;  // current RTO including backoff
+  bool has_sample() const { return has_sample_; }
+  Duration srtt() const { return srtt_; }
+  Duration rttvar() const { return rttvar_; }
+  Duration latest() const { return latest_; }
+  Duration min_rtt() const { return min_rtt_; }  // 0 until the first sample
+
+ private:
+  RttConfig config_;
+  bool has_sample_ = false;
+  Duration srtt_{0};
+  Duration rttvar_{0};
+  Duration latest_{0};
+  Duration min_rtt_{0};
+  Duration base_rto_;
+  int backoffs_ = 0;
+};
+
+}  // namespace tou

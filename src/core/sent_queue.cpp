@@ -1,0 +1,174 @@
+#include "core/sent_queue.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <limits>
+
+namespace tou {
+
+void SentQueue::on_sent(SeqNum seq, uint32_t len, Instant now, bool syn, bool fin) {
+  assert(len > 0);
+  assert(records_.empty() || seq == records_.back().end());
+  SentSegment s;
+  s.seq = seq;
+  s.len = len;
+  s.last_sent = now;
+  s.transmissions = 1;
+  s.syn = syn;
+  s.fin = fin;
+  records_.push_back(s);
+  total_bytes_ += len;
+}
+
+void SentQueue::on_retransmitted(size_t i, Instant now) {
+  assert(i < records_.size());
+  SentSegment& s = records_[i];
+  if (s.lost) {
+    s.lost = false;
+    lost_bytes_ -= s.len;
+  }
+  if (s.transmissions < std::numeric_limits<uint16_t>::max()) ++s.transmissions;
+  s.last_sent = now;
+}
+
+CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack) {
+  CumulativeAckResult result;
+  bool retransmitted_acked = false;
+  size_t popped = 0;
+  while (!records_.empty() && records_.front().end() <= ack) {
+    const SentSegment& s = records_.front();
+    result.bytes_acked += s.len;
+    result.fin_acked = result.fin_acked || s.fin;
+    if (s.transmissions > 1) retransmitted_acked = true;
+    // Karn (RFC 6298 3): only a segment sent once gives an unambiguous sample. One
+    // SACKed earlier did not trigger this ACK (its arrival was reported already).
+    if (s.transmissions == 1 && !s.sacked) result.rtt_sample_sent = s.last_sent;
+    if (s.sacked) sacked_bytes_ -= s.len;
+    if (s.lost) lost_bytes_ -= s.len;
+    total_bytes_ -= s.len;
+    records_.pop_front();
+    ++popped;
+  }
+  if (!records_.empty() && records_.front().seq < ack) {
+    // Partial acknowledgment: trim the front record.
+    SentSegment& s = records_.front();
+    const uint32_t n = static_cast<uint32_t>(ack - s.seq);
+    result.bytes_acked += n;
+    if (s.transmissions > 1) retransmitted_acked = true;
+    if (s.sacked) sacked_bytes_ -= n;
+    if (s.lost) lost_bytes_ -= n;
+    total_bytes_ -= n;
+    s.seq = ack;
+    s.len -= n;
+    s.syn = false;  // the SYN occupies the first sequence number
+  }
+  // Karn: an ACK that covers a retransmission may have been triggered by it, so no
+  // sample from anything it covers.
+  if (retransmitted_acked) result.rtt_sample_sent.reset();
+  if (highest_sacked_ && *highest_sacked_ <= ack) highest_sacked_.reset();
+  first_lost_hint_ = first_lost_hint_ > popped ? first_lost_hint_ - popped : 0;
+  return result;
+}
+
+uint32_t SentQueue::on_sack(std::span<const SackBlock> blocks) {
+  if (records_.empty()) return 0;
+  const SeqNum snd_una = records_.front().seq;
+  const SeqNum snd_nxt = records_.back().end();
+  uint32_t newly = 0;
+  for (const SackBlock& b : blocks) {
+    // RFC 2018 / RFC 6675 "update": only blocks inside (SND.UNA, SND.NXT] count;
+    // D-SACK blocks (RFC 2883, below SND.UNA) and blocks past SND.NXT are ignored.
+    if (!(b.left < b.right) || b.right <= snd_una || b.right > snd_nxt) continue;
+    const SeqNum left = seq_max(b.left, snd_una);
+    auto it = std::partition_point(records_.begin(), records_.end(),
+                                   [&](const SentSegment& s) { return s.seq < left; });
+    for (; it != records_.end() && it->end() <= b.right; ++it) {
+      if (it->sacked) continue;
+      it->sacked = true;
+      sacked_bytes_ += it->len;
+      newly += it->len;
+      if (it->lost) {  // it arrived after all; nothing to retransmit
+        it->lost = false;
+        lost_bytes_ -= it->len;
+      }
+      if (!highest_sacked_ || *highest_sacked_ < it->end()) highest_sacked_ = it->end();
+    }
+  }
+  return newly;
+}
+
+size_t SentQueue::mark_losses(int dup_thresh, uint32_t mss) {
+  if (sacked_bytes_ == 0) return 0;
+  // RFC 6675 4 IsLost(), for every record in one pass from the back, carrying the
+  // number of SACKed records and bytes above the current one.
+  const uint64_t byte_thresh = static_cast<uint64_t>(std::max(dup_thresh - 1, 0)) * mss;
+  uint64_t sacked_count = 0;
+  uint64_t sacked_above = 0;
+  size_t marked = 0;
+  for (size_t i = records_.size(); i-- > 0;) {
+    SentSegment& s = records_[i];
+    if (s.sacked) {
+      ++sacked_count;
+      sacked_above += s.len;
+      continue;
+    }
+    if (s.lost || s.transmissions > 1) continue;
+    if (sacked_count >= static_cast<uint64_t>(dup_thresh) || sacked_above > byte_thresh) {
+      s.lost = true;
+      lost_bytes_ += s.len;
+      first_lost_hint_ = std::min(first_lost_hint_, i);
+      ++marked;
+    }
+  }
+  return marked;
+}
+
+void SentQueue::mark_lost(size_t i) {
+  assert(i < records_.size());
+  SentSegment& s = records_[i];
+  if (s.sacked || s.lost) return;
+  s.lost = true;
+  lost_bytes_ += s.len;
+  first_lost_hint_ = std::min(first_lost_hint_, i);
+}
+
+void SentQueue::mark_all_lost() {
+  for (SentSegment& s : records_) {
+    if (s.sacked || s.lost) continue;
+    s.lost = true;
+    lost_bytes_ += s.len;
+  }
+  first_lost_hint_ = 0;
+}
+
+uint32_t SentQueue::pipe() const {
+  // RFC 6675 4 SetPipe(), kept incrementally: sacked and lost records are disjoint.
+  return total_bytes_ - sacked_bytes_ - lost_bytes_;
+}
+
+std::optional<size_t> SentQueue::first_lost() const {
+  if (lost_bytes_ == 0) return std::nullopt;
+  for (size_t i = first_lost_hint_; i < records_.size(); ++i) {
+    if (records_[i].lost) {
+      first_lost_hint_ = i;
+      return i;
+    }
+  }
+  assert(false && "lost_bytes_ out of step with the records");
+  return std::nullopt;
+}
+
+std::optional<SeqNum> SentQueue::highest_sacked() const {
+  return highest_sacked_;
+}
+
+void SentQueue::clear() {
+  records_.clear();
+  sacked_bytes_ = 0;
+  lost_bytes_ = 0;
+  total_bytes_ = 0;
+  highest_sacked_.reset();
+  first_lost_hint_ = 0;
+}
+
+}  // namespace tou

@@ -1,0 +1,99 @@
+// The retransmission queue and SACK scoreboard: one record per segment sent
+// and not yet cumulatively acknowledged, in sequence order. It answers the
+// questions of RFC 6675 (IsLost, SetPipe, NextSeg) and of Karn's algorithm.
+// Records are small PODs in a deque-like ring; the bytes live in SendBuffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+
+#include "base/time.hpp"
+#include "wire/segment.hpp"
+#include "wire/seq_num.hpp"
+
+namespace tou {
+
+struct SentSegment {
+  SeqNum seq;                  // first sequence number
+  uint32_t len = 0;            // sequence space: payload + SYN + FIN
+  Instant last_sent{};         // time of the latest (re)transmission
+  uint16_t transmissions = 0;  // 1 after the first send
+  bool syn = false;
+  bool fin = false;
+  bool sacked = false;  // covered by a SACK block (RFC 6675 "SACKed")
+  bool lost = false;    // judged lost (IsLost, RTO) and not retransmitted since
+  SeqNum end() const { return seq + len; }
+};
+
+struct CumulativeAckResult {
+  uint32_t bytes_acked = 0;  // sequence space newly acknowledged (including SYN/FIN)
+  // Send time of the newest wholly acknowledged segment that was transmitted exactly
+  // once and not SACKed before (Karn's algorithm, RFC 6298 3), for an RTT sample.
+  // Absent when the ACK also covers any retransmitted segment (it may have been
+  // triggered by the retransmission), or covers only SACKed or partial segments.
+  std::optional<Instant> rtt_sample_sent;
+  bool fin_acked = false;
+};
+
+class SentQueue {
+ public:
+  // Records a first transmission of [seq, seq+len). seq must equal end of the last record
+  // (or the queue is empty).
+  void on_sent(SeqNum seq, uint32_t len, Instant now, bool syn, bool fin);
+  // Records a retransmission of the record at index i (clears `lost`, bumps transmissions).
+  void on_retransmitted(size_t i, Instant now);
+
+  // Removes everything below ack; a record partly acknowledged is trimmed at its front.
+  CumulativeAckResult on_cumulative_ack(SeqNum ack);
+
+  // Marks records wholly inside any block as sacked (RFC 2018, RFC 6675 "update").
+  // Blocks outside (snd_una, snd_nxt] are ignored. Returns newly SACKed bytes.
+  // Precisely: a block is ignored when empty (left >= right), when right <= SND.UNA
+  // (a D-SACK, RFC 2883) or when right > SND.NXT; one straddling SND.UNA counts for
+  // the records above it. A record only partly covered stays un-SACKed. SACKing a
+  // lost record clears `lost` (the original arrived after all).
+  uint32_t on_sack(std::span<const SackBlock> blocks);
+
+  // RFC 6675 4 IsLost(seq): marks as lost every un-SACKed record for which
+  // DupThresh discontiguous SACKed records lie above it, or more than
+  // (DupThresh - 1) * mss SACKed bytes. Records already retransmitted are not
+  // marked again (like NextSeg's HighRxt rule; a lost retransmission is left to
+  // the RTO). Returns how many records became lost.
+  size_t mark_losses(int dup_thresh, uint32_t mss);
+  // Marks the record at index i lost (fast retransmit without SACK, RFC 6582).
+  void mark_lost(size_t i);
+  // RFC 6298 (5) / RFC 6675 5.1: after an RTO every un-SACKed record counts as lost.
+  void mark_all_lost();
+
+  // RFC 6675 4 SetPipe(): bytes considered in the network: the sequence space of
+  // every record that is neither SACKed nor lost (a lost record counts again once
+  // it has been retransmitted, since `lost` is cleared then).
+  uint32_t pipe() const;
+  // Index of the first record with lost == true (RFC 6675 NextSeg rule 1), if any.
+  std::optional<size_t> first_lost() const;
+  // Highest sequence number SACKed + 1 (HighACK-side of RFC 6675), or nullopt when nothing is
+  // SACKed.
+  std::optional<SeqNum> highest_sacked() const;
+
+  bool empty() const { return records_.empty(); }
+  size_t size() const { return records_.size(); }
+  const SentSegment& operator[](size_t i) const { return records_[i]; }
+  const SentSegment& front() const { return records_.front(); }
+  const SentSegment& back() const { return records_.back(); }
+  uint32_t sacked_bytes() const { return sacked_bytes_; }
+  void clear();
+
+ private:
+  std::deque<SentSegment> records_;
+  uint32_t sacked_bytes_ = 0;
+  uint32_t lost_bytes_ = 0;   // sequence space of records with lost == true
+  uint32_t total_bytes_ = 0;  // sequence space of all records
+  std::optional<SeqNum> highest_sacked_;
+  // No record below this index is lost (first_lost() starts its scan there).
+  mutable size_t first_lost_hint_ = 0;
+};
+
+}  // namespace tou

@@ -1,0 +1,119 @@
+// TransferOptions as text: the close mode names, validation, and the tou-sim
+// command line that reproduces a run.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "cc/congestion_controller.hpp"
+#include "sim/transfer.hpp"
+
+namespace tou::sim {
+
+namespace {
+
+// Milliseconds, shortest exact form: 10, 0.5, 2000.
+std::string ms(Duration d) {
+  return fmt::format("{}", static_cast<double>(to_us(d)) / 1000.0);
+}
+
+bool probability(double p) {
+  return p >= 0 && p <= 1;
+}
+
+}  // namespace
+
+const char* to_string(CloseMode mode) {
+  switch (mode) {
+    case CloseMode::kBoth:
+      return "both";
+    case CloseMode::kClient:
+      return "client";
+    case CloseMode::kServer:
+      return "server";
+    case CloseMode::kAbort:
+      return "abort";
+  }
+  return "?";
+}
+
+std::optional<CloseMode> parse_close_mode(std::string_view text) {
+  for (CloseMode m :
+       {CloseMode::kBoth, CloseMode::kClient, CloseMode::kServer, CloseMode::kAbort}) {
+    if (text == to_string(m)) return m;
+  }
+  return std::nullopt;
+}
+
+std::string validate(const TransferOptions& o) {
+  const LinkConfig& l = o.link;
+  if (!probability(l.loss)) return "loss must be in [0, 1]";
+  if (!probability(l.duplicate)) return "dup must be in [0, 1]";
+  if (!probability(l.reorder)) return "reorder must be in [0, 1]";
+  if (!probability(l.corrupt)) return "corrupt must be in [0, 1]";
+  if (l.delay.count() < 0 || l.jitter.count() < 0 || l.reorder_delay.count() < 0) {
+    return "delays must not be negative";
+  }
+  if (l.rate_mbps < 0) return "rate must not be negative";
+  for (const Partition& p : l.partitions) {
+    if (p.end < p.start) return "a partition must end after it starts";
+  }
+  if (o.close == CloseMode::kAbort && o.bytes_to_client < 2) {
+    return "abort needs at least 2 bytes from the server (the client aborts halfway)";
+  }
+  const auto names = congestion_controller_names();
+  if (std::find(names.begin(), names.end(), o.connection.congestion_control) == names.end()) {
+    return fmt::format("unknown congestion control '{}'", o.connection.congestion_control);
+  }
+  if (o.steady_state_from < 0 || o.steady_state_from >= 1) {
+    return "steady_state_from must be in [0, 1)";
+  }
+  return {};
+}
+
+std::string to_command_line(uint64_t seed, const TransferOptions& o) {
+  const LinkConfig& l = o.link;
+  const ConnectionConfig& c = o.connection;
+  const ConnectionConfig d = sim_connection_defaults();
+  std::string s = fmt::format(
+      "tou-sim --seed {} --runs 1 --bytes {} --bytes-back {} --loss {}{} --dup {} --reorder {} "
+      "--reorder-delay {} --corrupt {} --delay {} --jitter {} --rate {} --queue {}",
+      seed, o.bytes_to_server, o.bytes_to_client, l.loss, l.burst_loss ? " --burst" : "",
+      l.duplicate, l.reorder, ms(l.reorder_delay), l.corrupt, ms(l.delay), ms(l.jitter),
+      l.rate_mbps, l.queue_packets);
+  for (const Partition& p : l.partitions) {
+    s += fmt::format(" --partition {}:{}", ms(p.start - kTimeZero), ms(p.end - kTimeZero));
+  }
+  s += fmt::format(" --cc {} --close {} --user-timeout {} --msl {}", c.congestion_control,
+                   to_string(o.close), ms(c.user_timeout), ms(c.msl));
+  if (c.sack != d.sack) s += c.sack ? "" : " --no-sack";
+  if (c.timestamps != d.timestamps) s += c.timestamps ? "" : " --no-timestamps";
+  if (c.window_scaling != d.window_scaling) s += c.window_scaling ? "" : " --no-window-scaling";
+  if (c.pacing != d.pacing) s += c.pacing ? "" : " --no-pacing";
+  if (c.nodelay != d.nodelay) s += c.nodelay ? " --nodelay" : "";
+  if (o.expect == Expectation::kError) s += " --expect error";
+  if (o.expect == Expectation::kSuccess) s += " --expect success";
+  return s;
+}
+
+std::string TransferResult::summary() const {
+  auto mbit = [](double bps) { return bps / 1e6; };
+  std::string s = fmt::format(
+      "{} in {:.3f}s (data {}): up {:.3f} Mbit/s{} down {:.3f} Mbit/s{}, retransmissions {}, "
+      "timeouts {}",
+      ok ? (expected_error ? "ok (expected error)" : "ok") : "FAIL",
+      static_cast<double>(to_us(duration)) / 1e6,
+      data_done ? fmt::format("{:.3f}s", static_cast<double>(to_us(*data_done)) / 1e6) : "-",
+      mbit(to_server.goodput_bps),
+      to_server.goodput_fraction > 0 ? fmt::format(" ({:.1f}%)", 100 * to_server.goodput_fraction)
+                                     : "",
+      mbit(to_client.goodput_bps),
+      to_client.goodput_fraction > 0 ? fmt::format(" ({:.1f}%)", 100 * to_client.goodput_fraction)
+                                     : "",
+      retransmissions(), timeouts());
+  if (late_resets > 0) s += fmt::format(", late resets {}", late_resets);
+  s += fmt::format("; up link: {}; down link: {}", to_string(to_server_link),
+                   to_string(to_client_link));
+  return s;
+}
+
+}  // namespace tou::sim

@@ -1,0 +1,315 @@
+#include "core/receive_buffer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace tou {
+namespace {
+
+std::vector<uint8_t> bytes(size_t n, uint8_t first) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(first + i);
+  return v;
+}
+
+std::vector<uint8_t> read_all(ReceiveBuffer& b) {
+  std::vector<uint8_t> out(b.readable());
+  EXPECT_EQ(b.read(out), out.size());
+  return out;
+}
+
+using Ranges = std::vector<ByteRange>;
+
+TEST(ReceiveBuffer, InOrder) {
+  ReceiveBuffer b(100);
+  EXPECT_EQ(b.window(), 100u);
+  EXPECT_EQ(b.insert(0, bytes(10, 0)), 10u);
+  EXPECT_EQ(b.insert(0, bytes(5, 10)), 5u);
+  EXPECT_EQ(b.readable(), 15u);
+  EXPECT_EQ(b.window(), 85u);
+  EXPECT_TRUE(b.out_of_order().empty());
+  EXPECT_EQ(read_all(b), bytes(15, 0));
+  EXPECT_EQ(b.window(), 100u);
+}
+
+TEST(ReceiveBuffer, OutOfOrderFillsGap) {
+  ReceiveBuffer b(100);
+  EXPECT_EQ(b.insert(10, bytes(10, 10)), 0u);
+  EXPECT_EQ(b.insert(30, bytes(5, 30)), 0u);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{10, 20}, {30, 35}}));
+  EXPECT_EQ(b.out_of_order_bytes(), 15u);
+  EXPECT_EQ(b.readable(), 0u);
+  EXPECT_EQ(b.window(), 100u);  // held out-of-order bytes do not shrink the window
+  EXPECT_EQ(b.insert(0, bytes(10, 0)), 20u);
+  EXPECT_EQ(b.readable(), 20u);
+  // The remaining range shifts with RCV.NXT.
+  EXPECT_EQ(b.out_of_order(), (Ranges{{10, 15}}));
+  EXPECT_EQ(b.insert(0, bytes(10, 20)), 15u);
+  EXPECT_TRUE(b.out_of_order().empty());
+  EXPECT_EQ(read_all(b), bytes(35, 0));
+}
+
+TEST(ReceiveBuffer, AdjacentRangesMerge) {
+  ReceiveBuffer b(100);
+  b.insert(20, bytes(10, 20));
+  b.insert(10, bytes(10, 10));
+  EXPECT_EQ(b.out_of_order(), (Ranges{{10, 30}}));
+  b.insert(40, bytes(10, 40));
+  b.insert(30, bytes(10, 30));
+  EXPECT_EQ(b.out_of_order(), (Ranges{{10, 50}}));
+  EXPECT_EQ(b.insert(0, bytes(10, 0)), 50u);
+  EXPECT_EQ(read_all(b), bytes(50, 0));
+}
+
+TEST(ReceiveBuffer, OneSegmentBridgesSeveralRanges) {
+  ReceiveBuffer b(100);
+  b.insert(10, bytes(5, 10));
+  b.insert(20, bytes(5, 20));
+  b.insert(30, bytes(5, 30));
+  b.insert(60, bytes(5, 60));
+  EXPECT_EQ(b.insert(12, bytes(25, 12)), 0u);  // 12..37 covers 10..15, 20..25, 30..35
+  EXPECT_EQ(b.out_of_order(), (Ranges{{10, 37}, {60, 65}}));
+  EXPECT_EQ(b.insert(0, bytes(10, 0)), 37u);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{23, 28}}));
+}
+
+TEST(ReceiveBuffer, FirstCopyWins) {
+  ReceiveBuffer b(100);
+  b.insert(10, bytes(10, 10));
+  // An overlapping duplicate with different bytes: only the new part (20..25) is taken.
+  std::vector<uint8_t> other(15, 0xee);
+  EXPECT_EQ(b.insert(10, other), 0u);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{10, 25}}));
+  // Same for a segment overlapping on both sides of a held range.
+  std::vector<uint8_t> wide(30, 0xdd);
+  EXPECT_EQ(b.insert(5, wide), 0u);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{5, 35}}));
+  EXPECT_EQ(b.insert(0, bytes(5, 0)), 35u);
+  std::vector<uint8_t> expected = bytes(5, 0);
+  expected.insert(expected.end(), 5, 0xdd);  // 5..10
+  for (int i = 10; i < 20; ++i) expected.push_back(static_cast<uint8_t>(i));
+  expected.insert(expected.end(), 5, 0xee);   // 20..25
+  expected.insert(expected.end(), 10, 0xdd);  // 25..35
+  EXPECT_EQ(read_all(b), expected);
+}
+
+TEST(ReceiveBuffer, ExactDuplicateOutOfOrder) {
+  ReceiveBuffer b(100);
+  EXPECT_EQ(b.insert(10, bytes(10, 10)), 0u);
+  EXPECT_EQ(b.insert(10, bytes(10, 10)), 0u);
+  EXPECT_EQ(b.insert(12, bytes(3, 12)), 0u);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{10, 20}}));
+  EXPECT_EQ(b.out_of_order_bytes(), 10u);
+}
+
+TEST(ReceiveBuffer, DataBeyondWindowTrimmed) {
+  ReceiveBuffer b(100);
+  EXPECT_EQ(b.insert(0, bytes(40, 0)), 40u);    // window 60
+  EXPECT_EQ(b.insert(60, bytes(10, 100)), 0u);  // wholly past the window
+  EXPECT_TRUE(b.out_of_order().empty());
+  EXPECT_EQ(b.insert(50, bytes(30, 90)), 0u);  // 50..60 kept, 60..80 dropped
+  EXPECT_EQ(b.out_of_order(), (Ranges{{50, 60}}));
+  EXPECT_EQ(b.insert(0, bytes(70, 40)), 60u);  // in order, trimmed at the window too
+  EXPECT_EQ(b.readable(), 100u);
+  EXPECT_EQ(b.window(), 0u);
+  EXPECT_EQ(b.insert(0, bytes(1, 0)), 0u);  // zero window
+  EXPECT_EQ(read_all(b), bytes(100, 0));
+}
+
+TEST(ReceiveBuffer, EmptyInsert) {
+  ReceiveBuffer b(10);
+  EXPECT_EQ(b.insert(0, {}), 0u);
+  EXPECT_EQ(b.insert(5, {}), 0u);
+  EXPECT_TRUE(b.out_of_order().empty());
+}
+
+TEST(ReceiveBuffer, WrapAroundTheRing) {
+  ReceiveBuffer b(10);
+  EXPECT_EQ(b.insert(0, bytes(8, 0)), 8u);
+  std::vector<uint8_t> out(5);
+  EXPECT_EQ(b.read(out), 5u);
+  EXPECT_EQ(out, bytes(5, 0));
+  EXPECT_EQ(b.window(), 7u);  // bytes 5..7 readable at storage 5..7
+  // Out of order and wrapping: offsets 2..6 (bytes 10..14) go to storage 0..4.
+  EXPECT_EQ(b.insert(2, bytes(5, 10)), 0u);
+  EXPECT_EQ(b.insert(0, bytes(2, 8)), 7u);  // storage 8, 9
+  EXPECT_EQ(b.readable(), 10u);
+  EXPECT_EQ(b.window(), 0u);
+  EXPECT_EQ(read_all(b), bytes(10, 5));
+  // In order and wrapping, from a head in the middle.
+  EXPECT_EQ(b.insert(0, bytes(5, 0)), 5u);
+  out.resize(3);
+  EXPECT_EQ(b.read(out), 3u);               // head at 3, bytes 3, 4 readable
+  EXPECT_EQ(b.insert(0, bytes(8, 5)), 8u);  // storage 5..9, then 0..2
+  EXPECT_EQ(read_all(b), bytes(10, 3));
+}
+
+TEST(ReceiveBuffer, PartialReadsAndDiscard) {
+  ReceiveBuffer b(16);
+  b.insert(0, bytes(12, 0));
+  std::vector<uint8_t> out(4);
+  EXPECT_EQ(b.read(out), 4u);
+  EXPECT_EQ(out, bytes(4, 0));
+  EXPECT_EQ(b.discard(3), 3u);
+  EXPECT_EQ(b.read(out), 4u);
+  EXPECT_EQ(out, bytes(4, 7));
+  EXPECT_EQ(b.discard(100), 1u);
+  EXPECT_EQ(b.readable(), 0u);
+  EXPECT_EQ(b.read(out), 0u);
+}
+
+TEST(ReceiveBuffer, ReadWhileOutOfOrderHeld) {
+  ReceiveBuffer b(10);
+  b.insert(0, bytes(6, 0));
+  b.insert(8, bytes(2, 8));  // window 4: offsets 0..3, so 8.. is dropped
+  EXPECT_TRUE(b.out_of_order().empty());
+  b.insert(2, bytes(2, 8));  // absolute 8..9
+  EXPECT_EQ(b.out_of_order(), (Ranges{{2, 4}}));
+  std::vector<uint8_t> out(6);
+  EXPECT_EQ(b.read(out), 6u);  // head moves; the held range keeps its place
+  EXPECT_EQ(b.out_of_order(), (Ranges{{2, 4}}));
+  EXPECT_EQ(b.insert(0, bytes(2, 6)), 4u);
+  EXPECT_EQ(read_all(b), bytes(4, 6));
+}
+
+TEST(ReceiveBuffer, SetCapacity) {
+  ReceiveBuffer b(8);
+  b.insert(0, bytes(6, 0));
+  std::vector<uint8_t> out(5);
+  b.read(out);
+  b.insert(0, bytes(5, 6));  // wraps
+  b.set_capacity(20);
+  EXPECT_EQ(b.capacity(), 20u);
+  EXPECT_EQ(b.window(), 14u);
+  EXPECT_EQ(b.insert(0, bytes(14, 11)), 14u);
+  EXPECT_EQ(read_all(b), bytes(20, 5));
+  b.insert(0, bytes(3, 0));
+  b.set_capacity(1);
+  EXPECT_EQ(b.capacity(), 3u);  // never below readable()
+  EXPECT_EQ(read_all(b), bytes(3, 0));
+}
+
+TEST(ReceiveBuffer, SetCapacityWithOutOfOrderData) {
+  ReceiveBuffer b(10);
+  b.insert(0, bytes(8, 0));
+  std::vector<uint8_t> out(7);
+  b.read(out);                // head at 7, byte 7 readable
+  b.insert(4, bytes(4, 12));  // bytes 12..15 at storage 2..5
+  b.set_capacity(30);
+  EXPECT_EQ(b.window(), 29u);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{4, 8}}));
+  EXPECT_EQ(b.insert(0, bytes(4, 8)), 8u);
+  EXPECT_EQ(read_all(b), bytes(9, 7));
+  b.insert(2, bytes(3, 2));
+  b.insert(20, bytes(5, 20));
+  b.set_capacity(22);  // the second range is cut at the new window
+  EXPECT_EQ(b.out_of_order(), (Ranges{{2, 5}, {20, 22}}));
+  b.set_capacity(10);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{2, 5}}));
+  EXPECT_EQ(b.insert(0, bytes(2, 0)), 5u);
+  EXPECT_EQ(read_all(b), bytes(5, 0));
+}
+
+TEST(ReceiveBuffer, TooManyRangesDropsNewOnes) {
+  const size_t n = ReceiveBuffer::kMaxOutOfOrderRanges;
+  ReceiveBuffer b(4 * n);
+  const uint8_t x = 1;
+  for (size_t i = 0; i < n; ++i) b.insert(2 * i + 1, {&x, 1});
+  EXPECT_EQ(b.out_of_order().size(), n);
+  EXPECT_EQ(b.insert(2 * n + 1, {&x, 1}), 0u);  // a new range: dropped
+  EXPECT_EQ(b.out_of_order().size(), n);
+  EXPECT_EQ(b.insert(2, {&x, 1}), 0u);  // joins two ranges: accepted
+  EXPECT_EQ(b.out_of_order().size(), n - 1);
+  EXPECT_EQ(b.out_of_order()[0], (ByteRange{1, 4}));
+  EXPECT_EQ(b.insert(0, {&x, 1}), 4u);  // in order: always accepted
+}
+
+// The stream is cut into segments at random points, with extra segments of random
+// overlapping ranges (duplicates); they arrive in random order, with reads in
+// between. Rounds repeat (like retransmissions) until the whole stream is read. A
+// bitmap model checks every return value and the out-of-order ranges; a byte that
+// the buffer already holds is sent corrupted in later copies, so the result only
+// matches when the first copy wins.
+TEST(ReceiveBuffer, RandomPermutationsReassemble) {
+  for (uint32_t seed = 1; seed <= 1200; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937 rng(seed);
+    const size_t capacity = 8 + rng() % 512;
+    const size_t total = 1 + rng() % (3 * capacity);
+    const size_t max_seg = 1 + rng() % std::max<size_t>(capacity / 3, 1);
+    std::vector<uint8_t> stream(total);
+    for (auto& x : stream) x = static_cast<uint8_t>(rng());
+
+    struct Seg {
+      size_t begin, end;
+    };
+    std::vector<Seg> segs;
+    for (size_t at = 0; at < total;) {
+      const size_t len = std::min<size_t>(1 + rng() % max_seg, total - at);
+      segs.push_back({at, at + len});
+      at += len;
+    }
+    const size_t extras = rng() % (segs.size() + 1);
+    for (size_t i = 0; i < extras; ++i) {
+      const size_t b = rng() % total;
+      segs.push_back({b, std::min(total, b + 1 + rng() % max_seg)});
+    }
+
+    ReceiveBuffer buf(capacity);
+    std::vector<bool> have(total, false);  // held out of order (absolute positions)
+    size_t rcv_nxt = 0;                    // absolute
+    size_t read_pos = 0;                   // absolute, bytes read by the application
+    std::vector<uint8_t> output;
+    for (int round = 0; read_pos < total; ++round) {
+      ASSERT_LT(round, 1000);
+      std::shuffle(segs.begin(), segs.end(), rng);
+      for (const Seg& s : segs) {
+        if (s.end <= rcv_nxt) continue;  // the connection trims what is below RCV.NXT
+        const size_t begin = std::max(s.begin, rcv_nxt);
+        std::vector<uint8_t> payload(stream.begin() + begin, stream.begin() + s.end);
+        for (size_t i = begin; i < s.end; ++i) {
+          if (have[i]) payload[i - begin] ^= 0xff;
+        }
+        const size_t window_end = rcv_nxt + buf.window();
+        for (size_t i = begin; i < std::min(s.end, window_end); ++i) have[i] = true;
+        size_t expect_nxt = rcv_nxt;
+        while (expect_nxt < total && have[expect_nxt]) ++expect_nxt;
+        ASSERT_EQ(buf.insert(begin - rcv_nxt, payload), expect_nxt - rcv_nxt);
+        rcv_nxt = expect_nxt;
+        ASSERT_EQ(buf.readable(), rcv_nxt - read_pos);
+
+        Ranges expect_ooo;
+        for (size_t i = rcv_nxt; i < total; ++i) {
+          if (!have[i]) continue;
+          if (!expect_ooo.empty() && expect_ooo.back().end == i - rcv_nxt) {
+            ++expect_ooo.back().end;
+          } else {
+            expect_ooo.push_back({i - rcv_nxt, i - rcv_nxt + 1});
+          }
+        }
+        ASSERT_EQ(buf.out_of_order(), expect_ooo);
+
+        if (rng() % 3 == 0) {
+          std::vector<uint8_t> out(rng() % (capacity + 1));
+          const size_t n = buf.read(out);
+          ASSERT_EQ(n, std::min(out.size(), rcv_nxt - read_pos));
+          output.insert(output.end(), out.begin(), out.begin() + n);
+          read_pos += n;
+        }
+      }
+      std::vector<uint8_t> out(buf.readable());
+      buf.read(out);
+      output.insert(output.end(), out.begin(), out.end());
+      read_pos += out.size();
+    }
+    ASSERT_EQ(output, stream);
+    ASSERT_TRUE(buf.out_of_order().empty());
+  }
+}
+
+}  // namespace
+}  // namespace tou

@@ -1,0 +1,144 @@
+#include "core/send_buffer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <vector>
+
+namespace tou {
+namespace {
+
+std::vector<uint8_t> bytes(size_t n, uint8_t first) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(first + i);
+  return v;
+}
+
+std::vector<uint8_t> copy(const SendBuffer& b, size_t offset, size_t n) {
+  std::vector<uint8_t> out(n);
+  b.copy_out(offset, out);
+  return out;
+}
+
+TEST(SendBuffer, WriteCopyConsume) {
+  SendBuffer b(16);
+  EXPECT_EQ(b.capacity(), 16u);
+  EXPECT_EQ(b.write(bytes(10, 0)), 10u);
+  EXPECT_EQ(b.size(), 10u);
+  EXPECT_EQ(b.free_space(), 6u);
+  EXPECT_EQ(copy(b, 0, 10), bytes(10, 0));
+  EXPECT_EQ(copy(b, 3, 4), bytes(4, 3));
+  b.consume(4);
+  EXPECT_EQ(b.size(), 6u);
+  EXPECT_EQ(copy(b, 0, 6), bytes(6, 4));
+}
+
+TEST(SendBuffer, WriteTakesOnlyFreeSpace) {
+  SendBuffer b(8);
+  EXPECT_EQ(b.write(bytes(5, 0)), 5u);
+  EXPECT_EQ(b.write(bytes(5, 5)), 3u);
+  EXPECT_EQ(b.free_space(), 0u);
+  EXPECT_EQ(b.write(bytes(1, 0)), 0u);
+  EXPECT_EQ(copy(b, 0, 8), bytes(8, 0));
+}
+
+TEST(SendBuffer, WrapAround) {
+  SendBuffer b(10);
+  b.write(bytes(8, 0));
+  b.consume(6);                         // bytes 6, 7 at storage 6..7
+  EXPECT_EQ(b.write(bytes(7, 8)), 7u);  // 8, 9 at storage 8..9, then 10..14 at 0..4
+  EXPECT_EQ(b.size(), 9u);
+  EXPECT_EQ(copy(b, 0, 9), bytes(9, 6));
+  EXPECT_EQ(copy(b, 3, 5), bytes(5, 9));  // crosses the end of storage
+  b.consume(5);
+  EXPECT_EQ(copy(b, 0, 4), bytes(4, 11));
+  EXPECT_EQ(b.write(bytes(6, 15)), 6u);
+  EXPECT_EQ(copy(b, 0, 10), bytes(10, 11));
+}
+
+TEST(SendBuffer, ConsumeAll) {
+  SendBuffer b(4);
+  b.write(bytes(3, 0));
+  b.consume(3);
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(b.write(bytes(4, 7)), 4u);
+  EXPECT_EQ(copy(b, 0, 4), bytes(4, 7));
+}
+
+TEST(SendBuffer, SetCapacityPreservesWrappedContent) {
+  SendBuffer b(8);
+  b.write(bytes(6, 0));
+  b.consume(5);
+  b.write(bytes(6, 6));  // wraps: 5..11
+  b.set_capacity(32);
+  EXPECT_EQ(b.capacity(), 32u);
+  EXPECT_EQ(b.size(), 7u);
+  EXPECT_EQ(copy(b, 0, 7), bytes(7, 5));
+  EXPECT_EQ(b.write(bytes(25, 12)), 25u);
+  EXPECT_EQ(copy(b, 0, 32), bytes(32, 5));
+}
+
+TEST(SendBuffer, ShrinkNeverBelowSize) {
+  SendBuffer b(16);
+  b.write(bytes(10, 0));
+  b.set_capacity(4);
+  EXPECT_EQ(b.capacity(), 10u);
+  EXPECT_EQ(copy(b, 0, 10), bytes(10, 0));
+  b.consume(6);
+  b.set_capacity(5);
+  EXPECT_EQ(b.capacity(), 5u);
+  EXPECT_EQ(copy(b, 0, 4), bytes(4, 6));
+}
+
+TEST(SendBuffer, ZeroCapacity) {
+  SendBuffer b(0);
+  EXPECT_EQ(b.write(bytes(3, 0)), 0u);
+  b.set_capacity(3);
+  EXPECT_EQ(b.write(bytes(3, 0)), 3u);
+}
+
+TEST(SendBuffer, RandomAgainstDeque) {
+  for (uint32_t seed = 1; seed <= 200; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    SendBuffer b(1 + rng() % 64);
+    std::deque<uint8_t> model;
+    uint8_t next = 0;
+    for (int step = 0; step < 200; ++step) {
+      switch (rng() % 4) {
+        case 0:
+        case 1: {
+          std::vector<uint8_t> data(rng() % 40);
+          for (auto& x : data) x = next++;
+          const size_t taken = b.write(data);
+          ASSERT_EQ(taken, std::min(data.size(), b.capacity() - model.size()));
+          model.insert(model.end(), data.begin(), data.begin() + taken);
+          next = static_cast<uint8_t>(next - (data.size() - taken));
+          break;
+        }
+        case 2: {
+          const size_t n = model.empty() ? 0 : rng() % (model.size() + 1);
+          b.consume(n);
+          model.erase(model.begin(), model.begin() + n);
+          break;
+        }
+        case 3:
+          if (rng() % 8 == 0) b.set_capacity(rng() % 96);
+          break;
+      }
+      ASSERT_EQ(b.size(), model.size());
+      ASSERT_GE(b.capacity(), b.size());
+      if (!model.empty()) {
+        const size_t off = rng() % model.size();
+        const size_t n = rng() % (model.size() - off + 1);
+        ASSERT_EQ(copy(b, off, n),
+                  std::vector<uint8_t>(model.begin() + off, model.begin() + off + n));
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tou
