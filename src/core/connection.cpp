@@ -196,6 +196,7 @@ void Connection::become_closed() {
   timers_ = ConnectionTimers{};
   snd_.sent.clear();
   snd_.in_recovery = false;
+  snd_.pacing_wait = false;
   rcv_.ack_now = false;
   push_event(ConnectionEvent::kClosed);
 }

@@ -245,6 +245,7 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
 
   // seventh: segment text.
   process_text(now, seg);
+  if (state_ == TcpState::kClosed) return;
   // eighth: FIN.
   process_fin(now, seg);
 }
@@ -364,6 +365,9 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
   bool advanced = h.ack > snd_.una;
   if (advanced) {
     uint32_t flight_before = flight_size();
+    // RFC 7661 spirit: the window was not the limit when everything queued was sent.
+    bool app_limited = snd_.nxt == snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size()) &&
+                       flight_before < cc_->cwnd();
     CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack);
     take_rtt_sample(now, seg, acked);
     // Free the acknowledged bytes of the send buffer.
@@ -395,16 +399,13 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
                   .rtt = std::nullopt,
                   .min_rtt = rtt_.min_rtt(),
                   .srtt = rtt_.srtt(),
-                  .app_limited = false};
+                  .app_limited = app_limited};
       if (rtt_.has_sample()) ev.rtt = rtt_.latest();
       cc_->on_ack(ev);
     }
     // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
     timers_.retransmit.reset();
     if (!snd_.sent.empty()) arm_rto(now);
-    if (acked.fin_acked) {
-      timers_.retransmit.reset();
-    }
   }
 
   // RFC 9293 3.10.7.4: update the send window from newer segments only.

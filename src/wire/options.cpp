@@ -11,14 +11,13 @@ namespace {
 
 // Bytes of everything but the SACK option, in the layout wire_size() documents.
 size_t fixed_options_size(const TcpOptions& o) {
-  size_t n = 0;
-  if (o.mss) n += 4;  // mss
-  if (o.timestamps)
+  size_t n = o.mss ? 4 : 0;  // mss
+  if (o.timestamps) {
     n += 12;  // sackOK,TS or nop,nop,TS
-  else if (o.sack_permitted)
-    n += 4;                    // nop,nop,sackOK
-  if (o.window_scale) n += 4;  // nop,wscale
-  return n;
+  } else if (o.sack_permitted) {
+    n += 4;  // nop,nop,sackOK
+  }
+  return n + (o.window_scale ? 4 : 0);  // nop,wscale
 }
 
 size_t emitted_sack_blocks(const TcpOptions& o) {
