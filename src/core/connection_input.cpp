@@ -168,6 +168,8 @@ void Connection::input_syn_sent(Instant now, const Segment& seg) {
 
 void Connection::on_handshake_done(Instant now) {
   set_state(TcpState::kEstablished);
+  // RFC 6298 (5.7): a SYN or SYN-ACK timed out and no RTT was measured.
+  if (snd_.rto_backoffs > 0) rtt_.restart_from(std::chrono::seconds(3));
   snd_.rto_backoffs = 0;
   snd_.stall_start = now;
   timers_.retransmit.reset();
@@ -386,11 +388,15 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
       if (h.ack >= snd_.recover) {
         // RFC 6582 3.2 step 3 / RFC 6675 5: a full ACK ends recovery.
         snd_.in_recovery = false;
+        snd_.fast_retransmit_due = false;
         cc_->on_recovery_end(now);
       } else if (!sack_ok_) {
         // RFC 6582 3.2 step 4: a partial ACK retransmits the next hole.
         snd_.recovery_dup_acks = 0;
-        if (!snd_.sent.empty() && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
+        if (!snd_.sent.empty() && snd_.sent.front().transmissions == 1) {
+          snd_.sent.mark_lost(0);
+          snd_.fast_retransmit_due = true;
+        }
       }
     } else {
       AckEvent ev{.now = now,
@@ -476,8 +482,10 @@ void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
   snd_.recovery_dup_acks = 0;
   ++stats_.fast_recoveries;
   cc_->on_congestion_event(now, flight_size());
-  // RFC 5681 3.2 step 2 / RFC 6675 5 step 4.2: retransmit the first segment.
+  // RFC 5681 3.2 step 2 / RFC 6675 5 step 4.2: retransmit the first segment
+  // now, whatever cwnd and pipe say.
   if (!snd_.sent.front().sacked && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
+  snd_.fast_retransmit_due = true;
 }
 
 void Connection::process_text(Instant now, const Segment& seg) {

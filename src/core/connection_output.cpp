@@ -158,9 +158,10 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   const SentSegment& r = snd_.sent[*i];
   uint32_t pipe = bytes_in_pipe();
   uint32_t cwnd = cc_->cwnd();
-  if (pipe > 0 && (pipe >= cwnd || cwnd - pipe < std::min<uint32_t>(r.len, max_payload(false)))) {
-    return 0;
-  }
+  bool window_allows =
+      pipe == 0 || (pipe < cwnd && cwnd - pipe >= std::min<uint32_t>(r.len, max_payload(false)));
+  if (!window_allows && !snd_.fast_retransmit_due) return 0;
+  snd_.fast_retransmit_due = false;
   uint8_t f = flags::kAck;
   if (r.syn) {
     f = flags::kSyn | (state_ == TcpState::kSynSent ? 0 : flags::kAck);

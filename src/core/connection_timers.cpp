@@ -86,6 +86,7 @@ void Connection::on_rto(Instant now) {
     // for the duplicate ACKs of data sent before the timeout.
     cc_->on_rto(now, flight_size());
     snd_.in_recovery = false;
+    snd_.fast_retransmit_due = false;
     snd_.recover = snd_.nxt;
     snd_.dup_acks = 0;
   }

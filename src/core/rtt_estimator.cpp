@@ -47,4 +47,9 @@ Duration RttEstimator::rto() const {
   return std::min(rto, config_.max_rto);
 }
 
+void RttEstimator::restart_from(Duration rto) {
+  backoffs_ = 0;
+  if (!has_sample_) base_rto_ = std::max(base_rto_, std::min(rto, config_.max_rto));
+}
+
 }  // namespace tou

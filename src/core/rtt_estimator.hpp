@@ -25,6 +25,9 @@ class RttEstimator {
 
   // RFC 6298 (5.5): double the RTO (capped at max_rto).
   void backoff();
+  // RFC 6298 (5.7): after a SYN timeout with no RTT sample, data starts from an
+  // RTO of at least `rto` (3 s) with the backoff cleared.
+  void restart_from(Duration rto);
   // Number of consecutive backoffs since the last sample.
   int backoff_count() const { return backoffs_; }
 

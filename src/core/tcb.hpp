@@ -42,6 +42,7 @@ struct SendSequence {
   bool in_recovery = false;
   SeqNum recover;        // RecoveryPoint / "recover"
   int dup_acks = 0;
+  bool fast_retransmit_due = false;  // the first retransmission of a recovery ignores cwnd
   int recovery_dup_acks = 0;  // NewReno: dup ACKs since recovery began or the last partial ACK
 
   int rto_backoffs = 0;          // consecutive RTO expiries (reset by progress)

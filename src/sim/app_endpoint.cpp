@@ -70,6 +70,7 @@ void AppEndpoint::on_datagram(Instant now, EndpointId /*from*/, std::span<const 
         reply.resize(n);
         pending_resets_.push_back(std::move(reply));
         ++rec_.resets_sent;
+        log(now, "answers with a reset (no connection)");
       }
     }
   } else {
@@ -95,6 +96,14 @@ std::optional<Instant> AppEndpoint::next_deadline() const {
 
 void AppEndpoint::on_timer(Instant now) {
   conn_.on_timer(now);
+  if (log_) {
+    const ConnectionInfo i = conn_.info();
+    log(now,
+        fmt::format("after timer: srtt {}ms rttvar {}ms rto {}ms cwnd {} ssthresh {} flight {} "
+                    "rto_timeouts {}",
+                    to_us(i.srtt) / 1000.0, to_us(i.rttvar) / 1000.0, to_us(i.rto) / 1000.0, i.cwnd,
+                    i.ssthresh, i.flight_size, i.stats.rto_timeouts));
+  }
   drive(now);
 }
 
@@ -115,11 +124,24 @@ std::string AppEndpoint::describe() const {
                      time_or_none(conn_.next_deadline()));
 }
 
-void AppEndpoint::app_fail(std::string reason) {
+void AppEndpoint::log(Instant now, const std::string& what) {
+  if (log_) log_(now, fmt::format("{} {}", name_, what));
+}
+
+void AppEndpoint::app_fail(Instant now, std::string reason) {
   if (rec_.failure.empty()) rec_.failure = fmt::format("{}: {}", name_, reason);
+  log(now, "FAILURE " + reason);
+}
+
+void AppEndpoint::note_state(Instant now) {
+  if (conn_.state() == logged_state_) return;
+  log(now, fmt::format("{} -> {}{}", to_string(logged_state_), to_string(conn_.state()),
+                       conn_.error() != 0 ? " error " + errno_name(conn_.error()) : ""));
+  logged_state_ = conn_.state();
 }
 
 void AppEndpoint::drive(Instant now) {
+  note_state(now);
   if (!synchronized_ && is_synchronized(conn_.state())) {
     synchronized_ = true;
     rec_.established_at = now;
@@ -131,16 +153,19 @@ void AppEndpoint::drive(Instant now) {
       switch (plan_.role) {
         case CloseRole::kActive:
           if (!rec_.shut && rec_.sent == plan_.bytes_to_send) {
+            log(now, "shutdown()");
             conn_.shutdown(now);
             rec_.shut = true;
           }
           if (rec_.eof && rec_.shut && !rec_.closed) {
+            log(now, "close()");
             conn_.close(now);
             rec_.closed = true;
           }
           break;
         case CloseRole::kPassive:
           if (rec_.eof && rec_.sent == plan_.bytes_to_send && !rec_.closed) {
+            log(now, "close()");
             conn_.close(now);
             rec_.shut = rec_.closed = true;
           }
@@ -151,6 +176,7 @@ void AppEndpoint::drive(Instant now) {
     }
   }
   drain_events(now);
+  note_state(now);
   if (conn_.state() == TcpState::kClosed && !rec_.closed_at) rec_.closed_at = now;
 }
 
@@ -164,11 +190,11 @@ void AppEndpoint::read_all(Instant now) {
     if (n == 0) break;
     const std::span<const uint8_t> got(chunk_.data(), n);
     if (rec_.received + n > plan_.bytes_to_receive) {
-      app_fail(fmt::format("received {} bytes, more than the {} sent", rec_.received + n,
-                           plan_.bytes_to_receive));
+      app_fail(now, fmt::format("received {} bytes, more than the {} sent", rec_.received + n,
+                                plan_.bytes_to_receive));
     } else if (auto bad = in_.mismatch(rec_.received, got)) {
-      app_fail(fmt::format("byte {} of the stream is wrong (got {:#04x}, want {:#04x})",
-                           rec_.received + *bad, got[*bad], in_.at(rec_.received + *bad)));
+      app_fail(now, fmt::format("byte {} of the stream is wrong (got {:#04x}, want {:#04x})",
+                                rec_.received + *bad, got[*bad], in_.at(rec_.received + *bad)));
     }
     if (!rec_.first_byte_at) rec_.first_byte_at = now;
     rec_.last_byte_at = now;
@@ -180,6 +206,7 @@ void AppEndpoint::read_all(Instant now) {
       rec_.steady_mark_bytes = rec_.received;
     }
     if (plan_.role == CloseRole::kAbort && rec_.received >= plan_.abort_after) {
+      log(now, fmt::format("abort() after reading {} bytes", rec_.received));
       conn_.abort(now);
       rec_.aborted = true;
       return;
@@ -188,8 +215,9 @@ void AppEndpoint::read_all(Instant now) {
   if (!rec_.eof && conn_.read_eof()) {
     rec_.eof = true;
     rec_.eof_at = now;
+    log(now, fmt::format("read EOF after {} bytes", rec_.received));
     if (rec_.received != plan_.bytes_to_receive) {
-      app_fail(fmt::format("EOF after {} of {} bytes", rec_.received, plan_.bytes_to_receive));
+      app_fail(now, fmt::format("EOF after {} of {} bytes", rec_.received, plan_.bytes_to_receive));
     }
   }
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -62,6 +63,8 @@ class AppEndpoint : public Endpoint {
  public:
   AppEndpoint(const char* name, const ConnectionConfig& config, const AppPlan& plan);
 
+  // Receives one line per application call and state change (optional).
+  void set_log(std::function<void(Instant, const std::string&)> log) { log_ = std::move(log); }
   // Sets the peer all datagrams go to; call before the run.
   void set_peer(EndpointId peer) { peer_ = peer; }
   // Opens the connection (connect or listen) at `now`.
@@ -89,7 +92,9 @@ class AppEndpoint : public Endpoint {
   void read_all(Instant now);
   void write_all(Instant now);
   void drain_events(Instant now);
-  void app_fail(std::string reason);
+  void app_fail(Instant now, std::string reason);
+  void log(Instant now, const std::string& what);
+  void note_state(Instant now);  // logs a state change since the last call
 
   const char* name_;
   Connection conn_;
@@ -101,6 +106,8 @@ class AppEndpoint : public Endpoint {
   bool synchronized_ = false;
   std::vector<std::vector<uint8_t>> pending_resets_;
   std::vector<uint8_t> chunk_;
+  TcpState logged_state_ = TcpState::kClosed;
+  std::function<void(Instant, const std::string&)> log_;
 };
 
 }  // namespace tou::sim

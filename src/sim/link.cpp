@@ -73,14 +73,30 @@ void Link::corrupt(std::vector<uint8_t>& bytes) {
   }
 }
 
-void Link::send(Instant now, std::span<const uint8_t> datagram, std::vector<Arrival>& out) {
+const char* to_string(Fate fate) {
+  switch (fate) {
+    case Fate::kForwarded:
+      return "forwarded";
+    case Fate::kDroppedPartition:
+      return "dropped (partition)";
+    case Fate::kDroppedQueue:
+      return "dropped (queue full)";
+    case Fate::kDroppedLoss:
+      return "lost";
+  }
+  return "?";
+}
+
+SendOutcome Link::send(Instant now, std::span<const uint8_t> datagram, std::vector<Arrival>& out) {
+  SendOutcome outcome;
   ++stats_.sent;
   stats_.bytes_sent += datagram.size();
 
   // 1. Partition.
   if (is_down(now)) {
     ++stats_.dropped_partition;
-    return;
+    outcome.fate = Fate::kDroppedPartition;
+    return outcome;
   }
 
   // 2-3. Queue and serialization. Time in nanoseconds so that fractional
@@ -91,7 +107,8 @@ void Link::send(Instant now, std::span<const uint8_t> datagram, std::vector<Arri
     while (!backlog_ns_.empty() && backlog_ns_.front() <= now_ns) backlog_ns_.pop_front();
     if (config_.queue_packets > 0 && backlog_ns_.size() >= config_.queue_packets) {
       ++stats_.dropped_queue;
-      return;
+      outcome.fate = Fate::kDroppedQueue;
+      return outcome;
     }
     // 1 Mbit/s is one bit per microsecond: bits * 1000 / rate nanoseconds.
     const double bits = static_cast<double>((datagram.size() + config_.overhead_bytes) * 8);
@@ -111,12 +128,14 @@ void Link::send(Instant now, std::span<const uint8_t> datagram, std::vector<Arri
   // 5. Loss.
   if (lose()) {
     ++stats_.dropped_loss;
-    return;
+    outcome.fate = Fate::kDroppedLoss;
+    return outcome;
   }
 
   // 6. Reordering: held back without moving the FIFO point, so later ones overtake it.
   if (rng_.chance(config_.reorder)) {
     ++stats_.reordered;
+    outcome.reordered = true;
     arrival += config_.reorder_delay;
   }
 
@@ -124,6 +143,7 @@ void Link::send(Instant now, std::span<const uint8_t> datagram, std::vector<Arri
   // 7. Corruption.
   if (rng_.chance(config_.corrupt)) {
     ++stats_.corrupted;
+    outcome.corrupted = true;
     corrupt(copy.bytes);
   }
   // 8. Duplication: the same bytes again, right after.
@@ -133,10 +153,12 @@ void Link::send(Instant now, std::span<const uint8_t> datagram, std::vector<Arri
   stats_.bytes_forwarded += datagram.size();
   if (dup) {
     ++stats_.duplicated;
+    outcome.duplicated = true;
     ++stats_.forwarded;
     stats_.bytes_forwarded += datagram.size();
     out.push_back(Arrival{arrival, out.back().bytes});
   }
+  return outcome;
 }
 
 }  // namespace tou::sim

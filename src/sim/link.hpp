@@ -97,6 +97,18 @@ struct LinkStats {
 };
 std::string to_string(const LinkStats& stats);
 
+// What the link did with one offered datagram.
+enum class Fate : uint8_t { kForwarded, kDroppedPartition, kDroppedQueue, kDroppedLoss };
+const char* to_string(Fate fate);
+
+struct SendOutcome {
+  Fate fate = Fate::kForwarded;
+  bool reordered = false;
+  bool corrupted = false;
+  bool duplicated = false;
+  friend bool operator==(const SendOutcome&, const SendOutcome&) = default;
+};
+
 // One copy of a datagram on its way: when it arrives and what arrives.
 struct Arrival {
   Instant at;
@@ -110,7 +122,7 @@ class Link {
 
   // Offers one datagram at `now` (times must not decrease between calls);
   // appends the copies that will arrive (0, 1 or 2) to `out`.
-  void send(Instant now, std::span<const uint8_t> datagram, std::vector<Arrival>& out);
+  SendOutcome send(Instant now, std::span<const uint8_t> datagram, std::vector<Arrival>& out);
 
   bool is_down(Instant now) const;
   const LinkConfig& config() const { return config_; }

@@ -49,8 +49,13 @@ const char* to_string(RunOutcome outcome) {
 }
 
 std::string to_string(const TraceEvent& e) {
-  return fmt::format("{:>12}us {:<8} {} {} {} bytes {:016x}", to_us(e.at), kind_name(e.kind),
-                     e.endpoint, e.peer, e.size, e.digest);
+  std::string s = fmt::format("{:>12}us {:<8} {} {} {} bytes {:016x}", to_us(e.at),
+                              kind_name(e.kind), e.endpoint, e.peer, e.size, e.digest);
+  if (e.kind == TraceEvent::Kind::kSend) {
+    s += fmt::format(" {}{}{}{}", to_string(e.link.fate), e.link.reordered ? " reordered" : "",
+                     e.link.corrupted ? " corrupted" : "", e.link.duplicated ? " duplicated" : "");
+  }
+  return s;
 }
 
 uint64_t digest(std::span<const uint8_t> bytes, uint64_t seed) {
@@ -103,13 +108,16 @@ const Link* Network::link(EndpointId from, EndpointId to) const {
   return const_cast<Network*>(this)->find_link(from, to);
 }
 
-void Network::record(const TraceEvent& e) {
+void Network::record(const TraceEvent& e, std::span<const uint8_t> bytes) {
   trace_digest_ = mix(trace_digest_, static_cast<uint64_t>(e.kind));
   trace_digest_ = mix(trace_digest_, static_cast<uint64_t>(to_us(e.at)));
   trace_digest_ = mix(trace_digest_, (uint64_t{e.endpoint} << 32) | e.peer);
   trace_digest_ = mix(trace_digest_, e.size);
   trace_digest_ = mix(trace_digest_, e.digest);
-  if (trace_) trace_(e);
+  trace_digest_ = mix(trace_digest_, (uint64_t{static_cast<uint8_t>(e.link.fate)} << 3) |
+                                         (uint64_t{e.link.reordered} << 2) |
+                                         (uint64_t{e.link.corrupted} << 1) | e.link.duplicated);
+  if (trace_) trace_(e, bytes);
 }
 
 bool Network::flush(const RunLimits& limits) {
@@ -124,12 +132,12 @@ bool Network::flush(const RunLimits& limits) {
       Link* link = find_link(id, t.to);
       if (link == nullptr) {
         ++no_route_;
-        record({TraceEvent::Kind::kNoRoute, now_, id, t.to, t.size, d});
+        record({TraceEvent::Kind::kNoRoute, now_, id, t.to, t.size, d}, datagram);
         continue;
       }
-      record({TraceEvent::Kind::kSend, now_, id, t.to, t.size, d});
       arrivals_.clear();
-      link->send(now_, datagram, arrivals_);
+      const SendOutcome outcome = link->send(now_, datagram, arrivals_);
+      record({TraceEvent::Kind::kSend, now_, id, t.to, t.size, d, outcome}, datagram);
       for (Arrival& a : arrivals_) in_flight_.push(a.at, Packet{id, t.to, std::move(a.bytes)});
     }
   }
@@ -164,11 +172,12 @@ RunResult Network::run(const RunLimits& limits, const std::function<bool()>& don
     ++events_;
 
     if (timer_of) {
-      record({TraceEvent::Kind::kTimer, now_, *timer_of, *timer_of, 0, 0});
+      record({TraceEvent::Kind::kTimer, now_, *timer_of, *timer_of, 0, 0}, {});
       endpoints_[*timer_of]->on_timer(now_);
     } else {
       Packet p = in_flight_.pop();
-      record({TraceEvent::Kind::kArrive, now_, p.to, p.from, p.bytes.size(), digest(p.bytes)});
+      record({TraceEvent::Kind::kArrive, now_, p.to, p.from, p.bytes.size(), digest(p.bytes)},
+             p.bytes);
       endpoints_[p.to]->on_datagram(now_, p.from, p.bytes);
     }
   }

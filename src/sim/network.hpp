@@ -90,6 +90,7 @@ struct TraceEvent {
   EndpointId peer;      // the other end (kTimer: same as endpoint)
   size_t size;          // datagram bytes (0 for kTimer)
   uint64_t digest;      // hash of the datagram bytes (0 for kTimer)
+  SendOutcome link{};   // kSend: what the link did with it
   friend bool operator==(const TraceEvent&, const TraceEvent&) = default;
 };
 std::string to_string(const TraceEvent& event);
@@ -122,8 +123,10 @@ class Network {
   uint64_t no_route() const { return no_route_; }
   size_t in_flight() const { return in_flight_.size(); }
 
-  // Every event goes to `trace` (optional) and into trace_digest().
-  void set_trace(std::function<void(const TraceEvent&)> trace) { trace_ = std::move(trace); }
+  // Every event goes to `trace` (optional), with the datagram's bytes (as sent
+  // for kSend, as arrived for kArrive, empty for kTimer), and into trace_digest().
+  using TraceSink = std::function<void(const TraceEvent&, std::span<const uint8_t>)>;
+  void set_trace(TraceSink trace) { trace_ = std::move(trace); }
   // Running hash of every trace event so far: equal digests mean equal runs.
   uint64_t trace_digest() const { return trace_digest_; }
 
@@ -142,7 +145,7 @@ class Network {
   Link* find_link(EndpointId from, EndpointId to);
   // Drains every endpoint's transmissions; false when the event limit was hit.
   bool flush(const RunLimits& limits);
-  void record(const TraceEvent& event);
+  void record(const TraceEvent& event, std::span<const uint8_t> bytes);
 
   Rng& rng_;
   std::vector<Endpoint*> endpoints_;
@@ -153,7 +156,7 @@ class Network {
   Instant now_{};
   uint64_t events_ = 0;
   uint64_t no_route_ = 0;
-  std::function<void(const TraceEvent&)> trace_;
+  TraceSink trace_;
   uint64_t trace_digest_ = 0;
 };
 

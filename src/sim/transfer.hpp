@@ -20,12 +20,17 @@
 // hits a limit (virtual time, events) or stops with a connection not CLOSED is
 // a failure that names the states.
 //
-// Expected errors: when a partition is longer than the user timeout (and the
-// connection was still transferring when it began), "ok" means each side
-// reported ETIMEDOUT (or ECONNRESET, when the peer's reset reached it) and
-// ended CLOSED instead of hanging. With Expectation::kError this is required of
-// both sides; with kAuto a side may instead have finished cleanly (its last
-// ACK got through just before the partition).
+// Expected errors (Expectation): a partition that outlasts the user timeout
+// must end in an error, not a hang: each side reports ETIMEDOUT (or ECONNRESET,
+// when the peer's reset reached it) and ends CLOSED. kError requires exactly
+// that of both sides. kAuto accepts a clean transfer, or, when the user timeout
+// is set and a partition began while a connection was still open (the close
+// handshake included), that error outcome with either side allowed to have
+// finished cleanly instead (its last ACK got through before the partition). A partition shorter
+// than the user timeout can still exhaust it: exponential backoff may put the first retransmission
+// after the partition up to about twice its length past its start. kSuccess requires a clean
+// transfer. A side whose peer gave up while it had nothing to send (say in FIN-WAIT-2) waits
+// forever, as real TCP does, unless keepalive is on: that is reported as a hang.
 //
 // A reset after a clean finish is tolerated and counted (late_resets): when a
 // side sits in LAST-ACK retransmitting its FIN for longer than the peer's
@@ -40,6 +45,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,7 +62,7 @@ const char* to_string(CloseMode mode);
 std::optional<CloseMode> parse_close_mode(std::string_view text);
 
 enum class Expectation : uint8_t {
-  kAuto,     // an error exactly when a partition longer than the user timeout hits the transfer
+  kAuto,     // clean, or the error outcome when a partition hit the transfer (see above)
   kSuccess,  // a clean transfer, whatever the partitions
   kError,    // both sides must fail with ETIMEDOUT / ECONNRESET and end CLOSED
 };
@@ -131,6 +137,11 @@ struct TransferResult {
   std::string summary() const;
 };
 
-TransferResult run_transfer(uint64_t seed, const TransferOptions& options);
+// Receives the trace of a run, one line per event: datagrams sent (decoded, with
+// what the link did), datagrams arriving, timers, application calls, state changes.
+using TransferTrace = std::function<void(const std::string& line)>;
+
+TransferResult run_transfer(uint64_t seed, const TransferOptions& options,
+                            const TransferTrace& trace = {});
 
 }  // namespace tou::sim

@@ -85,6 +85,14 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
   }
   s += fmt::format(" --cc {} --close {} --user-timeout {} --msl {}", c.congestion_control,
                    to_string(o.close), ms(c.user_timeout), ms(c.msl));
+  // --syn-retries sets both (the simulator keeps them equal when it changes them).
+  if (c.syn_retries != d.syn_retries || c.synack_retries != d.synack_retries) {
+    s += fmt::format(" --syn-retries {}", c.syn_retries);
+  }
+  if (c.keepalive) {
+    s += fmt::format(" --keepalive {} --keepalive-interval {} --keepalive-count {}",
+                     ms(c.keepalive_idle), ms(c.keepalive_interval), c.keepalive_count);
+  }
   if (c.sack != d.sack) s += c.sack ? "" : " --no-sack";
   if (c.timestamps != d.timestamps) s += c.timestamps ? "" : " --no-timestamps";
   if (c.window_scaling != d.window_scaling) s += c.window_scaling ? "" : " --no-window-scaling";
@@ -97,19 +105,18 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
 
 std::string TransferResult::summary() const {
   auto mbit = [](double bps) { return bps / 1e6; };
+  auto direction = [&mbit](const char* name, const DirectionResult& d) {
+    if (d.expected == 0) return std::string();
+    std::string s = fmt::format(" {} {:.3f} Mbit/s", name, mbit(d.goodput_bps));
+    if (d.goodput_fraction > 0) s += fmt::format(" ({:.1f}%)", 100 * d.goodput_fraction);
+    return s;
+  };
   std::string s = fmt::format(
-      "{} in {:.3f}s (data {}): up {:.3f} Mbit/s{} down {:.3f} Mbit/s{}, retransmissions {}, "
-      "timeouts {}",
+      "{} in {:.3f}s (data {}):{}{}, retransmissions {}, timeouts {}",
       ok ? (expected_error ? "ok (expected error)" : "ok") : "FAIL",
       static_cast<double>(to_us(duration)) / 1e6,
       data_done ? fmt::format("{:.3f}s", static_cast<double>(to_us(*data_done)) / 1e6) : "-",
-      mbit(to_server.goodput_bps),
-      to_server.goodput_fraction > 0 ? fmt::format(" ({:.1f}%)", 100 * to_server.goodput_fraction)
-                                     : "",
-      mbit(to_client.goodput_bps),
-      to_client.goodput_fraction > 0 ? fmt::format(" ({:.1f}%)", 100 * to_client.goodput_fraction)
-                                     : "",
-      retransmissions(), timeouts());
+      direction("up", to_server), direction("down", to_client), retransmissions(), timeouts());
   if (late_resets > 0) s += fmt::format(", late resets {}", late_resets);
   s += fmt::format("; up link: {}; down link: {}", to_string(to_server_link),
                    to_string(to_client_link));

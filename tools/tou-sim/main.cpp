@@ -70,8 +70,9 @@ int main(int argc, char** argv) {
   double user_timeout_ms = 0;
   double msl_ms = static_cast<double>(tou::to_us(tou::sim::sim_connection_defaults().msl)) / 1000;
   double max_time_s = 3600;
+  int syn_retries = tou::sim::sim_connection_defaults().syn_retries;  // sets synack_retries too
   bool no_sack = false, no_timestamps = false, no_wscale = false, no_pacing = false;
-  bool nodelay = false, verbose = false, table = false;
+  bool nodelay = false, verbose = false, table = false, trace = false;
 
   auto* seed_opt = app.add_option("--seed", seed, "Seed of the first run (run i uses seed + i)");
   app.add_option("--runs", runs, "Number of runs")->check(CLI::PositiveNumber);
@@ -107,12 +108,25 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "success", "error"}));
   app.add_option("--max-time", max_time_s, "Virtual time limit per run (s)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--syn-retries", syn_retries, "SYN and SYN-ACK retransmissions before giving up")
+      ->check(CLI::NonNegativeNumber);
+  double keepalive_ms = 0;
+  double keepalive_interval_ms =
+      static_cast<double>(tou::to_us(tou::ConnectionConfig{}.keepalive_interval)) / 1000;
+  int keepalive_count = tou::ConnectionConfig{}.keepalive_count;
+  app.add_option("--keepalive", keepalive_ms, "Keepalive after this idle time (ms), 0 = off")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--keepalive-interval", keepalive_interval_ms, "Between keepalive probes (ms)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--keepalive-count", keepalive_count, "Unanswered probes before ETIMEDOUT")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--no-sack", no_sack, "Disable SACK (RFC 2018)");
   app.add_flag("--no-timestamps", no_timestamps, "Disable timestamps (RFC 7323)");
   app.add_flag("--no-window-scaling", no_wscale, "Disable window scaling (RFC 7323)");
   app.add_flag("--no-pacing", no_pacing, "Disable pacing");
   app.add_flag("--nodelay", nodelay, "Disable Nagle");
   app.add_flag("--verbose", verbose, "One line per run");
+  app.add_flag("--trace", trace, "Print every datagram, timer and state change of each run");
   app.add_flag("--table", table,
                "Print the README goodput table (NewReno, CUBIC; 100 Mbit/s, 50 ms RTT)");
 
@@ -159,6 +173,16 @@ int main(int argc, char** argv) {
   o.connection.congestion_control = cc;
   o.connection.user_timeout = from_ms(user_timeout_ms);
   o.connection.msl = from_ms(msl_ms);
+  if (app.count("--syn-retries") > 0) {
+    o.connection.syn_retries = syn_retries;
+    o.connection.synack_retries = syn_retries;
+  }
+  if (keepalive_ms > 0) {
+    o.connection.keepalive = true;
+    o.connection.keepalive_idle = from_ms(keepalive_ms);
+    o.connection.keepalive_interval = from_ms(keepalive_interval_ms);
+    o.connection.keepalive_count = keepalive_count;
+  }
   o.connection.sack = !no_sack;
   o.connection.timestamps = !no_timestamps;
   o.connection.window_scaling = !no_wscale;
@@ -177,7 +201,9 @@ int main(int argc, char** argv) {
   int measured = 0;
   for (int i = 0; i < runs; ++i) {
     const uint64_t s = seed + static_cast<uint64_t>(i);
-    const TransferResult r = tou::sim::run_transfer(s, o);
+    tou::sim::TransferTrace sink;
+    if (trace) sink = [](const std::string& line) { fmt::print("{}\n", line); };
+    const TransferResult r = tou::sim::run_transfer(s, o, sink);
     retransmissions += r.retransmissions();
     timeouts += r.timeouts();
     late_resets += r.late_resets;
@@ -191,7 +217,7 @@ int main(int argc, char** argv) {
     if (verbose) fmt::print("run {} seed {}: {}\n", i, s, r.summary());
     if (!r.ok) {
       ++failed;
-      fmt::print("FAIL seed {}: {}\n  reproduce: {}\n", s, r.failure,
+      fmt::print("FAIL seed {}: {}; reproduce: {}\n", s, r.failure,
                  tou::sim::to_command_line(s, o));
     }
     std::fflush(stdout);

@@ -1,0 +1,369 @@
+// Retransmission: the timer (RFC 6298), fast retransmit (RFC 5681 3.2), NewReno
+// partial ACKs (RFC 6582) and SACK-based loss detection (RFC 6675), one rule per
+// test. Segments are 1460 bytes; after the handshake SND.NXT = 1001, RCV.NXT = 5001.
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "script/script.hpp"
+
+namespace tou::script {
+namespace {
+
+using std::chrono::milliseconds;
+
+Seg peer(uint32_t seq, uint32_t ack) { return seg().seq(seq).ack(ack).win(65535); }
+
+// Active open whose SYN-ACK arrives rtt_ms after the SYN: one RTT sample of rtt_ms.
+void handshake_with_rtt(ScriptTest& t, int64_t rtt_ms) {
+  t.conn().connect(t.now(), t.params());
+  t.expect(seg().syn().seq(1000));
+  t.at_ms(rtt_ms);
+  t.inject(seg().syn().seq(5000).ack(1001).mss(1460).win(65535));
+  t.expect(seg().ack_flag().seq(1001).ack(5001));
+  ASSERT_EQ(t.conn().state(), TcpState::kEstablished);
+}
+
+Seg data_at(uint32_t seq, size_t len) { return seg().ack_flag().seq(seq).ack(5001).data(len); }
+
+TEST(Retransmission, RtoIsOneSecondBeforeAnySample_RFC6298_2_1) {
+  ScriptTest t;
+  t.conn().connect(t.now(), t.params());
+  t.expect(seg().syn().seq(1000));
+  EXPECT_EQ(t.conn().info().rto, milliseconds(1000));
+  t.at_ms(999);
+  t.expect_nothing();
+  t.at_ms(1000);
+  t.expect(seg().syn().seq(1000));
+}
+
+TEST(Retransmission, RtoFromFirstSample_RFC6298_2_2) {
+  ScriptTest t;
+  handshake_with_rtt(t, 100);
+  // SRTT = R = 100, RTTVAR = R/2 = 50, RTO = SRTT + 4 * RTTVAR = 300 ms.
+  EXPECT_EQ(t.conn().info().srtt, milliseconds(100));
+  EXPECT_EQ(t.conn().info().rttvar, milliseconds(50));
+  EXPECT_EQ(t.conn().info().rto, milliseconds(300));
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(399);
+  t.expect_nothing();
+  t.at_ms(400);
+  t.expect(data_at(1001, 100), "retransmitted one RTO (300 ms) after sending");
+}
+
+TEST(Retransmission, RtoDoublesOnEachExpiry_RFC6298_5_5) {
+  ScriptTest t;
+  handshake_with_rtt(t, 100);
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(400);
+  t.expect(data_at(1001, 100), "after 300 ms");
+  t.at_ms(999);
+  t.expect_nothing();
+  t.at_ms(1000);
+  t.expect(data_at(1001, 100), "after 600 ms more");
+  t.at_ms(2199);
+  t.expect_nothing();
+  t.at_ms(2200);
+  t.expect(data_at(1001, 100), "after 1200 ms more");
+  EXPECT_EQ(t.conn().stats().rto_timeouts, 3u);
+}
+
+TEST(Retransmission, RtoHasAFloor_RFC6298_2_4) {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.rtt.min_rto = milliseconds(200);  // Linux's floor (RFC 6298 asks for 1 s, a SHOULD)
+  ScriptTest t(c);
+  handshake_with_rtt(t, 10);  // computed RTO 10 + 4 * 5 = 30 ms
+  EXPECT_EQ(t.conn().info().rto, milliseconds(200));
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(209);
+  t.expect_nothing();
+  t.at_ms(210);
+  t.expect(data_at(1001, 100));
+}
+
+TEST(Retransmission, RtoHasACeiling_RFC6298_2_5) {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.rtt.max_rto = milliseconds(2000);
+  ScriptTest t(c);
+  handshake_with_rtt(t, 100);  // RTO 300 ms
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  // 300, 600, 1200, then 2000 (not 2400) and 2000 again.
+  for (int64_t at : {400, 1000, 2200, 4200, 6200}) {
+    t.at_ms(at - 1);
+    t.expect_nothing();
+    t.at_ms(at);
+    t.expect(data_at(1001, 100));
+  }
+}
+
+TEST(Retransmission, RtoFromLaterSamples_RFC6298_2_3) {
+  ScriptTest t;
+  handshake_with_rtt(t, 100);  // SRTT 100, RTTVAR 50
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(300);
+  t.inject(peer(5001, 1101));  // R' = 200 ms
+  // RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5; SRTT = 7/8 * 100 + 1/8 * 200 = 112.5;
+  // RTO = 112.5 + 4 * 62.5 = 362.5 ms.
+  EXPECT_EQ(t.conn().info().rttvar, Duration{62'500});
+  EXPECT_EQ(t.conn().info().srtt, Duration{112'500});
+  EXPECT_EQ(t.conn().info().rto, Duration{362'500});
+  EXPECT_EQ(t.conn().next_deadline(), std::nullopt) << "RFC 6298 (5.2): all acked, timer off";
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1101).data(100));
+  t.advance_to(instant_from_us(662'499));
+  t.expect_nothing();
+  t.advance_to(instant_from_us(662'500));
+  t.expect(data_at(1101, 100));
+}
+
+TEST(Retransmission, KarnNoSampleFromRetransmittedSegment_RFC6298_3) {
+  ScriptTest t;
+  handshake_with_rtt(t, 100);  // RTO 300
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(400);
+  t.expect(data_at(1001, 100));  // RTO backed off to 600
+  t.at_ms(450);
+  t.inject(peer(5001, 1101));  // ambiguous: 350 ms or 50 ms
+  EXPECT_EQ(t.conn().info().srtt, milliseconds(100)) << "no RTT sample taken";
+  EXPECT_EQ(t.conn().info().rttvar, milliseconds(50));
+  // The backed-off RTO stays until a valid sample (RFC 6298 5.7 note).
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1101).data(100));
+  t.at_ms(1049);
+  t.expect_nothing();
+  t.at_ms(1050);
+  t.expect(data_at(1101, 100));
+}
+
+TEST(Retransmission, AckOfNewDataRestartsTimer_RFC6298_5_3) {
+  ScriptTest t;
+  t.establish_active();  // RTT sample 0: RTO is the 200 ms floor
+  t.conn().set_nodelay(true);
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(100);
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1101).data(100));
+  t.at_ms(150);
+  t.inject(peer(5001, 1101));  // first segment acked: restart for the second
+  t.at_ms(349);
+  t.expect_nothing();
+  t.at_ms(350);
+  t.expect(data_at(1101, 100), "150 ms + RTO 200, not 0 + 200");
+}
+
+TEST(Retransmission, TimeoutRetransmitsOneSegmentThenSlowStarts_RFC5681_3_1) {
+  ScriptTest t;
+  t.establish_active();
+  t.app_send(3 * 1460);
+  t.expect(data_at(1001, 1460));
+  t.expect(data_at(2461, 1460));
+  t.expect(seg().ack_flag().psh().seq(3921).data(1460));
+  t.at_ms(200);
+  t.expect(data_at(1001, 1460), "RFC 6298 (5.4): the earliest segment only");
+  t.expect_nothing();  // loss window: cwnd = 1 SMSS
+  EXPECT_EQ(t.conn().info().cwnd, 1460u);
+  t.at_ms(250);
+  t.inject(peer(5001, 2461));
+  t.expect(data_at(2461, 1460), "cwnd 2 SMSS after one ACK");
+  t.expect(data_at(3921, 1460));
+  t.expect_nothing();
+}
+
+// Fast retransmit and recovery, for every congestion controller.
+class FastRetransmit : public ::testing::TestWithParam<std::string> {
+ protected:
+  ConnectionConfig config() const {
+    ConnectionConfig c = ScriptTest::default_config();
+    c.congestion_control = GetParam();
+    return c;
+  }
+};
+
+std::vector<std::string> controller_names() {
+  std::vector<std::string> names;
+  for (std::string_view n : congestion_controller_names()) names.emplace_back(n);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllControllers, FastRetransmit, ::testing::ValuesIn(controller_names()),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST_P(FastRetransmit, OnThirdDuplicateAck_RFC5681_3_2) {
+  ScriptTest t(config());
+  t.establish_active();
+  t.app_send(5 * 1460);  // 1001, 2461, 3921, 5381, 6841; 2461 is lost
+  for (int i = 0; i < 5; ++i) t.take();
+  t.at_ms(10);
+  t.inject(peer(5001, 2461));
+  t.expect_nothing();
+  t.inject(peer(5001, 2461));
+  t.inject(peer(5001, 2461));
+  t.expect_nothing();  // two duplicates are not enough
+  t.inject(peer(5001, 2461));
+  t.expect(data_at(2461, 1460), "third duplicate ACK: retransmit SND.UNA at once");
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().dup_acks_received, 3u);
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 1u);
+  EXPECT_TRUE(t.conn().info().in_recovery);
+}
+
+TEST_P(FastRetransmit, PartialAckRetransmitsNextHole_RFC6582_3_2) {
+  ScriptTest t(config());
+  t.establish_active();
+  t.app_send(6 * 1460);  // 1001 ... 8301, up to 9761; 2461 and 5381 are lost
+  for (int i = 0; i < 6; ++i) t.take();
+  t.at_ms(10);
+  t.inject(peer(5001, 2461));
+  for (int i = 0; i < 3; ++i) t.inject(peer(5001, 2461));  // from 3921, 6841, 8301
+  t.expect(data_at(2461, 1460));
+  t.expect_nothing();
+  t.at_ms(20);
+  t.inject(peer(5001, 5381));  // partial ACK: below recover = 9761
+  t.expect(data_at(5381, 1460), "step 4: the first unacknowledged segment, at once");
+  t.expect_nothing();
+  EXPECT_TRUE(t.conn().info().in_recovery);
+  t.at_ms(30);
+  t.inject(peer(5001, 9761));  // full ACK
+  EXPECT_FALSE(t.conn().info().in_recovery);
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 1u);
+}
+
+TEST(Retransmission, AckChangingWindowIsNotDuplicate_RFC5681_2) {
+  ScriptTest t;
+  t.establish_active();
+  t.app_send(5 * 1460);
+  for (int i = 0; i < 5; ++i) t.take();
+  t.at_ms(10);
+  t.inject(peer(5001, 2461));
+  // Same ACK number, but each carries a new window: window updates, not duplicates.
+  t.inject(seg().seq(5001).ack(2461).win(65000));
+  t.inject(seg().seq(5001).ack(2461).win(64000));
+  t.inject(seg().seq(5001).ack(2461).win(63000));
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().dup_acks_received, 0u);
+}
+
+TEST(Retransmission, AckCarryingDataIsNotDuplicate_RFC5681_2) {
+  ScriptTest t;
+  t.establish_active();
+  t.app_send(5 * 1460);
+  for (int i = 0; i < 5; ++i) t.take();
+  t.at_ms(10);
+  t.inject(peer(5001, 2461));
+  t.inject(peer(5001, 2461).data(10));
+  t.inject(peer(5011, 2461).data(10));
+  t.inject(peer(5021, 2461).data(10));
+  EXPECT_EQ(t.conn().stats().dup_acks_received, 0u);
+  EXPECT_EQ(t.conn().stats().retransmitted_segments, 0u);
+}
+
+// SACK on both sides.
+ConnectionConfig sack_config() {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.sack = true;
+  return c;
+}
+
+TEST(Retransmission, SackIsLostRetransmitsBeforeThreeDupAcks_RFC6675_4) {
+  ScriptTest t(sack_config());
+  t.establish_active(seg().sack_ok());
+  t.app_send(5 * 1460);  // 1001 is lost
+  for (int i = 0; i < 5; ++i) t.take();
+  t.at_ms(10);
+  t.inject(peer(5001, 1001).sack(2461, 5381));  // 2 segments, 2920 bytes SACKed
+  t.expect_nothing();  // IsLost(1001): not 3 SACKed segments nor > 2 * SMSS bytes above
+  t.inject(peer(5001, 1001).sack(2461, 6841));  // 3 segments, 4380 bytes
+  t.expect(data_at(1001, 1460), "IsLost holds on the second duplicate ACK");
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 1u);
+}
+
+TEST(Retransmission, SackSingleAckCoveringEnoughIsLoss_RFC6675_5) {
+  ScriptTest t(sack_config());
+  t.establish_active(seg().sack_ok());
+  t.app_send(5 * 1460);
+  for (int i = 0; i < 5; ++i) t.take();
+  t.at_ms(10);
+  t.inject(peer(5001, 1001).sack(2461, 8301));  // one ACK, everything but 1001 SACKed
+  t.expect(data_at(1001, 1460));
+  t.expect_nothing();
+}
+
+TEST(Retransmission, SackRetransmitsEveryLostHole_RFC6675_5) {
+  ScriptTest t(sack_config());
+  t.establish_active(seg().sack_ok());
+  t.app_send(6 * 1460);  // 1001 and 3921 are lost
+  for (int i = 0; i < 6; ++i) t.take();
+  t.at_ms(10);
+  t.inject(peer(5001, 1001).sack(5381, 9761).sack(2461, 3921));
+  t.expect(data_at(1001, 1460), "4 SACKed segments above it");
+  t.expect(data_at(3921, 1460), "3 SACKed segments above it");
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().sack_blocks_received, 2u);
+}
+
+TEST(Retransmission, UserTimeoutGivesEtimedout_RFC9293_3_8_3) {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.user_timeout = milliseconds(2000);
+  ScriptTest t(c);
+  t.establish_active();  // RTO 200 ms
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(1999);
+  for (int i = 0; i < 3; ++i) t.expect(data_at(1001, 100));  // at 200, 600, 1400
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().state(), TcpState::kEstablished);
+  t.at_ms(2000);  // the next backoff would be at 3000: the user timeout comes first
+  t.expect(seg().rst().seq(1101));
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+  EXPECT_EQ(t.conn().error(), ETIMEDOUT);
+  EXPECT_EQ(t.conn().next_deadline(), std::nullopt);
+}
+
+TEST(Retransmission, MaxRetransmissionsGivesEtimedout_RFC9293_3_8_3) {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.max_retransmissions = 3;
+  ScriptTest t(c);
+  t.establish_active();  // RTO 200 ms
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(2999);
+  for (int i = 0; i < 3; ++i) t.expect(data_at(1001, 100));  // at 200, 600, 1400
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().state(), TcpState::kEstablished);
+  t.at_ms(3000);
+  t.expect(seg().rst().seq(1101));
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+  EXPECT_EQ(t.conn().error(), ETIMEDOUT);
+  EXPECT_EQ(t.conn().stats().rto_timeouts, 3u);
+}
+
+TEST(Retransmission, RtoIsThreeSecondsAfterSynTimeout_RFC6298_5_7) {
+  ScriptTest t;
+  t.conn().connect(t.now(), t.params());
+  t.expect(seg().syn().seq(1000));
+  t.at_ms(1000);
+  t.expect(seg().syn().seq(1000));
+  t.at_ms(1100);
+  t.inject(seg().syn().seq(5000).ack(1001).mss(1460).win(65535));
+  t.expect(seg().ack_flag().seq(1001).ack(5001));
+  // No sample (Karn), and the SYN timed out: "the RTO MUST be re-initialized to 3 seconds
+  // when data transmission begins".
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(4099);
+  t.expect_nothing();
+  t.at_ms(4100);
+  t.expect(data_at(1001, 100));
+}
+
+}  // namespace
+}  // namespace tou::script
