@@ -158,8 +158,12 @@ void Connection::close(Instant now) {
 
 void Connection::abort(Instant now) {
   (void)now;
-  // RFC 9293 3.10.5: in synchronized states (and SYN-RECEIVED) send a reset.
-  if (state_ == TcpState::kSynReceived || (is_synchronized(state_) && state_ != TcpState::kTimeWait)) {
+  // RFC 9293 3.10.5: SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2 and CLOSE-WAIT
+  // send a reset; CLOSING, LAST-ACK and TIME-WAIT just delete the TCB.
+  bool reset = state_ == TcpState::kSynReceived || state_ == TcpState::kEstablished ||
+               state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2 ||
+               state_ == TcpState::kCloseWait;
+  if (reset) {
     SegmentHeader rst;
     rst.seq = snd_.nxt;
     rst.flags = flags::kRst;

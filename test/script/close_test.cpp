@@ -11,7 +11,9 @@ namespace tou::script {
 namespace {
 
 // A segment from the peer carrying an ACK and a full window.
-Seg peer(uint32_t seq, uint32_t ack) { return seg().seq(seq).ack(ack).win(65535); }
+Seg peer(uint32_t seq, uint32_t ack) {
+  return seg().seq(seq).ack(ack).win(65535);
+}
 
 // Queues n bytes without draining, so that a following API call acts before
 // anything is sent.
@@ -150,6 +152,28 @@ TEST(Close, FinAckingOurFinInFinWait1GoesStraightToTimeWait_RFC9293_3_10_7_4) {
   t.expect(seg().ack_flag().seq(1002).ack(5002));
 }
 
+TEST(Close, FinAfterGapWaitsForMissingData_RFC9293_3_10_7_4) {
+  ScriptTest t;
+  t.establish_active();
+  t.inject(peer(5051, 1001).data(50).fin());  // 5001..5051 is missing
+  t.expect(seg().ack_flag().seq(1001).ack(5001), "out of order: a duplicate ACK");
+  EXPECT_EQ(t.conn().state(), TcpState::kEstablished) << "the FIN is not in sequence yet";
+  t.inject(peer(5001, 1001).data(50));
+  t.expect(seg().ack_flag().seq(1001).ack(5102), "the data, then the FIN");
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().state(), TcpState::kCloseWait);
+  EXPECT_EQ(t.app_recv().size(), 100u);
+  EXPECT_TRUE(t.conn().read_eof());
+}
+
+TEST(Close, FinOutsideWindowIgnoredAndAcked_RFC9293_3_10_7_4) {
+  ScriptTest t;
+  t.establish_active();
+  t.inject(peer(5001 + 65535, 1001).fin());
+  t.expect(seg().ack_flag().seq(1001).ack(5001));
+  EXPECT_EQ(t.conn().state(), TcpState::kEstablished);
+}
+
 // Leaves t in TIME-WAIT, entered at 20 ms (MSL is 1 s in the script config).
 void enter_time_wait(ScriptTest& t) {
   t.establish_active();
@@ -205,6 +229,66 @@ TEST(Close, AbortSendsRstAtSndNxt_RFC9293_3_10_5) {
   EXPECT_EQ(t.conn().state(), TcpState::kClosed);
   EXPECT_EQ(t.conn().next_deadline(), std::nullopt) << "the retransmission timer is gone too";
   EXPECT_EQ(t.conn().stats().resets_sent, 1u);
+}
+
+TEST(Close, AbortInSynSentSendsNothing_RFC9293_3_10_5) {
+  ScriptTest t;
+  t.conn().connect(t.now(), t.params());
+  t.expect(seg().syn().seq(1000));
+  t.conn().abort(t.now());
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+  EXPECT_EQ(t.conn().next_deadline(), std::nullopt);
+}
+
+TEST(Close, CloseInSynSentDeletesTcb_RFC9293_3_10_4) {
+  ScriptTest t;
+  t.conn().connect(t.now(), t.params());
+  t.expect(seg().syn().seq(1000));
+  t.conn().close(t.now());
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+  EXPECT_EQ(t.conn().next_deadline(), std::nullopt) << "no more SYN retransmissions";
+}
+
+TEST(Close, AbortInLastAckSendsNoRst_RFC9293_3_10_5) {
+  ScriptTest t;
+  t.establish_active();
+  t.inject(peer(5001, 1001).fin());
+  t.expect(seg().ack_flag().seq(1001).ack(5002));
+  t.conn().shutdown(t.now());
+  t.expect(seg().ack_flag().fin().seq(1001).ack(5002));
+  ASSERT_EQ(t.conn().state(), TcpState::kLastAck);
+  t.conn().abort(t.now());
+  t.expect_nothing();  // "CLOSING, LAST-ACK, TIME-WAIT: respond with ok and delete the TCB"
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+}
+
+TEST(Close, AbortInClosingSendsNoRst_RFC9293_3_10_5) {
+  ScriptTest t;
+  t.establish_active();
+  t.conn().shutdown(t.now());
+  t.expect(seg().ack_flag().fin().seq(1001).ack(5001));
+  t.inject(peer(5001, 1001).fin());
+  t.expect(seg().ack_flag().seq(1002).ack(5002));
+  ASSERT_EQ(t.conn().state(), TcpState::kClosing);
+  t.conn().abort(t.now());
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+}
+
+TEST(Close, AbortInTimeWaitSendsNoRst_RFC9293_3_10_5) {
+  ScriptTest t;
+  t.establish_active();
+  t.conn().shutdown(t.now());
+  t.expect(seg().ack_flag().fin().seq(1001).ack(5001));
+  t.inject(peer(5001, 1002).fin());
+  t.expect(seg().ack_flag().seq(1002).ack(5002));
+  ASSERT_EQ(t.conn().state(), TcpState::kTimeWait);
+  t.conn().abort(t.now());
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+  EXPECT_EQ(t.conn().next_deadline(), std::nullopt);
 }
 
 TEST(Close, CloseWithUnreadDataSendsRst_RFC2525_2_17) {

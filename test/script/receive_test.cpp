@@ -7,8 +7,12 @@
 namespace tou::script {
 namespace {
 
-Seg peer(uint32_t seq, uint32_t ack) { return seg().seq(seq).ack(ack).win(65535); }
-Seg peer_data(uint32_t seq, size_t len) { return peer(seq, 1001).data(len); }
+Seg peer(uint32_t seq, uint32_t ack) {
+  return seg().seq(seq).ack(ack).win(65535);
+}
+Seg peer_data(uint32_t seq, size_t len) {
+  return peer(seq, 1001).data(len);
+}
 
 ConnectionConfig sack_config() {
   ConnectionConfig c = ScriptTest::default_config();
@@ -61,6 +65,35 @@ TEST(Receive, SackFirstBlockIsTheOneJustExtended_RFC2018_4) {
   t.expect(seg().ack_flag().ack(5001).sack(9381, 10841).sack(6461, 7921));
   t.inject(peer_data(7921, 500));  // extends the lower block, still short of 9381
   t.expect(seg().ack_flag().ack(5001).sack(6461, 8421).sack(9381, 10841));
+}
+
+TEST(Receive, AtMostFourSackBlocks_RFC2018_3) {
+  ScriptTest t(sack_config());
+  t.establish_active(seg().sack_ok());
+  // Five islands with a 1460-byte hole before each.
+  for (uint32_t i = 0; i < 5; ++i) t.inject(peer_data(6461 + i * 2920, 1460));
+  for (int i = 0; i < 4; ++i) t.take();
+  t.expect(seg()
+               .ack_flag()
+               .ack(5001)
+               .sack(18141, 19601)
+               .sack(15221, 16681)
+               .sack(12301, 13761)
+               .sack(9381, 10841),
+           "4 blocks fill the 40-byte option space; the oldest is left out");
+}
+
+TEST(Receive, AtMostThreeSackBlocksWithTimestamps_RFC2018_3) {
+  ConnectionConfig c = sack_config();
+  c.timestamps = true;
+  ScriptTest t(c);
+  t.establish_active(seg().sack_ok().ts(700, 0));
+  for (uint32_t i = 0; i < 4; ++i) {
+    t.inject(peer_data(6461 + i * 2920, 1448).ts(800 + i, 0));
+  }
+  for (int i = 0; i < 3; ++i) t.take();
+  t.expect(seg().ack_flag().ack(5001).sack(15221, 16669).sack(12301, 13749).sack(9381, 10829),
+           "with the 12 bytes of TSopt only 3 blocks fit");
 }
 
 TEST(Receive, GapFillGetsCumulativeAckAtOnce_RFC5681_4_2) {
@@ -133,7 +166,7 @@ TEST(Receive, SegmentStraddlingRightEdgeIsTrimmed_RFC9293_3_10_7_4) {
   ConnectionConfig c = ScriptTest::default_config();
   c.receive_buffer = 4096;
   ScriptTest t(c);
-  t.establish_active();  // window [5001, 9097)
+  t.establish_active();                   // window [5001, 9097)
   t.inject(peer_data(5001 + 4000, 200));  // 96 bytes inside, 104 beyond
   t.expect(seg().ack_flag().ack(5001), "out of order: ACK at once");
   t.inject(peer_data(5001, 4000));
@@ -230,6 +263,34 @@ TEST(Receive, ReceiverSwsSmallIncreaseNotShownOnNextAck_RFC9293_3_8_6_2_2) {
   t.expect_nothing();
   t.inject(peer(9097, 1001).data(1));  // probe: answered, still with the zero window
   t.expect(seg().ack_flag().ack(9097).win(0));
+}
+
+TEST(Receive, ZeroReceiveWindowStillAcceptsAcks_RFC9293_3_10_7_4) {
+  ScriptTest t(small_buffer_config());
+  fill_window(t);
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).ack(9097).data(100).win(0));
+  t.at_ms(50);
+  t.inject(peer(9097, 1101));  // SEG.SEQ = RCV.NXT with a zero window: acceptable
+  EXPECT_EQ(t.conn().send_queued(), 0u) << "the ACK was processed";
+  EXPECT_EQ(t.conn().stats().dropped_unacceptable, 0u);
+  t.expect_nothing();
+}
+
+TEST(Receive, SequenceNumbersWrapAround_RFC9293_3_3) {
+  ScriptTest t;
+  t.conn().connect(t.now(), t.params());
+  t.expect(seg().syn().seq(1000));
+  t.inject(seg().syn().seq(0xffffffc0u).ack(1001).mss(1460).win(65535));
+  t.expect(seg().ack_flag().seq(1001).ack(0xffffffc1u));
+  t.inject(peer(0xffffffc1u, 1001).data(100));  // 63 bytes before the wrap, 37 after
+  t.at_ms(40);
+  t.expect(seg().ack_flag().seq(1001).ack(0x25), "0xffffffc1 + 100 mod 2^32");
+  t.inject(peer(0x25 + 100, 1001).data(10));  // out of order past the wrap
+  t.expect(seg().ack_flag().ack(0x25));
+  t.inject(peer(0x25, 1001).data(100));
+  t.expect(seg().ack_flag().ack(0x25 + 110));
+  EXPECT_EQ(t.app_recv().size(), 210u);
 }
 
 }  // namespace

@@ -12,7 +12,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Seg peer(uint32_t seq, uint32_t ack) { return seg().seq(seq).ack(ack).win(65535); }
+Seg peer(uint32_t seq, uint32_t ack) {
+  return seg().seq(seq).ack(ack).win(65535);
+}
 
 // Active open whose SYN-ACK arrives rtt_ms after the SYN: one RTT sample of rtt_ms.
 void handshake_with_rtt(ScriptTest& t, int64_t rtt_ms) {
@@ -24,7 +26,9 @@ void handshake_with_rtt(ScriptTest& t, int64_t rtt_ms) {
   ASSERT_EQ(t.conn().state(), TcpState::kEstablished);
 }
 
-Seg data_at(uint32_t seq, size_t len) { return seg().ack_flag().seq(seq).ack(5001).data(len); }
+Seg data_at(uint32_t seq, size_t len) {
+  return seg().ack_flag().seq(seq).ack(5001).data(len);
+}
 
 TEST(Retransmission, RtoIsOneSecondBeforeAnySample_RFC6298_2_1) {
   ScriptTest t;
@@ -139,6 +143,29 @@ TEST(Retransmission, KarnNoSampleFromRetransmittedSegment_RFC6298_3) {
   t.expect_nothing();
   t.at_ms(1050);
   t.expect(data_at(1101, 100));
+}
+
+TEST(Retransmission, NewSampleEndsBackoff_RFC6298_5_7) {
+  ScriptTest t;
+  handshake_with_rtt(t, 100);  // SRTT 100, RTTVAR 50, RTO 300
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(400);
+  t.expect(data_at(1001, 100));  // backed off to 600
+  t.at_ms(450);
+  t.inject(peer(5001, 1101));  // no sample (Karn)
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1101).data(100));
+  t.at_ms(550);
+  t.inject(peer(5001, 1201));  // R = 100 ms from a segment sent once
+  // RTTVAR = 3/4 * 50 + 1/4 * 0 = 37.5; SRTT = 100; RTO = 100 + 150 = 250 ms, not backed off.
+  EXPECT_EQ(t.conn().info().rto, milliseconds(250));
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1201).data(100));
+  t.at_ms(799);
+  t.expect_nothing();
+  t.at_ms(800);
+  t.expect(data_at(1201, 100), "the RTO collapsed back to the computed value");
 }
 
 TEST(Retransmission, AckOfNewDataRestartsTimer_RFC6298_5_3) {

@@ -8,7 +8,9 @@
 namespace tou::script {
 namespace {
 
-Seg peer(uint32_t seq, uint32_t ack) { return seg().seq(seq).ack(ack).win(65535); }
+Seg peer(uint32_t seq, uint32_t ack) {
+  return seg().seq(seq).ack(ack).win(65535);
+}
 
 TEST(Rfc5961, RstWithExactSequenceResets_RFC5961_3_2) {
   ScriptTest t;

@@ -9,9 +9,15 @@
 namespace tou::script {
 namespace {
 
-Seg peer(uint32_t seq, uint32_t ack) { return seg().seq(seq).ack(ack).win(65535); }
-Seg data_at(uint32_t seq, size_t len) { return seg().ack_flag().seq(seq).ack(5001).data(len); }
-Seg last_data_at(uint32_t seq, size_t len) { return data_at(seq, len).psh(); }
+Seg peer(uint32_t seq, uint32_t ack) {
+  return seg().seq(seq).ack(ack).win(65535);
+}
+Seg data_at(uint32_t seq, size_t len) {
+  return seg().ack_flag().seq(seq).ack(5001).data(len);
+}
+Seg last_data_at(uint32_t seq, size_t len) {
+  return data_at(seq, len).psh();
+}
 
 ConnectionConfig newreno_config() {
   ConnectionConfig c = ScriptTest::default_config();
@@ -104,6 +110,19 @@ TEST(Send, SenderSwsAvoidanceHoldsSmallWindowSlice_RFC9293_3_8_6_2_1) {
   t.expect_nothing();
 }
 
+TEST(Send, OlderSegmentDoesNotUpdateWindow_RFC9293_3_10_7_4) {
+  ScriptTest t;
+  t.establish_active();
+  t.inject(peer(6001, 1001).data(100));  // out of order, window 65535: SND.WL1 = 6001
+  t.expect(seg().ack_flag().seq(1001).ack(5001));
+  // Sent by the peer before the segment above (SEG.SEQ < SND.WL1): its zero window is stale.
+  t.inject(seg().seq(5001).ack(1001).win(0));
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().info().snd_wnd, 65535u);
+  t.app_send(100);
+  t.expect(last_data_at(1001, 100));
+}
+
 TEST(Send, ZeroWindowProbesBackOff_RFC9293_3_8_6_1) {
   ScriptTest t;
   t.establish_active();  // RTO 200 ms
@@ -186,6 +205,25 @@ TEST(Send, IdleRestartsFromInitialWindow_RFC5681_4_1) {
   t.app_send(20 * 1460);
   for (uint32_t i = 0; i < 10; ++i) t.expect(data_at(15601 + i * 1460, 1460));
   t.expect_nothing();  // restart window = min(IW, cwnd) = 10 segments, not 12
+}
+
+TEST(Send, OurSequenceNumbersWrapAround_RFC9293_3_3) {
+  ScriptTest t;
+  OpenParams p = t.params();
+  p.iss = SeqNum(0xfffffc00u);  // 1023 bytes of data before the wrap
+  t.conn().connect(t.now(), p);
+  t.expect(seg().syn().seq(0xfffffc00u));
+  t.inject(seg().syn().seq(5000).ack(0xfffffc01u).mss(1460).win(65535));
+  t.expect(seg().ack_flag().seq(0xfffffc01u).ack(5001));
+  t.app_send(2 * 1460);
+  t.expect(seg().ack_flag().seq(0xfffffc01u).data(1460));
+  t.expect(seg().ack_flag().psh().seq(0x1b5).data(1460), "0xfffffc01 + 1460 mod 2^32");
+  t.at_ms(10);
+  t.inject(peer(5001, 0x1b5));
+  EXPECT_EQ(t.conn().send_queued(), 1460u);
+  t.inject(peer(5001, 0x1b5 + 1460));
+  EXPECT_EQ(t.conn().send_queued(), 0u);
+  EXPECT_EQ(t.conn().next_deadline(), std::nullopt);
 }
 
 }  // namespace
