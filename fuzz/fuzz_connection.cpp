@@ -100,15 +100,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         s.seq = h.peer_seq + static_cast<uint32_t>(in.ConsumeIntegralInRange<int32_t>(-3000, 3000));
         s.ack = SeqNum(1001) + in.ConsumeIntegralInRange<uint32_t>(0, 40000);
         s.flags = in.ConsumeIntegral<uint8_t>();
-        if ((s.flags & (flags::kSyn | flags::kRst)) == (flags::kSyn | flags::kRst)) s.flags &= ~flags::kRst;
-        if ((s.flags & (flags::kSyn | flags::kFin)) == (flags::kSyn | flags::kFin)) s.flags &= ~flags::kFin;
+        if ((s.flags & (flags::kSyn | flags::kRst)) == (flags::kSyn | flags::kRst))
+          s.flags &= ~flags::kRst;
+        if ((s.flags & (flags::kSyn | flags::kFin)) == (flags::kSyn | flags::kFin))
+          s.flags &= ~flags::kFin;
         if ((s.flags & (flags::kAck | flags::kSyn | flags::kRst)) == 0) s.flags |= flags::kAck;
         s.window = in.ConsumeIntegral<uint16_t>();
-        if (in.ConsumeBool()) s.options.timestamps = Timestamps{in.ConsumeIntegral<uint32_t>(), in.ConsumeIntegral<uint32_t>()};
+        if (in.ConsumeBool())
+          s.options.timestamps =
+              Timestamps{in.ConsumeIntegral<uint32_t>(), in.ConsumeIntegral<uint32_t>()};
         uint8_t blocks = in.ConsumeIntegralInRange<uint8_t>(0, 3);
         for (uint8_t b = 0; b < blocks; ++b) {
           SeqNum left = SeqNum(1001) + in.ConsumeIntegralInRange<uint32_t>(0, 40000);
-          s.options.sack_blocks[s.options.sack_count++] = {left, left + in.ConsumeIntegralInRange<uint32_t>(1, 5000)};
+          s.options.sack_blocks[s.options.sack_count++] = {
+              left, left + in.ConsumeIntegralInRange<uint32_t>(1, 5000)};
         }
         if (s.flags & flags::kSyn) {
           s.options.mss = in.ConsumeIntegral<uint16_t>();
@@ -134,9 +139,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 5:
         switch (in.ConsumeIntegralInRange(0, 2)) {
-          case 0: h.conn.shutdown(h.now); break;
-          case 1: h.conn.close(h.now); break;
-          default: h.conn.abort(h.now); break;
+          case 0:
+            h.conn.shutdown(h.now);
+            break;
+          case 1:
+            h.conn.close(h.now);
+            break;
+          default:
+            h.conn.abort(h.now);
+            break;
         }
         h.drain();
         break;

@@ -25,8 +25,14 @@ using std::chrono_literals::operator""s;
 
 constexpr Instant kTimeZero{};
 
-constexpr Instant instant_from_us(int64_t us) { return Instant{Duration{us}}; }
-constexpr int64_t to_us(Instant t) { return t.time_since_epoch().count(); }
-constexpr int64_t to_us(Duration d) { return d.count(); }
+constexpr Instant instant_from_us(int64_t us) {
+  return Instant{Duration{us}};
+}
+constexpr int64_t to_us(Instant t) {
+  return t.time_since_epoch().count();
+}
+constexpr int64_t to_us(Duration d) {
+  return d.count();
+}
 
 }  // namespace tou

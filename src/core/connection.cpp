@@ -40,18 +40,17 @@ const char* to_string(ConnectionEvent event) {
 
 Connection::Connection(const ConnectionConfig& config)
     : config_(config),
-      cc_(make_congestion_controller(config.congestion_control,
-                                     {.mss = config.mss,
-                                      .initial_window_segments = config.initial_window_segments})),
+      cc_(make_congestion_controller(
+          config.congestion_control,
+          {.mss = config.mss, .initial_window_segments = config.initial_window_segments})),
       rtt_(config.rtt),
       snd_(config.send_buffer),
       rcv_(config.receive_buffer) {
   if (!cc_) {
     // Unknown names are rejected by the API layer (ENOENT, as Linux's
     // TCP_CONGESTION); the core falls back rather than fail.
-    cc_ = make_congestion_controller("newreno", {.mss = config.mss,
-                                                 .initial_window_segments =
-                                                     config.initial_window_segments});
+    cc_ = make_congestion_controller(
+        "newreno", {.mss = config.mss, .initial_window_segments = config.initial_window_segments});
   }
   assert(cc_);
   rcv_.mss = config.mss;
@@ -187,7 +186,9 @@ void Connection::push_event(ConnectionEvent e) {
   pending_events_ |= static_cast<uint8_t>(1u << static_cast<uint8_t>(e));
 }
 
-void Connection::set_state(TcpState s) { state_ = s; }
+void Connection::set_state(TcpState s) {
+  state_ = s;
+}
 
 void Connection::fail(int err) {
   error_ = err;
@@ -212,9 +213,13 @@ uint32_t Connection::ts_now(Instant now) const {
   return static_cast<uint32_t>(to_us(now)) + ts_offset_;
 }
 
-uint32_t Connection::flight_size() const { return static_cast<uint32_t>(snd_.nxt - snd_.una); }
+uint32_t Connection::flight_size() const {
+  return static_cast<uint32_t>(snd_.nxt - snd_.una);
+}
 
-bool Connection::in_recovery() const { return snd_.in_recovery; }
+bool Connection::in_recovery() const {
+  return snd_.in_recovery;
+}
 
 uint32_t Connection::bytes_in_pipe() const {
   uint32_t pipe = snd_.sent.pipe();

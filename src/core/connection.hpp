@@ -29,7 +29,6 @@
 
 namespace tou {
 
-
 struct ConnectionConfig {
   // Largest segment payload we accept and advertise in the MSS option; the
   // engine derives it from the path MTU (MTU - IP - UDP - 20).
@@ -37,20 +36,20 @@ struct ConnectionConfig {
   size_t send_buffer = 1 << 20;
   size_t receive_buffer = 1 << 20;
   RttConfig rtt;
-  int syn_retries = 6;         // Linux tcp_syn_retries: SYN retransmissions before ETIMEDOUT
-  int synack_retries = 5;      // Linux tcp_synack_retries
+  int syn_retries = 6;           // Linux tcp_syn_retries: SYN retransmissions before ETIMEDOUT
+  int synack_retries = 5;        // Linux tcp_synack_retries
   int max_retransmissions = 15;  // Linux tcp_retries2: RTO expiries in a row before ETIMEDOUT
-  Duration user_timeout{0};    // RFC 9293 3.8.3; 0 = off (max_retransmissions rules)
-  Duration msl = std::chrono::seconds(30);  // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
+  Duration user_timeout{0};      // RFC 9293 3.8.3; 0 = off (max_retransmissions rules)
+  Duration msl = std::chrono::seconds(30);               // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
   Duration delayed_ack = std::chrono::milliseconds(40);  // RFC 9293 3.8.6.3: < 0.5 s
-  bool nodelay = false;        // disable Nagle (RFC 9293 3.7.4)
-  bool sack = true;            // RFC 2018
-  bool timestamps = true;      // RFC 7323
-  bool window_scaling = true;  // RFC 7323
-  bool pacing = true;          // spread each window over an RTT (CongestionController::pacing_rate)
+  bool nodelay = false;                                  // disable Nagle (RFC 9293 3.7.4)
+  bool sack = true;                                      // RFC 2018
+  bool timestamps = true;                                // RFC 7323
+  bool window_scaling = true;                            // RFC 7323
+  bool pacing = true;  // spread each window over an RTT (CongestionController::pacing_rate)
   std::string congestion_control = "cubic";
   uint32_t initial_window_segments = 10;  // RFC 6928
-  bool keepalive = false;      // RFC 9293 3.8.4 (off by default)
+  bool keepalive = false;                 // RFC 9293 3.8.4 (off by default)
   Duration keepalive_idle = std::chrono::seconds(7200);
   Duration keepalive_interval = std::chrono::seconds(75);
   int keepalive_count = 9;
@@ -196,7 +195,7 @@ class Connection {
   ReceiveSequence rcv_;
   ConnectionTimers timers_;
   ConnectionStats stats_;
-  uint8_t pending_events_ = 0;  // one bit per ConnectionEvent
+  uint8_t pending_events_ = 0;                  // one bit per ConnectionEvent
   std::optional<SegmentHeader> pending_reset_;  // RST to send, even once CLOSED
   // Options agreed in the handshake.
   bool sack_ok_ = false;

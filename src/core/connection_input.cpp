@@ -75,7 +75,7 @@ void Connection::apply_peer_syn_options(const SegmentHeader& syn) {
     snd_.wscale = 0;
     rcv_.wscale = 0;
   }
-  sack_ok_ = config_.sack && o.sack_permitted;  // RFC 2018 2
+  sack_ok_ = config_.sack && o.sack_permitted;              // RFC 2018 2
   ts_ok_ = config_.timestamps && o.timestamps.has_value();  // RFC 7323 3.2
   if (ts_ok_) rcv_.ts_recent = o.timestamps->value;
   // The window in a SYN is never scaled (RFC 7323 2.2).
@@ -307,12 +307,14 @@ void Connection::update_timestamps_on_input(const Segment& seg) {
   const auto& ts = seg.header.options.timestamps;
   if (!ts_ok_ || !ts) return;
   // RFC 7323 4.3 (2): only a segment covering Last.ACK.sent updates TS.Recent.
-  if (static_cast<int32_t>(ts->value - rcv_.ts_recent) >= 0 && seg.header.seq <= rcv_.last_ack_sent) {
+  if (static_cast<int32_t>(ts->value - rcv_.ts_recent) >= 0 &&
+      seg.header.seq <= rcv_.last_ack_sent) {
     rcv_.ts_recent = ts->value;
   }
 }
 
-void Connection::take_rtt_sample(Instant now, const Segment& seg, const CumulativeAckResult& acked) {
+void Connection::take_rtt_sample(Instant now, const Segment& seg,
+                                 const CumulativeAckResult& acked) {
   const auto& ts = seg.header.options.timestamps;
   if (ts_ok_ && ts && ts->echo_reply != 0) {
     // RFC 7323 4.2: the echoed timestamp gives an RTT even for retransmitted data.
@@ -374,7 +376,8 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
     take_rtt_sample(now, seg, acked);
     // Free the acknowledged bytes of the send buffer.
     if (h.ack > snd_.buffer_seq) {
-      size_t n = std::min<size_t>(static_cast<uint32_t>(h.ack - snd_.buffer_seq), snd_.buffer.size());
+      size_t n =
+          std::min<size_t>(static_cast<uint32_t>(h.ack - snd_.buffer_seq), snd_.buffer.size());
       snd_.buffer.consume(n);
       snd_.buffer_seq += static_cast<uint32_t>(n);
       stats_.bytes_acked += n;

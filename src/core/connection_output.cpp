@@ -12,7 +12,9 @@ namespace {
 
 constexpr size_t kTimestampOptionSize = 12;  // NOP, NOP, TS (RFC 7323 appendix A layout)
 
-size_t sack_option_size(size_t blocks) { return blocks == 0 ? 0 : 4 + 8 * blocks; }
+size_t sack_option_size(size_t blocks) {
+  return blocks == 0 ? 0 : 4 + 8 * blocks;
+}
 
 }  // namespace
 
@@ -82,7 +84,8 @@ size_t Connection::emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t
   if (ts_ok_) o.timestamps = Timestamps{ts_now(now), ack ? rcv_.ts_recent : 0};
   if (ack && sack_ok_ && !syn_options) {
     size_t room = 40 - o.wire_size();
-    size_t mss_room = snd_.mss > payload_len + o.wire_size() ? snd_.mss - payload_len - o.wire_size() : 0;
+    size_t mss_room =
+        snd_.mss > payload_len + o.wire_size() ? snd_.mss - payload_len - o.wire_size() : 0;
     room = std::min(room, mss_room);
     size_t max_blocks = room >= 12 ? std::min<size_t>((room - 4) / 8, kMaxSackBlocks) : 0;
     if (max_blocks > 0) fill_sack_blocks(o, max_blocks);
@@ -112,7 +115,8 @@ uint16_t Connection::window_field(bool syn) {
   size_t free = std::min<size_t>(rcv_.buffer.window(), size_t{0xffff} << shift);
   SeqNum edge = rcv_.nxt + static_cast<uint32_t>(free);
   uint32_t step = static_cast<uint32_t>(std::min<size_t>(rcv_.buffer.capacity() / 2, rcv_.mss));
-  if (edge > rcv_.adv_edge && static_cast<uint32_t>(edge - rcv_.adv_edge) < step) edge = rcv_.adv_edge;
+  if (edge > rcv_.adv_edge && static_cast<uint32_t>(edge - rcv_.adv_edge) < step)
+    edge = rcv_.adv_edge;
   edge = seq_max(edge, rcv_.adv_edge);
   uint32_t wnd = static_cast<uint32_t>(edge - rcv_.nxt);
   uint32_t field = std::min<uint32_t>(wnd >> shift, 0xffff);
@@ -126,7 +130,8 @@ void Connection::fill_sack_blocks(TcpOptions& o, size_t max_blocks) const {
   const auto& ranges = rcv_.buffer.out_of_order();
   if (ranges.empty()) return;
   auto to_block = [&](const ByteRange& r) {
-    return SackBlock{rcv_.nxt + static_cast<uint32_t>(r.begin), rcv_.nxt + static_cast<uint32_t>(r.end)};
+    return SackBlock{rcv_.nxt + static_cast<uint32_t>(r.begin),
+                     rcv_.nxt + static_cast<uint32_t>(r.end)};
   };
   size_t first = ranges.size();
   if (rcv_.last_ooo_block) {

@@ -70,8 +70,8 @@ void Connection::on_rto(Instant now) {
       return;
     }
   } else {
-    bool user_timeout = config_.user_timeout.count() > 0 &&
-                        now - snd_.stall_start >= config_.user_timeout;
+    bool user_timeout =
+        config_.user_timeout.count() > 0 && now - snd_.stall_start >= config_.user_timeout;
     if (user_timeout || snd_.rto_backoffs > config_.max_retransmissions) {
       // Tell the peer, in case the path has come back (Linux stays silent).
       SegmentHeader rst;

@@ -13,14 +13,14 @@ namespace tou {
 
 struct ConnectionStats {
   uint64_t segments_sent = 0;
-  uint64_t segments_received = 0;      // parsed and handed to the state machine
-  uint64_t bytes_sent = 0;             // payload, first transmissions
-  uint64_t bytes_retransmitted = 0;    // payload, retransmissions
-  uint64_t bytes_received = 0;         // payload delivered in order
-  uint64_t bytes_acked = 0;            // our payload acknowledged by the peer
+  uint64_t segments_received = 0;    // parsed and handed to the state machine
+  uint64_t bytes_sent = 0;           // payload, first transmissions
+  uint64_t bytes_retransmitted = 0;  // payload, retransmissions
+  uint64_t bytes_received = 0;       // payload delivered in order
+  uint64_t bytes_acked = 0;          // our payload acknowledged by the peer
   uint64_t retransmitted_segments = 0;
-  uint64_t fast_recoveries = 0;        // RFC 6675 / RFC 6582 recovery episodes
-  uint64_t rto_timeouts = 0;           // RFC 6298 (5.4)-(5.6)
+  uint64_t fast_recoveries = 0;  // RFC 6675 / RFC 6582 recovery episodes
+  uint64_t rto_timeouts = 0;     // RFC 6298 (5.4)-(5.6)
   uint64_t syn_retransmits = 0;
   uint64_t dup_acks_received = 0;
   uint64_t sack_blocks_received = 0;
@@ -28,17 +28,17 @@ struct ConnectionStats {
   uint64_t duplicate_segments = 0;     // wholly old data
   uint64_t window_probes = 0;          // persist timer (RFC 9293 3.8.6.1)
   uint64_t keepalive_probes = 0;
-  uint64_t challenge_acks = 0;         // RFC 5961
+  uint64_t challenge_acks = 0;  // RFC 5961
   uint64_t resets_sent = 0;
   uint64_t resets_received = 0;
-  uint64_t delayed_acks = 0;           // ACKs sent by the delayed-ACK timer
+  uint64_t delayed_acks = 0;  // ACKs sent by the delayed-ACK timer
   uint64_t window_updates = 0;
   // Dropped input, by reason.
   std::array<uint64_t, static_cast<size_t>(ParseError::kCount)> dropped_malformed{};
-  uint64_t dropped_unacceptable = 0;   // RFC 9293 3.10.7.4 first check (sequence)
-  uint64_t dropped_bad_ack = 0;        // RFC 5961 5.2 / ack of unsent data
-  uint64_t dropped_paws = 0;           // RFC 7323 5
-  uint64_t dropped_other = 0;          // wrong state, ports, no ACK bit
+  uint64_t dropped_unacceptable = 0;  // RFC 9293 3.10.7.4 first check (sequence)
+  uint64_t dropped_bad_ack = 0;       // RFC 5961 5.2 / ack of unsent data
+  uint64_t dropped_paws = 0;          // RFC 7323 5
+  uint64_t dropped_other = 0;         // wrong state, ports, no ACK bit
 
   uint64_t dropped_malformed_total() const {
     uint64_t n = 0;
@@ -57,8 +57,8 @@ struct ConnectionInfo {
   uint32_t cwnd = 0;
   uint32_t ssthresh = 0;
   uint32_t flight_size = 0;
-  uint32_t snd_wnd = 0;   // peer's window, scaled
-  uint32_t rcv_wnd = 0;   // our advertised window
+  uint32_t snd_wnd = 0;  // peer's window, scaled
+  uint32_t rcv_wnd = 0;  // our advertised window
   uint16_t snd_mss = 0;
   uint16_t rcv_mss = 0;
   uint8_t snd_wscale = 0;

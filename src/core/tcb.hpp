@@ -19,36 +19,36 @@ struct SendSequence {
   explicit SendSequence(size_t buffer_size) : buffer(buffer_size) {}
 
   SeqNum iss;
-  SeqNum una;          // SND.UNA
-  SeqNum nxt;          // SND.NXT: next new sequence number (never moves back)
-  uint32_t wnd = 0;    // SND.WND, scaled
+  SeqNum una;            // SND.UNA
+  SeqNum nxt;            // SND.NXT: next new sequence number (never moves back)
+  uint32_t wnd = 0;      // SND.WND, scaled
   uint32_t max_wnd = 0;  // largest window the peer offered (sender SWS, RFC 9293 3.8.6.2.1)
-  SeqNum wl1;          // SND.WL1
-  SeqNum wl2;          // SND.WL2
-  uint8_t wscale = 0;  // the peer's shift (Snd.Wind.Shift, RFC 7323 2.2)
-  uint16_t mss = 536;  // effective send MSS: min(peer's MSS option, ours); RFC 9293 3.7.1 default
+  SeqNum wl1;            // SND.WL1
+  SeqNum wl2;            // SND.WL2
+  uint8_t wscale = 0;    // the peer's shift (Snd.Wind.Shift, RFC 7323 2.2)
+  uint16_t mss = 536;    // effective send MSS: min(peer's MSS option, ours); RFC 9293 3.7.1 default
 
-  SendBuffer buffer;   // bytes from buffer_seq on: unacknowledged and unsent data
-  SeqNum buffer_seq;   // sequence number of buffer offset 0
-  SentQueue sent;      // one record per segment in flight
+  SendBuffer buffer;  // bytes from buffer_seq on: unacknowledged and unsent data
+  SeqNum buffer_seq;  // sequence number of buffer offset 0
+  SentQueue sent;     // one record per segment in flight
 
-  bool wscale_ok = false;   // window scaling agreed (or offered, before the SYN-ACK)
-  bool pacing_wait = false; // data is waiting for next_paced
-  bool fin_queued = false;  // shutdown() asked for a FIN after the data
+  bool wscale_ok = false;    // window scaling agreed (or offered, before the SYN-ACK)
+  bool pacing_wait = false;  // data is waiting for next_paced
+  bool fin_queued = false;   // shutdown() asked for a FIN after the data
   bool fin_sent = false;
-  SeqNum fin_seq;           // sequence number the FIN occupies, once sent
+  SeqNum fin_seq;  // sequence number the FIN occupies, once sent
 
   // Loss recovery: RFC 6675 (SACK) or RFC 6582 (NewReno) when SACK is off.
   bool in_recovery = false;
-  SeqNum recover;        // RecoveryPoint / "recover"
+  SeqNum recover;  // RecoveryPoint / "recover"
   int dup_acks = 0;
   bool fast_retransmit_due = false;  // the first retransmission of a recovery ignores cwnd
   int recovery_dup_acks = 0;  // NewReno: dup ACKs since recovery began or the last partial ACK
 
-  int rto_backoffs = 0;          // consecutive RTO expiries (reset by progress)
-  Instant stall_start{};         // since when outstanding data has seen no ACK progress (user timeout)
-  Instant last_send{};           // for the idle restart (RFC 5681 4.1)
-  Instant next_paced{};          // pacing: earliest time for the next data segment
+  int rto_backoffs = 0;   // consecutive RTO expiries (reset by progress)
+  Instant stall_start{};  // since when outstanding data has seen no ACK progress (user timeout)
+  Instant last_send{};    // for the idle restart (RFC 5681 4.1)
+  Instant next_paced{};   // pacing: earliest time for the next data segment
   uint64_t challenge_window_start_us = 0;  // RFC 5961 7 rate limit
   int challenge_acks_in_window = 0;
 };
@@ -57,10 +57,10 @@ struct ReceiveSequence {
   explicit ReceiveSequence(size_t buffer_size) : buffer(buffer_size) {}
 
   SeqNum irs;
-  SeqNum nxt;          // RCV.NXT
-  uint8_t wscale = 0;  // our shift (Rcv.Wind.Shift)
-  uint16_t mss = 1460; // what we advertised
-  SeqNum adv_edge;     // RCV.NXT + the window last advertised (never moves back)
+  SeqNum nxt;           // RCV.NXT
+  uint8_t wscale = 0;   // our shift (Rcv.Wind.Shift)
+  uint16_t mss = 1460;  // what we advertised
+  SeqNum adv_edge;      // RCV.NXT + the window last advertised (never moves back)
 
   ReceiveBuffer buffer;
   std::optional<SeqNum> fin_seq;  // FIN seen (maybe ahead of RCV.NXT)
@@ -73,7 +73,7 @@ struct ReceiveSequence {
   SeqNum last_ack_sent;
 
   // Acknowledgment policy (RFC 9293 3.8.6.3, RFC 5681 4.2).
-  bool ack_now = false;          // send an ACK at the next poll_transmit
+  bool ack_now = false;           // send an ACK at the next poll_transmit
   uint32_t unacked_segments = 0;  // full-sized segments received since the last ACK
   // RFC 2018 4: the first block reports the most recently received segment.
   std::optional<SackBlock> last_ooo_block;

@@ -68,7 +68,8 @@ void run_transfer(Pipe& p, size_t bytes) {
   std::vector<uint8_t> data(bytes);
   std::mt19937 rng(7);
   for (auto& b : data) b = static_cast<uint8_t>(rng());
-  p.client.connect(p.now, {.local_port = 1, .remote_port = 2, .iss = SeqNum(0xfffff000u), .ts_offset = 5});
+  p.client.connect(p.now,
+                   {.local_port = 1, .remote_port = 2, .iss = SeqNum(0xfffff000u), .ts_offset = 5});
   p.server.listen({.local_port = 2, .remote_port = 1, .iss = SeqNum(77), .ts_offset = 9});
   size_t written_c = 0, written_s = 0;
   std::vector<uint8_t> got_s, got_c;
@@ -98,9 +99,9 @@ void run_transfer(Pipe& p, size_t bytes) {
     ADD_FAILURE() << name << " " << to_string(c.state()) << " sent " << s.segments_sent << " rcvd "
                   << s.segments_received << " unacceptable " << s.dropped_unacceptable
                   << " bad_ack " << s.dropped_bad_ack << " paws " << s.dropped_paws << " other "
-                  << s.dropped_other << " malformed " << s.dropped_malformed_total()
-                  << " ooo " << s.out_of_order_segments << " rexmit " << s.retransmitted_segments
-                  << " rto " << s.rto_timeouts << " queued " << c.send_queued();
+                  << s.dropped_other << " malformed " << s.dropped_malformed_total() << " ooo "
+                  << s.out_of_order_segments << " rexmit " << s.retransmitted_segments << " rto "
+                  << s.rto_timeouts << " queued " << c.send_queued();
   };
   if (::testing::Test::HasFailure()) {
     dump("client", p.client);

@@ -27,28 +27,82 @@ struct Seg {
   bool check_seq = false, check_ack = false, check_win = false, check_len = true;
   bool check_options = false;
 
-  Seg& syn() { h.flags |= flags::kSyn; return *this; }
-  Seg& fin() { h.flags |= flags::kFin; return *this; }
-  Seg& rst() { h.flags |= flags::kRst; return *this; }
-  Seg& psh() { h.flags |= flags::kPsh; return *this; }
-  Seg& ack_flag() { h.flags |= flags::kAck; return *this; }
-  Seg& seq(uint32_t s) { h.seq = SeqNum(s); check_seq = true; return *this; }
-  Seg& ack(uint32_t a) { h.ack = SeqNum(a); h.flags |= flags::kAck; check_ack = true; return *this; }
-  Seg& win(uint16_t w) { h.window = w; check_win = true; return *this; }
-  Seg& data(size_t n, uint8_t fill = 'x') { payload.assign(n, fill); return *this; }
-  Seg& bytes(std::vector<uint8_t> b) { payload = std::move(b); return *this; }
-  Seg& mss(uint16_t m) { h.options.mss = m; return *this; }
-  Seg& wscale(uint8_t s) { h.options.window_scale = s; return *this; }
-  Seg& sack_ok() { h.options.sack_permitted = true; return *this; }
-  Seg& ts(uint32_t val, uint32_t ecr) { h.options.timestamps = Timestamps{val, ecr}; return *this; }
+  Seg& syn() {
+    h.flags |= flags::kSyn;
+    return *this;
+  }
+  Seg& fin() {
+    h.flags |= flags::kFin;
+    return *this;
+  }
+  Seg& rst() {
+    h.flags |= flags::kRst;
+    return *this;
+  }
+  Seg& psh() {
+    h.flags |= flags::kPsh;
+    return *this;
+  }
+  Seg& ack_flag() {
+    h.flags |= flags::kAck;
+    return *this;
+  }
+  Seg& seq(uint32_t s) {
+    h.seq = SeqNum(s);
+    check_seq = true;
+    return *this;
+  }
+  Seg& ack(uint32_t a) {
+    h.ack = SeqNum(a);
+    h.flags |= flags::kAck;
+    check_ack = true;
+    return *this;
+  }
+  Seg& win(uint16_t w) {
+    h.window = w;
+    check_win = true;
+    return *this;
+  }
+  Seg& data(size_t n, uint8_t fill = 'x') {
+    payload.assign(n, fill);
+    return *this;
+  }
+  Seg& bytes(std::vector<uint8_t> b) {
+    payload = std::move(b);
+    return *this;
+  }
+  Seg& mss(uint16_t m) {
+    h.options.mss = m;
+    return *this;
+  }
+  Seg& wscale(uint8_t s) {
+    h.options.window_scale = s;
+    return *this;
+  }
+  Seg& sack_ok() {
+    h.options.sack_permitted = true;
+    return *this;
+  }
+  Seg& ts(uint32_t val, uint32_t ecr) {
+    h.options.timestamps = Timestamps{val, ecr};
+    return *this;
+  }
   Seg& sack(uint32_t left, uint32_t right) {
     h.options.sack_blocks[h.options.sack_count++] = SackBlock{SeqNum(left), SeqNum(right)};
     return *this;
   }
-  Seg& any_len() { check_len = false; return *this; }
-  Seg& options_exact() { check_options = true; return *this; }
+  Seg& any_len() {
+    check_len = false;
+    return *this;
+  }
+  Seg& options_exact() {
+    check_options = true;
+    return *this;
+  }
 };
-inline Seg seg() { return Seg{}; }
+inline Seg seg() {
+  return Seg{};
+}
 
 struct Captured {
   SegmentHeader h;
