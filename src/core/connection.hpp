@@ -47,6 +47,7 @@ struct ConnectionConfig {
   bool timestamps = true;                                // RFC 7323
   bool window_scaling = true;                            // RFC 7323
   bool pacing = true;  // spread each window over an RTT (CongestionController::pacing_rate)
+  bool tail_loss_probe = true;  // RFC 8985 7 TLP (with SACK), Linux's tcp_early_retrans
   std::string congestion_control = "cubic";
   uint32_t initial_window_segments = 10;  // RFC 6928
   bool keepalive = false;                 // RFC 9293 3.8.4 (off by default)
@@ -170,6 +171,8 @@ class Connection {
   // Timers (connection_timers.cpp).
   void arm_rto(Instant now);
   void on_rto(Instant now);
+  void arm_tail_loss_probe(Instant now);
+  void on_tail_loss_probe(Instant now);
   void on_persist(Instant now);
   void on_keepalive(Instant now);
   void enter_time_wait(Instant now);

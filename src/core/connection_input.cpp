@@ -414,7 +414,9 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
     }
     // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
     timers_.retransmit.reset();
+    snd_.tlp_in_flight = false;
     if (!snd_.sent.empty()) arm_rto(now);
+    arm_tail_loss_probe(now);
   }
 
   // RFC 9293 3.10.7.4: update the send window from newer segments only.
@@ -481,6 +483,7 @@ void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
   bool loss_seen = (is_dup_ack && snd_.dup_acks >= 3) || (sack_ok_ && newly_lost > 0);
   if (!loss_seen || snd_.una < snd_.recover) return;
   snd_.in_recovery = true;
+  timers_.tail_loss_probe.reset();
   snd_.recover = snd_.nxt;
   snd_.recovery_dup_acks = 0;
   ++stats_.fast_recoveries;

@@ -225,8 +225,10 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   uint32_t pipe = bytes_in_pipe();
   uint32_t cwnd = cc_->cwnd();
   uint32_t cwnd_room = cwnd > pipe ? cwnd - pipe : 0;
+  bool probe = snd_.tlp_new_data_due;
   bool with_sacks = sack_ok_ && !rcv_.buffer.out_of_order().empty();
   uint32_t max_len = max_payload(with_sacks);
+  if (probe) cwnd_room = std::max(cwnd_room, max_len);
   uint32_t len = std::min({unsent, max_len, wnd_room, cwnd_room});
   if (unsent > 0) {
     if (len == 0) return 0;
@@ -237,7 +239,7 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   } else if (cwnd_room == 0 && !snd_.sent.empty()) {
     return 0;
   }
-  if (!pacing_allows(now)) {
+  if (!probe && !pacing_allows(now)) {
     snd_.pacing_wait = true;
     return 0;
   }
@@ -261,7 +263,9 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   }
   stats_.bytes_sent += len;
   on_paced_send(now, n);
+  snd_.tlp_new_data_due = false;
   if (!timers_.retransmit) arm_rto(now);
+  if (!probe) arm_tail_loss_probe(now);
   return n;
 }
 

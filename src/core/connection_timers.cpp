@@ -19,6 +19,7 @@ void take_min(std::optional<Instant>& acc, const std::optional<Instant>& t) {
 std::optional<Instant> Connection::next_deadline() const {
   std::optional<Instant> d;
   take_min(d, timers_.retransmit);
+  take_min(d, timers_.tail_loss_probe);
   take_min(d, timers_.delayed_ack);
   take_min(d, timers_.persist);
   take_min(d, timers_.keepalive);
@@ -36,6 +37,10 @@ void Connection::on_timer(Instant now) {
     timers_.retransmit.reset();
     on_rto(now);
     if (state_ == TcpState::kClosed) return;
+  }
+  if (timers_.tail_loss_probe && now >= *timers_.tail_loss_probe) {
+    timers_.tail_loss_probe.reset();
+    on_tail_loss_probe(now);
   }
   if (timers_.delayed_ack && now >= *timers_.delayed_ack) {
     timers_.delayed_ack.reset();
@@ -59,8 +64,44 @@ void Connection::arm_rto(Instant now) {
   timers_.retransmit = deadline;
 }
 
+// RFC 8985 7.2: a probe timeout of 2 SRTT (plus the peer's delayed-ACK time
+// when one segment is in flight) turns a tail loss into a SACK-visible one
+// instead of waiting for the RTO. Needs SACK to tell what the probe repaired.
+void Connection::arm_tail_loss_probe(Instant now) {
+  timers_.tail_loss_probe.reset();
+  if (!config_.tail_loss_probe || !sack_ok_ || snd_.in_recovery || snd_.tlp_in_flight || !rtt_.has_sample() ||
+      snd_.sent.empty() || !is_synchronized(state_)) {
+    return;
+  }
+  Duration pto = 2 * rtt_.srtt();
+  if (flight_size() <= snd_.mss) pto += config_.delayed_ack;  // RFC 8985 7.2 WCDelAckT
+  Instant deadline = now + std::max(pto, config_.rtt.granularity);
+  if (timers_.retransmit && deadline >= *timers_.retransmit) return;  // the RTO comes first
+  timers_.tail_loss_probe = deadline;
+}
+
+// RFC 8985 7.3: send one new segment if the window allows, else retransmit
+// the last one; then the RTO takes over.
+void Connection::on_tail_loss_probe(Instant now) {
+  if (snd_.sent.empty() || snd_.in_recovery) return;
+  ++stats_.tail_loss_probes;
+  snd_.tlp_in_flight = true;
+  SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
+  bool window_open = snd_.una + snd_.wnd > snd_.nxt;
+  if (data_end > snd_.nxt && window_open && !snd_.fin_sent) {
+    snd_.tlp_new_data_due = true;
+  } else {
+    size_t last = snd_.sent.size() - 1;
+    snd_.sent.mark_lost(last);
+    if (snd_.sent.first_lost() == last) snd_.fast_retransmit_due = true;
+  }
+  arm_rto(now);
+}
+
 void Connection::on_rto(Instant now) {
   if (snd_.sent.empty()) return;
+  timers_.tail_loss_probe.reset();
+  snd_.tlp_in_flight = false;
   ++snd_.rto_backoffs;
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
     // RFC 9293 3.8.1 / Linux tcp_syn_retries: give up on the handshake.
@@ -129,6 +170,7 @@ void Connection::on_keepalive(Instant now) {
 void Connection::enter_time_wait(Instant now) {
   set_state(TcpState::kTimeWait);
   timers_.retransmit.reset();
+  timers_.tail_loss_probe.reset();
   timers_.persist.reset();
   timers_.keepalive.reset();
   timers_.time_wait = now + 2 * config_.msl;

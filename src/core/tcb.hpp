@@ -43,6 +43,8 @@ struct SendSequence {
   SeqNum recover;  // RecoveryPoint / "recover"
   int dup_acks = 0;
   bool fast_retransmit_due = false;  // the first retransmission of a recovery ignores cwnd
+  bool tlp_in_flight = false;        // RFC 8985 7: TLPRxtOut, one probe per tail
+  bool tlp_new_data_due = false;     // the probe sends one new segment, whatever cwnd says
   int recovery_dup_acks = 0;  // NewReno: dup ACKs since recovery began or the last partial ACK
 
   int rto_backoffs = 0;   // consecutive RTO expiries (reset by progress)
@@ -81,7 +83,8 @@ struct ReceiveSequence {
 
 // One deadline per timer; next_deadline() is their minimum.
 struct ConnectionTimers {
-  std::optional<Instant> retransmit;  // RTO, also SYN / SYN-ACK retransmission
+  std::optional<Instant> retransmit;       // RTO, also SYN / SYN-ACK retransmission
+  std::optional<Instant> tail_loss_probe;  // RFC 8985 7.2 PTO, earlier than the RTO
   std::optional<Instant> delayed_ack;
   std::optional<Instant> persist;
   std::optional<Instant> keepalive;

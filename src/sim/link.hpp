@@ -56,7 +56,10 @@ struct GilbertElliott {
   // exactly L: p = r * pi / (1 - pi) with pi = L / loss_in_bad. When that p would
   // exceed 1 (L close to loss_in_bad), p = 1 and r = (1 - pi) / pi instead.
   // At L = 1% this gives bursts of about 4 losses within 8 datagrams, once every
-  // ~400 datagrams.
+  // ~400 datagrams. As in netem, the chain advances per datagram, not per unit
+  // of time: a sparse sender (one retransmission per RTO) can stay in Bad across
+  // long idle periods, so runs of lost retransmissions are likelier than on a
+  // real path whose bursts last a fixed time.
   static GilbertElliott with_average_loss(double loss, double mean_bad_length = 8,
                                           double loss_in_bad = 0.5);
 };

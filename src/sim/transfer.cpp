@@ -195,9 +195,16 @@ TransferResult run_transfer(uint64_t seed, const TransferOptions& o, const Trans
                      states));
   } else if (!client.quiescent() || !server.quiescent()) {
     std::string hint;
+    if (!client.record().established_at && client.connection().error() != 0) {
+      hint = fmt::format(
+          " (the handshake failed after {} SYN retransmissions; a listener that "
+          "never got a valid SYN stays in LISTEN)",
+          client.connection().stats().syn_retransmits);
+    }
     for (const auto& [self, peer] : {std::pair{&client, &server}, std::pair{&server, &client}}) {
-      if (!self->quiescent() && !self->connection().next_deadline() && peer->quiescent() &&
-          peer->connection().error() != 0 && !self->connection().config().keepalive) {
+      if (hint.empty() && !self->quiescent() && !self->connection().next_deadline() &&
+          peer->quiescent() && self->record().established_at && peer->connection().error() != 0 &&
+          !self->connection().config().keepalive) {
         hint = fmt::format(
             " ({} waits with no timer for a peer that gave up; only keepalive "
             "would notice)",

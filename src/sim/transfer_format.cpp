@@ -89,6 +89,9 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
   if (c.syn_retries != d.syn_retries || c.synack_retries != d.synack_retries) {
     s += fmt::format(" --syn-retries {}", c.syn_retries);
   }
+  if (c.max_retransmissions != d.max_retransmissions) {
+    s += fmt::format(" --max-retrans {}", c.max_retransmissions);
+  }
   if (c.keepalive) {
     s += fmt::format(" --keepalive {} --keepalive-interval {} --keepalive-count {}",
                      ms(c.keepalive_idle), ms(c.keepalive_interval), c.keepalive_count);

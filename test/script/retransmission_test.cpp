@@ -296,6 +296,7 @@ TEST(Retransmission, AckCarryingDataIsNotDuplicate_RFC5681_2) {
 ConnectionConfig sack_config() {
   ConnectionConfig c = ScriptTest::default_config();
   c.sack = true;
+  c.tail_loss_probe = false;  // these tests isolate RFC 6675; TLP has its own
   return c;
 }
 
@@ -390,6 +391,67 @@ TEST(Retransmission, RtoIsThreeSecondsAfterSynTimeout_RFC6298_5_7) {
   t.expect_nothing();
   t.at_ms(4100);
   t.expect(data_at(1001, 100));
+}
+
+}  // namespace
+}  // namespace tou::script
+
+namespace tou::script {
+namespace {
+
+ConnectionConfig tlp_config() {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.sack = true;
+  return c;
+}
+
+// Establishes with a 100 ms RTT sample, so SRTT = 100 ms and PTO = 200 ms.
+void establish_with_rtt(ScriptTest& t) {
+  t.conn().connect(t.now(), t.params());
+  t.take();
+  t.at_ms(100);
+  t.inject(seg().syn().seq(5000).ack(1001).mss(1460).win(65535).sack_ok());
+  t.expect(seg().ack_flag().seq(1001).ack(5001));
+}
+
+TEST(TailLossProbe, ProbeRetransmitsLastSegmentAfterTwoSrtt_RFC8985_7) {
+  ScriptTest t(tlp_config());
+  establish_with_rtt(t);
+  t.app_send(3 * 1460);
+  for (int i = 0; i < 3; ++i) t.take();
+  t.at_ms(299);
+  t.expect_nothing();
+  t.at_ms(300);  // PTO = 2 * SRTT after the last send at 100 ms
+  t.expect(seg().ack_flag().seq(1001 + 2 * 1460).data(1460), "the last segment again");
+  // One probe per tail; the RTO (SRTT + 4 * RTTVAR = 300 ms, restarted by the probe) is next.
+  t.at_ms(599);
+  t.expect_nothing();
+  t.at_ms(600);
+  t.expect(seg().ack_flag().seq(1001).data(1460), "RTO retransmits the first segment");
+  EXPECT_EQ(t.conn().stats().tail_loss_probes, 1u);
+  EXPECT_EQ(t.conn().stats().rto_timeouts, 1u);
+}
+
+TEST(TailLossProbe, ProbeSendsNewDataWhenCwndHoldsIt_RFC8985_7_3) {
+  ScriptTest t(tlp_config());
+  establish_with_rtt(t);
+  t.app_send(11 * 1460);  // the initial window is 10 segments
+  for (int i = 0; i < 10; ++i) t.take();
+  t.expect_nothing();
+  t.at_ms(300);
+  t.expect(seg().ack_flag().psh().seq(1001 + 10 * 1460).data(1460), "new data past cwnd");
+}
+
+TEST(TailLossProbe, AckOfTailCancelsProbe_RFC8985_7_2) {
+  ScriptTest t(tlp_config());
+  establish_with_rtt(t);
+  t.app_send(1460);
+  t.take();
+  t.at_ms(150);
+  t.inject(seg().seq(5001).ack(2461).win(65535));
+  t.at_ms(2000);
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().tail_loss_probes, 0u);
 }
 
 }  // namespace

@@ -24,6 +24,12 @@ inline int scaled(int seeds) {
   return std::max(1, static_cast<int>(std::lround(seeds * test_scale())));
 }
 
+// TOU_SIM_SEED_OFFSET (default 0) shifts the property tests' seeds.
+inline uint64_t seed_offset() {
+  const char* s = std::getenv("TOU_SIM_SEED_OFFSET");
+  return s == nullptr ? 0 : std::strtoull(s, nullptr, 10);
+}
+
 // What a failing run prints: the seed, the failure, and how to reproduce it.
 inline std::string explain(uint64_t seed, const TransferOptions& o, const TransferResult& r) {
   return fmt::format("seed {}: {}\n  {}\n  reproduce: {}", seed, r.failure, r.summary(),

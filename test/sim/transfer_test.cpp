@@ -133,13 +133,29 @@ TEST(Transfer, CommandLineSpellsOutEverySetting) {
   o.connection.congestion_control = "newreno";
   o.connection.user_timeout = 2s;
   o.connection.sack = false;
+  o.connection.max_retransmissions = 30;
   o.close = CloseMode::kServer;
   const std::string cmd = to_command_line(9, o);
-  for (const char* part :
-       {"tou-sim --seed 9 --runs 1", "--bytes 60000", "--bytes-back 40000", "--loss 0.05",
-        "--burst", "--dup 0.02", "--reorder 0.05", "--corrupt 0.02", "--delay 10", "--jitter 2",
-        "--rate 12.5", "--queue 40", "--partition 150:2500", "--cc newreno", "--close server",
-        "--user-timeout 2000", "--msl 10000", "--no-sack", "--reorder-delay 10"}) {
+  for (const char* part : {"tou-sim --seed 9 --runs 1",
+                           "--bytes 60000",
+                           "--bytes-back 40000",
+                           "--loss 0.05",
+                           "--burst",
+                           "--dup 0.02",
+                           "--reorder 0.05",
+                           "--corrupt 0.02",
+                           "--delay 10",
+                           "--jitter 2",
+                           "--rate 12.5",
+                           "--queue 40",
+                           "--partition 150:2500",
+                           "--cc newreno",
+                           "--close server",
+                           "--user-timeout 2000",
+                           "--msl 10000",
+                           "--no-sack",
+                           "--reorder-delay 10",
+                           "--max-retrans 30"}) {
     EXPECT_NE(cmd.find(part), std::string::npos) << part << " not in " << cmd;
   }
 }

@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "success", "error"}));
   app.add_option("--max-time", max_time_s, "Virtual time limit per run (s)")
       ->check(CLI::PositiveNumber);
+  int max_retrans = tou::sim::sim_connection_defaults().max_retransmissions;
+  app.add_option("--max-retrans", max_retrans, "RTO expiries in a row before ETIMEDOUT")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--syn-retries", syn_retries, "SYN and SYN-ACK retransmissions before giving up")
       ->check(CLI::NonNegativeNumber);
   double keepalive_ms = 0;
@@ -173,6 +176,7 @@ int main(int argc, char** argv) {
   o.connection.congestion_control = cc;
   o.connection.user_timeout = from_ms(user_timeout_ms);
   o.connection.msl = from_ms(msl_ms);
+  o.connection.max_retransmissions = max_retrans;
   if (app.count("--syn-retries") > 0) {
     o.connection.syn_retries = syn_retries;
     o.connection.synack_retries = syn_retries;
