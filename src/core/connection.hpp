@@ -48,6 +48,7 @@ struct ConnectionConfig {
   bool window_scaling = true;                            // RFC 7323
   bool pacing = true;  // spread each window over an RTT (CongestionController::pacing_rate)
   bool tail_loss_probe = true;  // RFC 8985 7 TLP (with SACK), Linux's tcp_early_retrans
+  bool rack = true;             // RFC 8985 6 time-based loss detection (with SACK)
   std::string congestion_control = "cubic";
   uint32_t initial_window_segments = 10;  // RFC 6928
   bool keepalive = false;                 // RFC 9293 3.8.4 (off by default)
@@ -151,6 +152,9 @@ class Connection {
   void update_timestamps_on_input(const Segment& seg);
   void take_rtt_sample(Instant now, const Segment& seg, const CumulativeAckResult& acked);
   void detect_loss(Instant now, const Segment& seg, bool is_dup_ack);
+  void update_rack(Instant now);
+  size_t rack_detect_losses(Instant now);
+  void maybe_enter_recovery(Instant now);
   void on_handshake_done(Instant now);
   void apply_peer_syn_options(const SegmentHeader& syn);
   void send_challenge_ack(Instant now);

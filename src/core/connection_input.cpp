@@ -468,20 +468,24 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
 
 // Loss detection: RFC 6675 with SACK, RFC 5681 3.2 / RFC 6582 without.
 void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
-  if (snd_.sent.empty()) return;
   auto sacks = seg.header.options.sacks();
-  if (sack_ok_ && !sacks.empty()) {
+  if (sack_ok_ && !sacks.empty() && !snd_.sent.empty()) {
     stats_.sack_blocks_received += sacks.size();
     snd_.sent.on_sack(sacks);
   }
-  size_t newly_lost = sack_ok_ ? snd_.sent.mark_losses(3, snd_.mss) : 0;
-  if (snd_.in_recovery) return;
-
+  update_rack(now);
+  if (snd_.sent.empty()) return;
+  size_t newly_lost = 0;
+  if (sack_ok_) newly_lost = snd_.sent.mark_losses(3, snd_.mss) + rack_detect_losses(now);
   // RFC 6675 5: enter recovery on DupThresh duplicate ACKs or when IsLost()
-  // holds for the first unacknowledged segment; RFC 6582 3.2 step 1: not for
-  // ACKs that only cover data sent before the last recovery or timeout.
-  bool loss_seen = (is_dup_ack && snd_.dup_acks >= 3) || (sack_ok_ && newly_lost > 0);
-  if (!loss_seen || snd_.una < snd_.recover) return;
+  // holds for the first unacknowledged segment.
+  if ((is_dup_ack && snd_.dup_acks >= 3) || newly_lost > 0) maybe_enter_recovery(now);
+}
+
+void Connection::maybe_enter_recovery(Instant now) {
+  // RFC 6582 3.2 step 1: not for ACKs that only cover data sent before the last
+  // recovery or timeout.
+  if (snd_.in_recovery || snd_.sent.empty() || snd_.una < snd_.recover) return;
   snd_.in_recovery = true;
   timers_.tail_loss_probe.reset();
   snd_.recover = snd_.nxt;
@@ -492,6 +496,41 @@ void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
   // now, whatever cwnd and pipe say.
   if (!snd_.sent.front().sacked && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
   snd_.fast_retransmit_due = true;
+}
+
+// RFC 8985 6.2 step 5: time-based detection, which also finds lost
+// retransmissions; records not yet overdue arm the reordering timer (6.3).
+size_t Connection::rack_detect_losses(Instant now) {
+  timers_.rack_reorder.reset();
+  if (!config_.rack || !snd_.rack_sent || snd_.sent.empty()) return 0;
+  Duration reo_wnd = rtt_.min_rtt() / 4;  // RFC 8985 6.2 step 4
+  std::optional<Instant> next;
+  size_t lost = snd_.sent.mark_rack_losses(now, *snd_.rack_sent, snd_.rack_end,
+                                           snd_.rack_rtt + reo_wnd, &next);
+  timers_.rack_reorder = next;
+  stats_.rack_losses += lost;
+  return lost;
+}
+
+// RFC 8985 6.2 steps 1-3: remember the most recently sent transmission that
+// the peer has now received.
+void Connection::update_rack(Instant now) {
+  SentQueue::Delivered d = snd_.sent.take_delivered();
+  auto fold = [&](std::optional<Instant> sent, SeqNum end) {
+    if (!sent) return;
+    if (snd_.rack_sent &&
+        (*sent < *snd_.rack_sent || (*sent == *snd_.rack_sent && end <= snd_.rack_end))) {
+      return;
+    }
+    snd_.rack_sent = sent;
+    snd_.rack_end = end;
+    snd_.rack_rtt = now - *sent;
+  };
+  fold(d.sent_once, d.sent_once_end);
+  // Step 2: a retransmission acknowledged within min_RTT was the original's ACK.
+  if (d.retransmitted && now - *d.retransmitted >= rtt_.min_rtt()) {
+    fold(d.retransmitted, d.retransmitted_end);
+  }
 }
 
 void Connection::process_text(Instant now, const Segment& seg) {

@@ -20,6 +20,7 @@ std::optional<Instant> Connection::next_deadline() const {
   std::optional<Instant> d;
   take_min(d, timers_.retransmit);
   take_min(d, timers_.tail_loss_probe);
+  take_min(d, timers_.rack_reorder);
   take_min(d, timers_.delayed_ack);
   take_min(d, timers_.persist);
   take_min(d, timers_.keepalive);
@@ -37,6 +38,10 @@ void Connection::on_timer(Instant now) {
     timers_.retransmit.reset();
     on_rto(now);
     if (state_ == TcpState::kClosed) return;
+  }
+  if (timers_.rack_reorder && now >= *timers_.rack_reorder) {
+    timers_.rack_reorder.reset();
+    if (rack_detect_losses(now) > 0) maybe_enter_recovery(now);
   }
   if (timers_.tail_loss_probe && now >= *timers_.tail_loss_probe) {
     timers_.tail_loss_probe.reset();
@@ -69,8 +74,8 @@ void Connection::arm_rto(Instant now) {
 // instead of waiting for the RTO. Needs SACK to tell what the probe repaired.
 void Connection::arm_tail_loss_probe(Instant now) {
   timers_.tail_loss_probe.reset();
-  if (!config_.tail_loss_probe || !sack_ok_ || snd_.in_recovery || snd_.tlp_in_flight || !rtt_.has_sample() ||
-      snd_.sent.empty() || !is_synchronized(state_)) {
+  if (!config_.tail_loss_probe || !sack_ok_ || snd_.in_recovery || snd_.tlp_in_flight ||
+      !rtt_.has_sample() || snd_.sent.empty() || !is_synchronized(state_)) {
     return;
   }
   Duration pto = 2 * rtt_.srtt();
@@ -101,6 +106,7 @@ void Connection::on_tail_loss_probe(Instant now) {
 void Connection::on_rto(Instant now) {
   if (snd_.sent.empty()) return;
   timers_.tail_loss_probe.reset();
+  timers_.rack_reorder.reset();
   snd_.tlp_in_flight = false;
   ++snd_.rto_backoffs;
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
@@ -171,6 +177,7 @@ void Connection::enter_time_wait(Instant now) {
   set_state(TcpState::kTimeWait);
   timers_.retransmit.reset();
   timers_.tail_loss_probe.reset();
+  timers_.rack_reorder.reset();
   timers_.persist.reset();
   timers_.keepalive.reset();
   timers_.time_wait = now + 2 * config_.msl;

@@ -1,13 +1,14 @@
 #include "core/receive_buffer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstring>
 #include <utility>
 
 namespace tou {
 
-ReceiveBuffer::ReceiveBuffer(size_t capacity) : storage_(capacity) {}
+ReceiveBuffer::ReceiveBuffer(size_t capacity) : capacity_(capacity) {}
 
 size_t ReceiveBuffer::insert(size_t offset, std::span<const uint8_t> data) {
   const size_t win = window();
@@ -17,6 +18,7 @@ size_t ReceiveBuffer::insert(size_t offset, std::span<const uint8_t> data) {
 
   // Fast path: in order with nothing held out of order.
   if (offset == 0 && ooo_.empty()) {
+    if (readable_ + end > allocated_) reserve(readable_ + end);
     store(0, data.first(end));
     readable_ += end;
     return end;
@@ -33,6 +35,7 @@ size_t ReceiveBuffer::insert(size_t offset, std::span<const uint8_t> data) {
     // A new, separate range over the limit: drop it (out-of-order data is never owed).
     return 0;
   }
+  if (readable_ + end > allocated_) reserve(readable_ + end);
 
   // First copy wins: store only the gaps between the held ranges.
   size_t cursor = offset;
@@ -68,9 +71,9 @@ size_t ReceiveBuffer::insert(size_t offset, std::span<const uint8_t> data) {
 size_t ReceiveBuffer::read(std::span<uint8_t> out) {
   const size_t n = std::min(out.size(), readable_);
   if (n == 0) return 0;
-  const size_t first = std::min(n, capacity() - head_);
-  std::memcpy(out.data(), storage_.data() + head_, first);
-  std::memcpy(out.data() + first, storage_.data(), n - first);
+  const size_t first = std::min(n, allocated_ - head_);
+  std::memcpy(out.data(), storage_.get() + head_, first);
+  std::memcpy(out.data() + first, storage_.get(), n - first);
   return discard(n);
 }
 
@@ -81,7 +84,7 @@ size_t ReceiveBuffer::discard(size_t n) {
     head_ = 0;  // keeps the next segments contiguous
   } else {
     head_ += n;
-    if (head_ >= capacity()) head_ -= capacity();
+    if (head_ >= allocated_) head_ -= allocated_;
   }
   return n;
 }
@@ -93,32 +96,49 @@ size_t ReceiveBuffer::out_of_order_bytes() const {
 }
 
 void ReceiveBuffer::set_capacity(size_t capacity) {
-  capacity = std::max(capacity, readable_);
-  if (capacity == storage_.size()) return;
-  // Lay the ring out from head_ so every offset keeps its meaning.
-  std::vector<uint8_t> resized(capacity);
-  const size_t keep = std::min(capacity, storage_.size());
-  if (keep > 0) {
-    const size_t first = std::min(keep, storage_.size() - head_);
-    std::memcpy(resized.data(), storage_.data() + head_, first);
-    std::memcpy(resized.data() + first, storage_.data(), keep - first);
-  }
-  storage_ = std::move(resized);
-  head_ = 0;
+  capacity_ = std::max(capacity, readable_);
   // Shrinking: out-of-order bytes past the new window are dropped.
   const size_t win = window();
   std::erase_if(ooo_, [&](const ByteRange& r) { return r.begin >= win; });
   if (!ooo_.empty()) ooo_.back().end = std::min(ooo_.back().end, win);
+  if (allocated_ > capacity_) reallocate(used() == 0 ? 0 : capacity_);
+}
+
+void ReceiveBuffer::reserve(size_t needed) {
+  assert(needed <= capacity_);
+  if (needed <= allocated_) return;
+  // Doubling from kInitialAllocation (or the first insert's room), capped at the limit.
+  size_t size = std::bit_ceil(std::max(needed, kInitialAllocation));
+  size = std::max(size, 2 * allocated_);
+  reallocate(std::min(size, capacity_));
+}
+
+void ReceiveBuffer::reallocate(size_t size) {
+  const size_t used_bytes = used();
+  assert(size >= used_bytes);
+  if (size == allocated_) return;
+  std::unique_ptr<uint8_t[]> resized;
+  if (size > 0) {
+    resized = std::make_unique_for_overwrite<uint8_t[]>(size);
+    // Lay the ring out from head_ so every offset keeps its meaning; the gaps between
+    // out-of-order ranges are copied along (their bytes are never read).
+    const size_t first = std::min(used_bytes, allocated_ - head_);
+    if (first > 0) std::memcpy(resized.get(), storage_.get() + head_, first);
+    if (used_bytes > first) std::memcpy(resized.get() + first, storage_.get(), used_bytes - first);
+  }
+  storage_ = std::move(resized);
+  allocated_ = size;
+  head_ = 0;
 }
 
 void ReceiveBuffer::store(size_t offset, std::span<const uint8_t> data) {
-  const size_t cap = capacity();
+  const size_t cap = allocated_;
   assert(readable_ + offset + data.size() <= cap);
   size_t start = head_ + readable_ + offset;  // < 2 * cap
   if (start >= cap) start -= cap;
   const size_t first = std::min(data.size(), cap - start);
-  std::memcpy(storage_.data() + start, data.data(), first);
-  std::memcpy(storage_.data(), data.data() + first, data.size() - first);
+  std::memcpy(storage_.get() + start, data.data(), first);
+  std::memcpy(storage_.get(), data.data() + first, data.size() - first);
 }
 
 }  // namespace tou

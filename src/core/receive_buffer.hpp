@@ -1,12 +1,21 @@
 // The receive buffer and reassembler: in-order bytes waiting for the
 // application, followed by out-of-order bytes held until the gap before them
 // fills (RFC 9293 3.10.7.4, "segment text"). Offsets are relative to RCV.NXT
-// (offset 0 is the next byte expected). A ring buffer of fixed capacity; the
-// receive window is capacity() - readable().
+// (offset 0 is the next byte expected). The receive window is
+// capacity() - readable().
+//
+// The bytes live in a ring whose storage is allocated lazily: capacity() is a
+// limit, not an allocation. Storage is allocated on the first insert
+// (kInitialAllocation or the room that insert needs, rounded up to a power of
+// two) and doubles as data needs room, up to capacity(), keeping the in-order
+// bytes and the out-of-order bytes at their offsets. A connection's life sees one
+// allocation and at most ceil(log2(capacity / kInitialAllocation)) growths, never
+// one per segment; draining keeps the storage.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -20,6 +29,10 @@ struct ByteRange {
 
 class ReceiveBuffer {
  public:
+  // Smallest storage allocated by the first insert (unless capacity() is smaller).
+  static constexpr size_t kInitialAllocation = 16 * 1024;
+
+  // `capacity` bounds the receive window; nothing is allocated until the first insert.
   explicit ReceiveBuffer(size_t capacity);
 
   // At most this many disjoint out-of-order ranges are held; data that would open
@@ -30,33 +43,46 @@ class ReceiveBuffer {
   // Stores data that starts `offset` bytes past RCV.NXT. Bytes that would fall
   // beyond the window (offset + i >= window()) are dropped. Bytes already held are
   // kept as they are (first copy wins). Returns how far RCV.NXT advanced, i.e. how
-  // many bytes became readable (0 when the data is out of order).
+  // many bytes became readable (0 when the data is out of order). Grows the
+  // storage when the bytes lie past what is allocated.
   // Example: insert(100, b) holds b out of order and returns 0; a later
   // insert(0, a) with a.size() == 100 returns 100 + b.size().
   size_t insert(size_t offset, std::span<const uint8_t> data);
 
-  // Copies up to out.size() readable bytes out and frees their space.
+  // Copies up to out.size() readable bytes out and frees their space (the storage is kept).
   size_t read(std::span<uint8_t> out);
   // Discards up to n readable bytes (as read() without copying).
   size_t discard(size_t n);
 
   size_t readable() const { return readable_; }
-  size_t capacity() const { return storage_.size(); }
+  // The configured limit: readable() plus the window never exceed it.
+  size_t capacity() const { return capacity_; }
   // Bytes the peer may still send past RCV.NXT.
-  size_t window() const { return capacity() - readable_; }
+  size_t window() const { return capacity_ - readable_; }
+  // Bytes of storage held (0 before the first insert; never more than capacity()).
+  size_t allocated() const { return allocated_; }
   // Out-of-order ranges held past RCV.NXT, ascending and disjoint, offsets relative to RCV.NXT.
   const std::vector<ByteRange>& out_of_order() const { return ooo_; }
   size_t out_of_order_bytes() const;
-  // Grows capacity (only while nothing is held out of order); never shrinks below readable().
-  // (Also correct with out-of-order data held: offsets keep their meaning, and when
-  // shrinking, out-of-order bytes past the new window are dropped.)
+  // Changes the limit, never below readable(). Offsets keep their meaning; when
+  // shrinking, out-of-order bytes past the new window are dropped and storage
+  // above the new limit is given back (reallocated to it, or freed when empty).
   void set_capacity(size_t capacity);
 
  private:
-  // Copies data to the ring at `offset` past RCV.NXT; requires it to fit in window().
+  // Bytes of the ring in use from head_: the readable bytes, then everything up to
+  // the end of the last out-of-order range (gaps included).
+  size_t used() const { return readable_ + (ooo_.empty() ? 0 : ooo_.back().end); }
+  // Makes room for `needed` bytes from head_ (<= capacity_) by growing geometrically.
+  void reserve(size_t needed);
+  // Moves the ring to new storage of `size` bytes (>= used()), head_ at index 0.
+  void reallocate(size_t size);
+  // Copies data to the ring at `offset` past RCV.NXT; requires it to fit in allocated_.
   void store(size_t offset, std::span<const uint8_t> data);
 
-  std::vector<uint8_t> storage_;
+  std::unique_ptr<uint8_t[]> storage_;  // allocated_ bytes, not zero-initialised
+  size_t allocated_ = 0;
+  size_t capacity_;
   size_t head_ = 0;      // index of the first readable byte
   size_t readable_ = 0;  // in-order bytes
   std::vector<ByteRange> ooo_;

@@ -1,23 +1,25 @@
 #include "core/send_buffer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstring>
 #include <utility>
 
 namespace tou {
 
-SendBuffer::SendBuffer(size_t capacity) : storage_(capacity) {}
+SendBuffer::SendBuffer(size_t capacity) : capacity_(capacity) {}
 
 size_t SendBuffer::write(std::span<const uint8_t> data) {
   const size_t n = std::min(data.size(), free_space());
   if (n == 0) return 0;
-  const size_t cap = capacity();
+  if (size_ + n > allocated_) reserve(size_ + n);
+  const size_t cap = allocated_;
   size_t tail = head_ + size_;
   if (tail >= cap) tail -= cap;
   const size_t first = std::min(n, cap - tail);
-  std::memcpy(storage_.data() + tail, data.data(), first);
-  std::memcpy(storage_.data(), data.data() + first, n - first);
+  std::memcpy(storage_.get() + tail, data.data(), first);
+  std::memcpy(storage_.get(), data.data() + first, n - first);
   size_ += n;
   return n;
 }
@@ -25,12 +27,12 @@ size_t SendBuffer::write(std::span<const uint8_t> data) {
 void SendBuffer::copy_out(size_t offset, std::span<uint8_t> out) const {
   assert(offset + out.size() <= size_);
   if (out.empty()) return;
-  const size_t cap = capacity();
+  const size_t cap = allocated_;
   size_t start = head_ + offset;
   if (start >= cap) start -= cap;
   const size_t first = std::min(out.size(), cap - start);
-  std::memcpy(out.data(), storage_.data() + start, first);
-  std::memcpy(out.data() + first, storage_.data(), out.size() - first);
+  std::memcpy(out.data(), storage_.get() + start, first);
+  std::memcpy(out.data() + first, storage_.get(), out.size() - first);
 }
 
 void SendBuffer::consume(size_t n) {
@@ -42,15 +44,33 @@ void SendBuffer::consume(size_t n) {
     return;
   }
   head_ += n;
-  if (head_ >= capacity()) head_ -= capacity();
+  if (head_ >= allocated_) head_ -= allocated_;
 }
 
 void SendBuffer::set_capacity(size_t capacity) {
-  capacity = std::max(capacity, size_);
-  if (capacity == storage_.size()) return;
-  std::vector<uint8_t> grown(capacity);
-  copy_out(0, std::span<uint8_t>(grown.data(), size_));
-  storage_ = std::move(grown);
+  capacity_ = std::max(capacity, size_);
+  if (allocated_ > capacity_) reallocate(size_ == 0 ? 0 : capacity_);
+}
+
+void SendBuffer::reserve(size_t needed) {
+  assert(needed <= capacity_);
+  if (needed <= allocated_) return;
+  // Doubling from kInitialAllocation (or the first write's size), capped at the limit.
+  size_t size = std::bit_ceil(std::max(needed, kInitialAllocation));
+  size = std::max(size, 2 * allocated_);
+  reallocate(std::min(size, capacity_));
+}
+
+void SendBuffer::reallocate(size_t size) {
+  assert(size >= size_);
+  if (size == allocated_) return;
+  std::unique_ptr<uint8_t[]> resized;
+  if (size > 0) {
+    resized = std::make_unique_for_overwrite<uint8_t[]>(size);
+    copy_out(0, std::span<uint8_t>(resized.get(), size_));
+  }
+  storage_ = std::move(resized);
+  allocated_ = size;
   head_ = 0;
 }
 

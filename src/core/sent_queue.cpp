@@ -43,6 +43,7 @@ CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack) {
     // Karn (RFC 6298 3): only a segment sent once gives an unambiguous sample. One
     // SACKed earlier did not trigger this ACK (its arrival was reported already).
     if (s.transmissions == 1 && !s.sacked) result.rtt_sample_sent = s.last_sent;
+    if (!s.sacked) note_delivered(s);
     if (s.sacked) sacked_bytes_ -= s.len;
     if (s.lost) lost_bytes_ -= s.len;
     total_bytes_ -= s.len;
@@ -84,6 +85,7 @@ uint32_t SentQueue::on_sack(std::span<const SackBlock> blocks) {
                                    [&](const SentSegment& s) { return s.seq < left; });
     for (; it != records_.end() && it->end() <= b.right; ++it) {
       if (it->sacked) continue;
+      note_delivered(*it);
       it->sacked = true;
       sacked_bytes_ += it->len;
       newly += it->len;
@@ -119,6 +121,49 @@ size_t SentQueue::mark_losses(int dup_thresh, uint32_t mss) {
       first_lost_hint_ = std::min(first_lost_hint_, i);
       ++marked;
     }
+  }
+  return marked;
+}
+
+void SentQueue::note_delivered(const SentSegment& s) {
+  auto later = [&](const std::optional<Instant>& t, SeqNum end) {
+    return !t || s.last_sent > *t || (s.last_sent == *t && s.end() > end);
+  };
+  if (s.transmissions == 1) {
+    if (later(delivered_.sent_once, delivered_.sent_once_end)) {
+      delivered_.sent_once = s.last_sent;
+      delivered_.sent_once_end = s.end();
+    }
+  } else if (later(delivered_.retransmitted, delivered_.retransmitted_end)) {
+    delivered_.retransmitted = s.last_sent;
+    delivered_.retransmitted_end = s.end();
+  }
+}
+
+SentQueue::Delivered SentQueue::take_delivered() {
+  Delivered d = delivered_;
+  delivered_ = Delivered{};
+  return d;
+}
+
+size_t SentQueue::mark_rack_losses(Instant now, Instant rack_sent, SeqNum rack_end,
+                                   Duration threshold, std::optional<Instant>* next_due) {
+  size_t marked = 0;
+  next_due->reset();
+  for (size_t i = 0; i < records_.size(); ++i) {
+    SentSegment& s = records_[i];
+    if (s.sacked || s.lost) continue;
+    bool sent_before = s.last_sent < rack_sent || (s.last_sent == rack_sent && s.end() <= rack_end);
+    if (!sent_before) continue;
+    if (now - s.last_sent < threshold) {
+      Instant due = s.last_sent + threshold;
+      if (!*next_due || due < **next_due) *next_due = due;
+      continue;
+    }
+    s.lost = true;
+    lost_bytes_ += s.len;
+    first_lost_hint_ = std::min(first_lost_hint_, i);
+    ++marked;
   }
   return marked;
 }
@@ -169,6 +214,7 @@ void SentQueue::clear() {
   total_bytes_ = 0;
   highest_sacked_.reset();
   first_lost_hint_ = 0;
+  delivered_ = Delivered{};
 }
 
 }  // namespace tou

@@ -63,6 +63,23 @@ class SentQueue {
   // marked again (like NextSeg's HighRxt rule; a lost retransmission is left to
   // the RTO). Returns how many records became lost.
   size_t mark_losses(int dup_thresh, uint32_t mss);
+  // RFC 8985 6.2 step 2: the newest transmission delivered (cumulatively ACKed or
+  // SACKed) since the last call, ordered by (send time, end sequence), split by
+  // whether the record had been retransmitted (its delivery may be the original's).
+  struct Delivered {
+    std::optional<Instant> sent_once;
+    SeqNum sent_once_end;
+    std::optional<Instant> retransmitted;
+    SeqNum retransmitted_end;
+  };
+  Delivered take_delivered();
+  // RFC 8985 6.2 step 5 (RACK): marks lost every un-SACKed record transmitted
+  // before (rack_sent, rack_end) and longer than `threshold` (RACK.rtt +
+  // reo_wnd) ago, retransmissions included. Returns how many became lost.
+  // `next_due` receives the earliest time a record sent before RACK's but not yet
+  // overdue would become lost (the reordering timer, RFC 8985 6.3).
+  size_t mark_rack_losses(Instant now, Instant rack_sent, SeqNum rack_end, Duration threshold,
+                          std::optional<Instant>* next_due);
   // Marks the record at index i lost (fast retransmit without SACK, RFC 6582).
   void mark_lost(size_t i);
   // RFC 6298 (5) / RFC 6675 5.1: after an RTO every un-SACKed record counts as lost.
@@ -92,6 +109,8 @@ class SentQueue {
   uint32_t lost_bytes_ = 0;   // sequence space of records with lost == true
   uint32_t total_bytes_ = 0;  // sequence space of all records
   std::optional<SeqNum> highest_sacked_;
+  Delivered delivered_;
+  void note_delivered(const SentSegment& s);
   // No record below this index is lost (first_lost() starts its scan there).
   mutable size_t first_lost_hint_ = 0;
 };

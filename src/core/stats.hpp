@@ -22,6 +22,7 @@ struct ConnectionStats {
   uint64_t fast_recoveries = 0;   // RFC 6675 / RFC 6582 recovery episodes
   uint64_t rto_timeouts = 0;      // RFC 6298 (5.4)-(5.6)
   uint64_t tail_loss_probes = 0;  // RFC 8985 7
+  uint64_t rack_losses = 0;       // segments RACK judged lost (RFC 8985 6.2)
   uint64_t syn_retransmits = 0;
   uint64_t dup_acks_received = 0;
   uint64_t sack_blocks_received = 0;

@@ -43,9 +43,13 @@ struct SendSequence {
   SeqNum recover;  // RecoveryPoint / "recover"
   int dup_acks = 0;
   bool fast_retransmit_due = false;  // the first retransmission of a recovery ignores cwnd
-  bool tlp_in_flight = false;        // RFC 8985 7: TLPRxtOut, one probe per tail
-  bool tlp_new_data_due = false;     // the probe sends one new segment, whatever cwnd says
-  int recovery_dup_acks = 0;  // NewReno: dup ACKs since recovery began or the last partial ACK
+  // RFC 8985 6.2 (RACK): the newest delivered transmission and its RTT.
+  std::optional<Instant> rack_sent;
+  SeqNum rack_end;
+  Duration rack_rtt{0};
+  bool tlp_in_flight = false;     // RFC 8985 7: TLPRxtOut, one probe per tail
+  bool tlp_new_data_due = false;  // the probe sends one new segment, whatever cwnd says
+  int recovery_dup_acks = 0;      // NewReno: dup ACKs since recovery began or the last partial ACK
 
   int rto_backoffs = 0;   // consecutive RTO expiries (reset by progress)
   Instant stall_start{};  // since when outstanding data has seen no ACK progress (user timeout)
@@ -85,6 +89,7 @@ struct ReceiveSequence {
 struct ConnectionTimers {
   std::optional<Instant> retransmit;       // RTO, also SYN / SYN-ACK retransmission
   std::optional<Instant> tail_loss_probe;  // RFC 8985 7.2 PTO, earlier than the RTO
+  std::optional<Instant> rack_reorder;     // RFC 8985 6.3 reordering timer
   std::optional<Instant> delayed_ack;
   std::optional<Instant> persist;
   std::optional<Instant> keepalive;

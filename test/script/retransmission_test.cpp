@@ -296,7 +296,8 @@ TEST(Retransmission, AckCarryingDataIsNotDuplicate_RFC5681_2) {
 ConnectionConfig sack_config() {
   ConnectionConfig c = ScriptTest::default_config();
   c.sack = true;
-  c.tail_loss_probe = false;  // these tests isolate RFC 6675; TLP has its own
+  c.tail_loss_probe = false;  // these tests isolate RFC 6675; TLP and RACK have their own
+  c.rack = false;
   return c;
 }
 
@@ -452,6 +453,41 @@ TEST(TailLossProbe, AckOfTailCancelsProbe_RFC8985_7_2) {
   t.at_ms(2000);
   t.expect_nothing();
   EXPECT_EQ(t.conn().stats().tail_loss_probes, 0u);
+}
+
+}  // namespace
+}  // namespace tou::script
+
+namespace tou::script {
+namespace {
+
+TEST(Rack, LostRetransmissionDetectedBySackOfLaterSend_RFC8985_6_2) {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.sack = true;
+  c.tail_loss_probe = false;
+  ScriptTest t(c);
+  establish_with_rtt(t);  // SRTT = min RTT = 100 ms: reo_wnd = 25 ms
+  t.app_send(5 * 1460);   // 1001 is lost
+  for (int i = 0; i < 5; ++i) t.take();
+  t.at_ms(200);
+  t.inject(seg().seq(5001).ack(1001).win(65535).sack(2461, 8301));
+  t.expect(seg().ack_flag().seq(1001).data(1460), "the hole, retransmitted");
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 1u);
+  // The retransmission is lost too; new data sent after it is SACKed.
+  t.app_send(1460);
+  t.expect(seg().ack_flag().psh().seq(8301).data(1460));
+  t.at_ms(300);
+  t.inject(seg().seq(5001).ack(1001).win(65535).sack(2461, 9761));
+  // 9761's send (200 ms) follows the retransmission (200 ms, lower sequence), so
+  // the retransmission is lost once RACK.rtt + reo_wnd = 100 + 25 ms have passed
+  // since it was sent: the reordering timer fires at 325 ms (RFC 8985 6.3).
+  t.expect_nothing();
+  t.at_ms(324);
+  t.expect_nothing();
+  t.at_ms(325);
+  t.expect(seg().ack_flag().seq(1001).data(1460), "the lost retransmission, again");
+  EXPECT_GE(t.conn().stats().rack_losses, 1u);
+  EXPECT_EQ(t.conn().stats().rto_timeouts, 0u);
 }
 
 }  // namespace
