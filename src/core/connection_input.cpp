@@ -316,7 +316,10 @@ void Connection::update_timestamps_on_input(const Segment& seg) {
 void Connection::take_rtt_sample(Instant now, const Segment& seg,
                                  const CumulativeAckResult& acked) {
   const auto& ts = seg.header.options.timestamps;
-  if (ts_ok_ && ts && ts->echo_reply != 0) {
+  // An echo from before the last RTO belongs to a copy the timeout already
+  // gave up on: the sample would include the whole backoff wait.
+  bool stale = ts && snd_.rto_tsval && static_cast<int32_t>(ts->echo_reply - *snd_.rto_tsval) < 0;
+  if (ts_ok_ && ts && ts->echo_reply != 0 && !stale) {
     // RFC 7323 4.2: the echoed timestamp gives an RTT even for retransmitted data.
     uint32_t elapsed = ts_now(now) - ts->echo_reply;
     if (elapsed < (1u << 31)) {
@@ -415,6 +418,7 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
     // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
     timers_.retransmit.reset();
     snd_.tlp_in_flight = false;
+    if (snd_.sent.empty()) snd_.rto_tsval.reset();
     if (!snd_.sent.empty()) arm_rto(now);
     arm_tail_loss_probe(now);
   }

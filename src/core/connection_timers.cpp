@@ -137,6 +137,7 @@ void Connection::on_rto(Instant now) {
     snd_.recover = snd_.nxt;
     snd_.dup_acks = 0;
   }
+  snd_.rto_tsval = ts_now(now);
   // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, back off, restart.
   snd_.sent.mark_all_lost();
   rtt_.backoff();

@@ -47,6 +47,8 @@ struct SendSequence {
   std::optional<Instant> rack_sent;
   SeqNum rack_end;
   Duration rack_rtt{0};
+  // Our TSval when the last RTO fired: echoes older than it measure the RTO wait too.
+  std::optional<uint32_t> rto_tsval;
   bool tlp_in_flight = false;     // RFC 8985 7: TLPRxtOut, one probe per tail
   bool tlp_new_data_due = false;  // the probe sends one new segment, whatever cwnd says
   int recovery_dup_acks = 0;      // NewReno: dup ACKs since recovery began or the last partial ACK
