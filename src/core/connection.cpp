@@ -59,15 +59,19 @@ Connection::Connection(const ConnectionConfig& config)
 
 Connection::~Connection() = default;
 
-void Connection::connect(Instant now, const OpenParams& params) {
+void Connection::open(const OpenParams& params, bool passive) {
   assert(state_ == TcpState::kClosed);
   local_port_ = params.local_port;
   remote_port_ = params.remote_port;
   ts_offset_ = params.ts_offset;
   snd_.iss = snd_.una = snd_.nxt = snd_.recover = params.iss;
-  snd_.buffer_seq = params.iss + 1;
+  snd_.buffer_seq = params.iss + 1;  // the SYN takes the ISS itself
+  passive_ = passive;
+}
+
+void Connection::connect(Instant now, const OpenParams& params) {
+  open(params, false);
   snd_.last_send = now;
-  passive_ = false;
   // The SYN offers every option we have; the SYN-ACK decides (RFC 7323 2.2, RFC 2018 2).
   sack_ok_ = config_.sack;
   ts_ok_ = config_.timestamps;
@@ -76,13 +80,7 @@ void Connection::connect(Instant now, const OpenParams& params) {
 }
 
 void Connection::listen(const OpenParams& params) {
-  assert(state_ == TcpState::kClosed);
-  local_port_ = params.local_port;
-  remote_port_ = params.remote_port;
-  ts_offset_ = params.ts_offset;
-  snd_.iss = snd_.una = snd_.nxt = snd_.recover = params.iss;
-  snd_.buffer_seq = params.iss + 1;
-  passive_ = true;
+  open(params, true);
   set_state(TcpState::kListen);
 }
 

@@ -139,6 +139,8 @@ class Connection {
   void set_nodelay(bool on) { config_.nodelay = on; }
 
  private:
+  void open(const OpenParams& params, bool passive);
+
   // Input (connection_input.cpp), by state as in RFC 9293 3.10.7.
   void input_listen(Instant now, const Segment& seg);
   void input_syn_sent(Instant now, const Segment& seg);
