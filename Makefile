@@ -5,13 +5,14 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 300
+PREFIX ?= /usr/local
 
 # Everything the build, the tests and the fuzzers need, from Debian 12.
 DEB_PACKAGES := cmake ninja-build g++ pkg-config git \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev libsodium-dev \
   clang libclang-rt-14-dev
 
-.PHONY: all deps build demo test asan tsan fuzz bench format format-check clean
+.PHONY: all deps build demo test asan tsan fuzz bench format format-check clean install
 
 all: build
 
@@ -34,6 +35,10 @@ endef
 
 build: deps
 	$(call cmake_build,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+
+# Headers, libtou.so and libtou.a, the CMake package and tou.pc under PREFIX.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # The main job: transfers over simulated impaired links (until the engine and
 # tools land, the simulator is the real transfer we can show).

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -214,6 +216,120 @@ TEST(ReceiveBuffer, SetCapacityWithOutOfOrderData) {
   EXPECT_EQ(read_all(b), bytes(5, 0));
 }
 
+TEST(ReceiveBuffer, FreshBufferAllocatesNothing) {
+  ReceiveBuffer b(1 << 20);
+  EXPECT_EQ(b.allocated(), 0u);
+  EXPECT_EQ(b.capacity(), size_t{1} << 20);
+  EXPECT_EQ(b.window(), size_t{1} << 20);  // the advertised window is the limit
+  EXPECT_EQ(b.insert(0, {}), 0u);
+  EXPECT_EQ(b.insert(size_t{1} << 20, bytes(10, 0)), 0u);  // past the window: nothing stored
+  EXPECT_EQ(b.allocated(), 0u);
+}
+
+TEST(ReceiveBuffer, SmallInsertAllocatesLittleAndDrainKeepsIt) {
+  ReceiveBuffer b(1 << 20);
+  EXPECT_EQ(b.insert(0, bytes(100, 0)), 100u);
+  EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);
+  EXPECT_EQ(b.window(), (size_t{1} << 20) - 100);
+  EXPECT_EQ(read_all(b), bytes(100, 0));
+  EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);  // kept for the next segments
+  EXPECT_EQ(b.insert(0, bytes(1448, 100)), 1448u);
+  EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);
+  EXPECT_EQ(read_all(b), bytes(1448, 100));
+}
+
+TEST(ReceiveBuffer, OutOfOrderInsertAllocatesUpToItsEnd) {
+  ReceiveBuffer b(1 << 20);
+  EXPECT_EQ(b.insert(50'000, bytes(10, 0)), 0u);
+  EXPECT_EQ(b.allocated(), 65'536u);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{50'000, 50'010}}));
+  EXPECT_EQ(b.window(), size_t{1} << 20);
+  ReceiveBuffer odd(100'000);  // the allocation stops at the limit
+  EXPECT_EQ(odd.insert(70'000, bytes(10, 0)), 0u);
+  EXPECT_EQ(odd.allocated(), 100'000u);
+}
+
+// Absolute stream byte p is uint8_t(p): bytes(n, p) is the stream from p.
+TEST(ReceiveBuffer, GrowthAcrossTheWrapKeepsInOrderAndOutOfOrderBytes) {
+  constexpr size_t kInit = ReceiveBuffer::kInitialAllocation;
+  ReceiveBuffer b(1 << 20);
+  EXPECT_EQ(b.insert(0, bytes(kInit - 1000, 0)), kInit - 1000);
+  std::vector<uint8_t> out(kInit - 2000);
+  EXPECT_EQ(b.read(out), out.size());  // head at kInit - 2000, 1000 bytes readable
+  size_t rcv_nxt = kInit - 1000;
+  // Out of order, one range before the end of storage, one across it.
+  EXPECT_EQ(b.insert(500, bytes(300, static_cast<uint8_t>(rcv_nxt + 500))), 0u);
+  EXPECT_EQ(b.insert(900, bytes(2000, static_cast<uint8_t>(rcv_nxt + 900))), 0u);
+  EXPECT_EQ(b.allocated(), kInit);
+  // Past the storage: doubles, laying the ring out from RCV.NXT.
+  EXPECT_EQ(b.insert(kInit, bytes(100, static_cast<uint8_t>(rcv_nxt + kInit))), 0u);
+  EXPECT_EQ(b.allocated(), 2 * kInit);
+  EXPECT_EQ(b.out_of_order(), (Ranges{{500, 800}, {900, 2900}, {kInit, kInit + 100}}));
+  EXPECT_EQ(b.readable(), 1000u);
+  // Fill the gaps: everything comes out in order.
+  EXPECT_EQ(b.insert(0, bytes(500, static_cast<uint8_t>(rcv_nxt))), 800u);
+  rcv_nxt += 800;
+  EXPECT_EQ(b.out_of_order(), (Ranges{{100, 2100}, {kInit - 800, kInit - 700}}));
+  EXPECT_EQ(b.insert(0, bytes(kInit, static_cast<uint8_t>(rcv_nxt))), kInit);
+  EXPECT_TRUE(b.out_of_order().empty());
+  EXPECT_EQ(b.allocated(), 2 * kInit);
+  EXPECT_EQ(read_all(b), bytes(1000 + 800 + kInit, static_cast<uint8_t>(kInit - 2000)));
+}
+
+// A whole window received in segments, the application reading a little behind
+// and one segment in eight arriving late: the storage doubles up to the limit,
+// once per size, and every byte comes out in order.
+TEST(ReceiveBuffer, GrowsOncePerSizeUpToTheLimit) {
+  constexpr size_t kCapacity = 1 << 20, kSeg = 1448;
+  ReceiveBuffer b(kCapacity);
+  size_t rcv_nxt = 0, read_pos = 0, growths = 0, last = 0;
+  std::vector<uint8_t> output;
+  std::vector<uint8_t> out(kSeg / 2);
+  for (size_t seg = 0; rcv_nxt < 4 * kCapacity; seg += 2) {
+    // Segments seg + 1 then seg: the first is held out of order.
+    const size_t late = seg * kSeg, early = late + kSeg;
+    b.insert(early - rcv_nxt, bytes(kSeg, static_cast<uint8_t>(early)));
+    rcv_nxt += b.insert(late - rcv_nxt, bytes(kSeg, static_cast<uint8_t>(late)));
+    ASSERT_EQ(rcv_nxt, early + kSeg);
+    ASSERT_TRUE(b.out_of_order().empty());
+    const size_t n = b.read(out);  // reads half of what arrives: the backlog grows
+    output.insert(output.end(), out.begin(), out.begin() + n);
+    read_pos += n;
+    if (b.window() < 4 * kSeg) {  // the window closes: the application catches up
+      std::vector<uint8_t> rest = read_all(b);
+      output.insert(output.end(), rest.begin(), rest.end());
+      read_pos += rest.size();
+    }
+    ASSERT_LE(b.allocated(), kCapacity);
+    if (b.allocated() != last) {
+      ++growths;
+      last = b.allocated();
+    }
+  }
+  EXPECT_EQ(b.allocated(), kCapacity);
+  EXPECT_EQ(growths, 1u + std::countr_zero(kCapacity / ReceiveBuffer::kInitialAllocation));
+  ASSERT_EQ(output.size(), read_pos);
+  EXPECT_EQ(output, bytes(read_pos, 0));
+}
+
+TEST(ReceiveBuffer, SetCapacityBelowAllocationGivesStorageBack) {
+  ReceiveBuffer b(1 << 20);
+  b.insert(0, bytes(40'000, 0));
+  b.insert(45'000, bytes(1000, static_cast<uint8_t>(85'000)));
+  EXPECT_EQ(b.allocated(), 131'072u);
+  b.set_capacity(50'000);  // the out-of-order range now lies past the window
+  EXPECT_TRUE(b.out_of_order().empty());
+  EXPECT_EQ(b.allocated(), 50'000u);
+  EXPECT_EQ(read_all(b), bytes(40'000, 0));
+  b.set_capacity(20'000);
+  EXPECT_EQ(b.allocated(), 0u);  // empty: freed, allocated again on the next insert
+  b.set_capacity(1 << 20);
+  EXPECT_EQ(b.allocated(), 0u);
+  EXPECT_EQ(b.insert(0, bytes(10, 1)), 10u);
+  EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);
+  EXPECT_EQ(read_all(b), bytes(10, 1));
+}
+
 TEST(ReceiveBuffer, TooManyRangesDropsNewOnes) {
   const size_t n = ReceiveBuffer::kMaxOutOfOrderRanges;
   ReceiveBuffer b(4 * n);
@@ -308,6 +424,95 @@ TEST(ReceiveBuffer, RandomPermutationsReassemble) {
     }
     ASSERT_EQ(output, stream);
     ASSERT_TRUE(buf.out_of_order().empty());
+  }
+}
+
+// As RandomPermutationsReassemble, with limits above kInitialAllocation so the
+// storage grows while the ring wraps and out-of-order ranges are held. The
+// out-of-order ranges are checked on a sample of inserts (the check is O(window)).
+TEST(ReceiveBuffer, RandomReassemblyWhileGrowing) {
+  for (uint32_t seed = 1; seed <= 30; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937 rng(seed);
+    const size_t capacity = ReceiveBuffer::kInitialAllocation + 1 + rng() % 120'000;
+    const size_t total = 1 + rng() % (3 * capacity);
+    const size_t max_seg = 1 + rng() % (capacity / 8);
+    std::vector<uint8_t> stream(total);
+    for (auto& x : stream) x = static_cast<uint8_t>(rng());
+
+    struct Seg {
+      size_t begin, end;
+    };
+    std::vector<Seg> segs;
+    for (size_t at = 0; at < total;) {
+      const size_t len = std::min<size_t>(1 + rng() % max_seg, total - at);
+      segs.push_back({at, at + len});
+      at += len;
+    }
+    const size_t extras = rng() % (segs.size() / 4 + 1);
+    for (size_t i = 0; i < extras; ++i) {
+      const size_t b = rng() % total;
+      segs.push_back({b, std::min(total, b + 1 + rng() % max_seg)});
+    }
+
+    ReceiveBuffer buf(capacity);
+    std::vector<bool> have(total, false);
+    size_t rcv_nxt = 0, read_pos = 0, growths = 0, last = 0;
+    std::vector<uint8_t> output;
+    for (int round = 0; read_pos < total; ++round) {
+      ASSERT_LT(round, 1000);
+      std::shuffle(segs.begin(), segs.end(), rng);
+      for (const Seg& s : segs) {
+        if (s.end <= rcv_nxt) continue;
+        const size_t begin = std::max(s.begin, rcv_nxt);
+        std::vector<uint8_t> payload(stream.begin() + begin, stream.begin() + s.end);
+        for (size_t i = begin; i < s.end; ++i) {
+          if (have[i]) payload[i - begin] ^= 0xff;
+        }
+        const size_t window_end = rcv_nxt + buf.window();
+        for (size_t i = begin; i < std::min(s.end, window_end); ++i) have[i] = true;
+        size_t expect_nxt = rcv_nxt;
+        while (expect_nxt < total && have[expect_nxt]) ++expect_nxt;
+        ASSERT_EQ(buf.insert(begin - rcv_nxt, payload), expect_nxt - rcv_nxt);
+        rcv_nxt = expect_nxt;
+        ASSERT_EQ(buf.readable(), rcv_nxt - read_pos);
+        ASSERT_LE(buf.allocated(), capacity);
+        if (buf.allocated() != last) {
+          ++growths;
+          last = buf.allocated();
+        }
+
+        if (rng() % 16 == 0) {
+          Ranges expect_ooo;
+          const size_t scan_end = std::min(total, rcv_nxt + buf.window());
+          for (size_t i = rcv_nxt; i < scan_end; ++i) {
+            if (!have[i]) continue;
+            if (!expect_ooo.empty() && expect_ooo.back().end == i - rcv_nxt) {
+              ++expect_ooo.back().end;
+            } else {
+              expect_ooo.push_back({i - rcv_nxt, i - rcv_nxt + 1});
+            }
+          }
+          ASSERT_EQ(buf.out_of_order(), expect_ooo);
+        }
+
+        if (rng() % 3 == 0) {
+          std::vector<uint8_t> out(rng() % (capacity + 1));
+          const size_t n = buf.read(out);
+          ASSERT_EQ(n, std::min(out.size(), rcv_nxt - read_pos));
+          output.insert(output.end(), out.begin(), out.begin() + n);
+          read_pos += n;
+        }
+      }
+      std::vector<uint8_t> out(buf.readable());
+      buf.read(out);
+      output.insert(output.end(), out.begin(), out.end());
+      read_pos += out.size();
+    }
+    ASSERT_EQ(output, stream);
+    ASSERT_TRUE(buf.out_of_order().empty());
+    // The first allocation, then doublings up to the limit.
+    ASSERT_LE(growths, std::bit_width((capacity - 1) / ReceiveBuffer::kInitialAllocation) + 1);
   }
 }
 

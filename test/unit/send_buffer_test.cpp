@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <random>
@@ -99,6 +102,107 @@ TEST(SendBuffer, ZeroCapacity) {
   EXPECT_EQ(b.write(bytes(3, 0)), 3u);
 }
 
+TEST(SendBuffer, FreshBufferAllocatesNothing) {
+  SendBuffer b(1 << 20);
+  EXPECT_EQ(b.allocated(), 0u);
+  EXPECT_EQ(b.capacity(), size_t{1} << 20);
+  EXPECT_EQ(b.free_space(), size_t{1} << 20);
+  EXPECT_EQ(b.write({}), 0u);
+  EXPECT_EQ(b.allocated(), 0u);
+}
+
+TEST(SendBuffer, SmallWriteAllocatesLittleAndDrainKeepsIt) {
+  SendBuffer b(1 << 20);
+  EXPECT_EQ(b.write(bytes(100, 0)), 100u);
+  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);
+  EXPECT_EQ(b.free_space(), (size_t{1} << 20) - 100);  // the limit, not the allocation
+  b.consume(100);
+  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);  // kept for the next writes
+  EXPECT_EQ(b.write(bytes(200, 3)), 200u);
+  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);
+  EXPECT_EQ(copy(b, 0, 200), bytes(200, 3));
+}
+
+TEST(SendBuffer, LargeFirstWriteAllocatesItsSizeRounded) {
+  SendBuffer b(1 << 20);
+  EXPECT_EQ(b.write(bytes(100'000, 0)), 100'000u);
+  EXPECT_EQ(b.allocated(), 131'072u);
+  EXPECT_EQ(copy(b, 0, 100'000), bytes(100'000, 0));
+}
+
+TEST(SendBuffer, AllocationNeverExceedsCapacity) {
+  SendBuffer small(100);
+  EXPECT_EQ(small.write(bytes(10, 0)), 10u);
+  EXPECT_EQ(small.allocated(), 100u);
+  SendBuffer odd(100'000);  // not a power of two: the last growth stops at the limit
+  for (size_t i = 0; i < 100; ++i)
+    EXPECT_EQ(odd.write(bytes(1000, static_cast<uint8_t>(i))), 1000u);
+  EXPECT_EQ(odd.free_space(), 0u);
+  EXPECT_EQ(odd.allocated(), 100'000u);
+}
+
+TEST(SendBuffer, GrowthAcrossTheWrapKeepsContent) {
+  constexpr size_t kInit = SendBuffer::kInitialAllocation;
+  SendBuffer b(1 << 20);
+  std::deque<uint8_t> model;
+  uint8_t next = 0;
+  auto write = [&](size_t n) {
+    std::vector<uint8_t> data(n);
+    for (auto& x : data) x = next++;
+    ASSERT_EQ(b.write(data), n);
+    model.insert(model.end(), data.begin(), data.end());
+  };
+  auto consume = [&](size_t n) {
+    b.consume(n);
+    model.erase(model.begin(), model.begin() + n);
+  };
+  write(kInit - 1000);
+  consume(kInit - 2000);  // head near the end of storage
+  write(5000);            // wraps: 1000 bytes at the end, 4000 at the start
+  EXPECT_EQ(b.allocated(), kInit);
+  write(kInit);  // does not fit: doubles, laying the ring out in order
+  EXPECT_EQ(b.allocated(), 2 * kInit);
+  ASSERT_EQ(b.size(), model.size());
+  EXPECT_EQ(copy(b, 0, b.size()), std::vector<uint8_t>(model.begin(), model.end()));
+
+  // Keep the ring wrapping while filling to the limit: one doubling per size,
+  // ending exactly at the capacity.
+  size_t growths = 1;
+  size_t last = b.allocated();
+  while (b.free_space() > 0) {
+    write(std::min<size_t>(3000, b.free_space()));
+    if (b.free_space() > 0) consume(1000);  // head_ moves on, so each growth meets a wrapped ring
+    if (b.allocated() != last) {
+      EXPECT_EQ(b.allocated(), std::min<size_t>(2 * last, b.capacity()));
+      last = b.allocated();
+      ++growths;
+    }
+    ASSERT_LE(b.allocated(), b.capacity());
+    ASSERT_GE(b.allocated(), b.size());
+  }
+  EXPECT_EQ(b.allocated(), b.capacity());
+  EXPECT_EQ(growths, static_cast<size_t>(std::countr_zero((size_t{1} << 20) / kInit)));
+  EXPECT_EQ(copy(b, 0, b.size()), std::vector<uint8_t>(model.begin(), model.end()));
+}
+
+TEST(SendBuffer, SetCapacityBelowAllocationGivesStorageBack) {
+  SendBuffer b(1 << 20);
+  b.write(bytes(40'000, 0));
+  EXPECT_EQ(b.allocated(), 65'536u);
+  b.consume(39'000);
+  b.set_capacity(50'000);
+  EXPECT_EQ(b.allocated(), 50'000u);
+  EXPECT_EQ(copy(b, 0, 1000), bytes(1000, static_cast<uint8_t>(39'000)));
+  b.consume(1000);
+  b.set_capacity(20'000);
+  EXPECT_EQ(b.allocated(), 0u);  // empty: freed, allocated again on the next write
+  b.set_capacity(1 << 20);
+  EXPECT_EQ(b.allocated(), 0u);  // raising the limit allocates nothing
+  EXPECT_EQ(b.write(bytes(10, 1)), 10u);
+  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);
+  EXPECT_EQ(copy(b, 0, 10), bytes(10, 1));
+}
+
 TEST(SendBuffer, RandomAgainstDeque) {
   for (uint32_t seed = 1; seed <= 200; ++seed) {
     SCOPED_TRACE(seed);
@@ -137,6 +241,51 @@ TEST(SendBuffer, RandomAgainstDeque) {
                   std::vector<uint8_t>(model.begin() + off, model.begin() + off + n));
       }
     }
+  }
+}
+
+// As RandomAgainstDeque, with limits large enough that the storage grows while
+// the ring wraps; storage stays between size() and capacity().
+TEST(SendBuffer, RandomGrowthAgainstDeque) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    SendBuffer b(20'000 + rng() % 150'000);
+    std::deque<uint8_t> model;
+    uint8_t next = 0;
+    size_t growths = 0;
+    size_t last = 0;
+    for (int step = 0; step < 300; ++step) {
+      if (rng() % 3 != 0) {
+        std::vector<uint8_t> data(rng() % 12'000);
+        for (auto& x : data) x = next++;
+        const size_t taken = b.write(data);
+        ASSERT_EQ(taken, std::min(data.size(), b.capacity() - model.size()));
+        model.insert(model.end(), data.begin(), data.begin() + taken);
+        next = static_cast<uint8_t>(next - (data.size() - taken));
+      } else {
+        const size_t n = model.empty() ? 0 : rng() % (model.size() + 1);
+        b.consume(n);
+        model.erase(model.begin(), model.begin() + n);
+      }
+      ASSERT_EQ(b.size(), model.size());
+      ASSERT_GE(b.allocated(), b.size());
+      ASSERT_LE(b.allocated(), b.capacity());
+      if (b.allocated() != last) {
+        ++growths;
+        last = b.allocated();
+      }
+      if (!model.empty()) {
+        const size_t off = rng() % model.size();
+        const size_t n = rng() % (model.size() - off + 1);
+        ASSERT_EQ(copy(b, off, n),
+                  std::vector<uint8_t>(model.begin() + off, model.begin() + off + n));
+      }
+    }
+    // The first allocation, then doublings up to the limit.
+    const size_t max_growths =
+        std::bit_width((b.capacity() - 1) / SendBuffer::kInitialAllocation) + 1;
+    ASSERT_LE(growths, max_growths);
   }
 }
 

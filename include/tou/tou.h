@@ -1,0 +1,267 @@
+/*
+ * tou: TCP over UDP, behind the Berkeley socket API.
+ *
+ * Every call mirrors its BSD namesake: same arguments, 0 (or a count, or a
+ * descriptor) on success, -1 with errno on failure. Every tou socket is a real
+ * file descriptor: read(), write(), readv(), writev(), send(), recv(), poll(),
+ * select(), epoll, fcntl(O_NONBLOCK), dup() and close() work on it unchanged.
+ *
+ * A background engine (one I/O thread, started by the first tou_socket() of a
+ * process) runs the protocol over UDP: a listening socket owns one UDP socket
+ * bound to its address and port, and every connection it accepts shares that
+ * port; a client gets its own UDP socket (an ephemeral port unless it called
+ * tou_bind()). The engine lives in the process that created the sockets; a
+ * child made by fork() can read, write, close and accept on inherited
+ * descriptors (the parent's engine serves them while the parent runs), and gets
+ * an engine of its own if it creates tou sockets itself.
+ *
+ * Example: an echo server and a client (error handling shortened).
+ *
+ *   // server
+ *   int ls = tou_socket(AF_INET, SOCK_STREAM, 0);
+ *   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7000)};
+ *   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+ *   if (tou_bind(ls, (struct sockaddr*)&a, sizeof a) < 0) perror("tou_bind");
+ *   tou_listen(ls, 128);
+ *   for (;;) {
+ *     int c = tou_accept(ls, NULL, NULL);
+ *     char buf[4096];
+ *     ssize_t n;
+ *     while ((n = read(c, buf, sizeof buf)) > 0) write(c, buf, n);
+ *     close(c);
+ *   }
+ *
+ *   // client
+ *   int s = tou_socket(AF_INET, SOCK_STREAM, 0);
+ *   if (tou_connect(s, (struct sockaddr*)&a, sizeof a) < 0) perror("tou_connect");
+ *   write(s, "hello", 5);
+ *   char buf[5];
+ *   read(s, buf, sizeof buf);
+ *   close(s);
+ *
+ * Link with -ltou (pkg-config tou, or find_package(tou) and tou::tou).
+ */
+#ifndef TOU_TOU_H
+#define TOU_TOU_H
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TOU_API __attribute__((visibility("default")))
+#else
+#define TOU_API
+#endif
+
+/* Option level for tou's own options (tou_getsockopt / tou_setsockopt). */
+#define SOL_TOU 0x746f75
+/* SOL_TOU, get only, on a listening socket: struct tou_listener_info. */
+#define TOU_LISTENER_INFO 1
+
+/*
+ * tou_socket: creates a socket and returns its descriptor.
+ *   domain:   AF_INET or AF_INET6.
+ *   type:     SOCK_STREAM, optionally | SOCK_NONBLOCK | SOCK_CLOEXEC.
+ *   protocol: 0 or IPPROTO_TCP.
+ * Errors: EAFNOSUPPORT (domain), EINVAL (unknown type flags),
+ *   EPROTONOSUPPORT (type or protocol), EMFILE / ENFILE / ENOMEM.
+ * Example: int fd = tou_socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+ */
+TOU_API int tou_socket(int domain, int type, int protocol);
+
+/*
+ * tou_bind: binds the socket's UDP port (a real UDP bind: the port is taken
+ * at once). Port 0 picks an ephemeral port; read it back with tou_getsockname.
+ * Errors: EBADF, ENOTSOCK, EFAULT (addr NULL), EINVAL (short addrlen, or
+ *   already bound, listening or connected), EAFNOSUPPORT (family differs from
+ *   the socket's), EADDRINUSE (another socket, tou or UDP, holds the port),
+ *   EADDRNOTAVAIL, EACCES.
+ * Example: tou_bind(fd, (struct sockaddr*)&a, sizeof a);
+ */
+TOU_API int tou_bind(int fd, const struct sockaddr* addr, socklen_t addrlen);
+
+/*
+ * tou_listen: makes the socket a listener (binding an ephemeral port first if
+ * it is not bound). Every datagram reaching the port goes to the connection of
+ * its source address; a SYN from a new address opens a half-open connection.
+ * At most `backlog` connections may be half-open and at most `backlog` ready
+ * but not yet accepted (1 <= backlog <= 4096 after clamping); SYNs beyond are
+ * dropped and counted (TOU_LISTENER_INFO). Calling it again changes the backlog.
+ * The descriptor becomes readable when a connection is ready to accept.
+ * Errors: EBADF, ENOTSOCK, EINVAL (connected or connecting), EADDRINUSE.
+ */
+TOU_API int tou_listen(int fd, int backlog);
+
+/*
+ * tou_accept, tou_accept4: takes one ready connection and returns its new
+ * descriptor; blocks unless the listening descriptor is non-blocking (then
+ * EAGAIN), and honours SO_RCVTIMEO (then EAGAIN). Works in any process that
+ * holds the listening descriptor (fork, SCM_RIGHTS): several processes may
+ * accept on one listener. addr/addrlen receive the peer's address (either may
+ * be NULL; BSD truncation rules). flags: SOCK_NONBLOCK, SOCK_CLOEXEC.
+ * Errors: EBADF, ENOTSOCK, EINVAL (not listening, or bad flags), EAGAIN,
+ *   EINTR, EMFILE, ENFILE.
+ * Example: int c = tou_accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+ */
+TOU_API int tou_accept(int fd, struct sockaddr* addr, socklen_t* addrlen);
+TOU_API int tou_accept4(int fd, struct sockaddr* addr, socklen_t* addrlen, int flags);
+
+/*
+ * tou_connect: opens a connection. A blocking socket waits until it is
+ * established or fails; SO_SNDTIMEO bounds the wait (then ETIMEDOUT, and the
+ * attempt is abandoned). A non-blocking socket returns EINPROGRESS at once; the
+ * descriptor becomes writable when the attempt ends, and SO_ERROR tells how.
+ * Without tou_bind the socket gets an ephemeral UDP port.
+ * Errors: EBADF, ENOTSOCK, EFAULT, EINVAL, EAFNOSUPPORT, EISCONN (connected
+ *   or listening), EALREADY (a non-blocking attempt is under way),
+ *   EINPROGRESS, ECONNREFUSED (the peer answered with RST, or its UDP port is
+ *   closed), ETIMEDOUT (no answer after the SYN retries: TCP_SYNCNT, default
+ *   6, about 127 s; or SO_SNDTIMEO passed), EADDRINUSE.
+ * After a failed connect the descriptor must be closed (POSIX leaves its state
+ * unspecified).
+ */
+TOU_API int tou_connect(int fd, const struct sockaddr* addr, socklen_t addrlen);
+
+/*
+ * tou_shutdown: SHUT_WR sends FIN after the queued data and keeps reading;
+ * SHUT_RD makes reads return 0; SHUT_RDWR both. The same as shutdown(2) on
+ * the descriptor.
+ * Errors: EBADF, ENOTSOCK, EINVAL (how), ENOTCONN.
+ */
+TOU_API int tou_shutdown(int fd, int how);
+
+/*
+ * tou_close: closes the descriptor (as close(2)). When every holder has
+ * closed it, the connection closes gracefully: queued data is delivered, then
+ * FIN. Unread received data, or SO_LINGER with a zero timeout, aborts it with
+ * RST instead. SO_LINGER with a positive timeout makes tou_close wait (up to
+ * that time) until the data is acknowledged.
+ * Errors: EBADF, ENOTSOCK.
+ */
+TOU_API int tou_close(int fd);
+
+/*
+ * tou_getsockname, tou_getpeername: the local / peer address (BSD truncation
+ * rules: at most *addrlen bytes written, *addrlen set to the full size). An
+ * unbound socket's local address is the wildcard with port 0.
+ * Errors: EBADF, ENOTSOCK, EFAULT, ENOTCONN (getpeername without a connection).
+ */
+TOU_API int tou_getsockname(int fd, struct sockaddr* addr, socklen_t* addrlen);
+TOU_API int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen);
+
+/*
+ * tou_setsockopt, tou_getsockopt: socket options, with BSD's levels, names
+ * and value types (int unless said otherwise):
+ *   SOL_SOCKET:  SO_RCVBUF, SO_SNDBUF (bytes of the protocol's receive / send
+ *                buffer, 4 KiB .. 64 MiB, default 1 MiB; set before connect or
+ *                listen, accepted connections inherit the listener's; the value
+ *                set is the value read back, not doubled),
+ *                SO_RCVTIMEO, SO_SNDTIMEO (struct timeval; SO_SNDTIMEO also
+ *                bounds a blocking connect), SO_KEEPALIVE,
+ *                SO_LINGER (struct linger), SO_REUSEADDR (bind may take over a
+ *                port whose listener has closed while its connections live on),
+ *                SO_ERROR (get only: the pending error, then 0), SO_TYPE,
+ *                SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN (get only).
+ *   IPPROTO_TCP: TCP_NODELAY, TCP_MAXSEG (an upper bound on the MSS, which is
+ *                otherwise the path MTU minus the IP, UDP and TCP headers),
+ *                TCP_USER_TIMEOUT (unsigned ms), TCP_KEEPIDLE, TCP_KEEPINTVL
+ *                (seconds), TCP_KEEPCNT, TCP_SYNCNT (SYN retransmissions before
+ *                ETIMEDOUT), TCP_CONGESTION (char[], "newreno" or "cubic";
+ *                ENOENT otherwise), TCP_INFO (get only: struct tou_info).
+ *   IPPROTO_IPV6: IPV6_V6ONLY (AF_INET6 sockets, before bind).
+ *   SOL_TOU:     TOU_LISTENER_INFO (get only: struct tou_listener_info).
+ * Keep-alive, user timeout, MSS, SYN count and congestion control apply to
+ * connections opened after they are set (set them before connect or listen).
+ * Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown level or name), EFAULT (NULL
+ *   value or length), EINVAL (short length or bad value), ENOENT (unknown
+ *   congestion control).
+ * Example: int one = 1; tou_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+ */
+TOU_API int tou_setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen);
+TOU_API int tou_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen);
+
+/*
+ * tou_send, tou_recv: send(2) / recv(2) on the descriptor, with the errors of
+ * the connection made exact: after the peer reset the connection tou_recv
+ * fails with ECONNRESET (a plain read() may see end-of-file instead) and
+ * tou_send with ECONNRESET once, then EPIPE; with MSG_NOSIGNAL no SIGPIPE is
+ * raised. ETIMEDOUT when the connection timed out. Flags: MSG_DONTWAIT,
+ * MSG_NOSIGNAL, MSG_PEEK, MSG_WAITALL.
+ * Errors: EBADF, ENOTSOCK, EAGAIN, EINTR, EPIPE, ECONNRESET, ETIMEDOUT,
+ *   ENOTCONN, EOPNOTSUPP (MSG_OOB).
+ */
+TOU_API ssize_t tou_send(int fd, const void* buf, size_t len, int flags);
+TOU_API ssize_t tou_recv(int fd, void* buf, size_t len, int flags);
+
+/* States in tou_info.state, as Linux's TCP_ESTABLISHED ... numbering. */
+enum {
+  TOU_STATE_ESTABLISHED = 1,
+  TOU_STATE_SYN_SENT = 2,
+  TOU_STATE_SYN_RECEIVED = 3,
+  TOU_STATE_FIN_WAIT_1 = 4,
+  TOU_STATE_FIN_WAIT_2 = 5,
+  TOU_STATE_TIME_WAIT = 6,
+  TOU_STATE_CLOSED = 7,
+  TOU_STATE_CLOSE_WAIT = 8,
+  TOU_STATE_LAST_ACK = 9,
+  TOU_STATE_LISTEN = 10,
+  TOU_STATE_CLOSING = 11,
+};
+
+/* TCP_INFO (level IPPROTO_TCP) on a tou socket: a snapshot of one connection. */
+struct tou_info {
+  uint8_t state;      /* TOU_STATE_* */
+  uint8_t snd_wscale; /* window scale shifts (RFC 7323) */
+  uint8_t rcv_wscale;
+  uint8_t options;    /* TOU_OPT_SACK | TOU_OPT_TIMESTAMPS */
+  uint32_t rtt_us;    /* smoothed RTT (RFC 6298 SRTT) */
+  uint32_t rttvar_us; /* RTTVAR */
+  uint32_t min_rtt_us;
+  uint32_t rto_us;      /* current RTO, backoff included */
+  uint32_t snd_mss;     /* the MSS we send with */
+  uint32_t rcv_mss;     /* the MSS we advertised */
+  uint32_t cwnd;        /* congestion window, bytes */
+  uint32_t ssthresh;    /* bytes */
+  uint32_t flight_size; /* bytes sent and not acknowledged */
+  uint32_t snd_wnd;     /* the peer's window, bytes */
+  uint32_t rcv_wnd;     /* our advertised window, bytes */
+  uint32_t in_recovery; /* 1 during fast recovery */
+  uint64_t bytes_sent;  /* payload, first transmissions */
+  uint64_t bytes_retransmitted;
+  uint64_t bytes_received; /* payload delivered in order */
+  uint64_t bytes_acked;
+  uint64_t segments_sent;
+  uint64_t segments_received;
+  uint64_t segments_lost; /* segments retransmitted (RTO, fast retransmit, SACK) */
+  uint64_t reordering;    /* out-of-order segments held by the reassembler */
+  uint64_t rto_timeouts;
+  uint64_t fast_recoveries;
+  uint64_t dropped_malformed; /* datagrams from the peer's address that did not parse */
+};
+#define TOU_OPT_SACK 1
+#define TOU_OPT_TIMESTAMPS 2
+
+/* TOU_LISTENER_INFO (level SOL_TOU) on a listening socket: its UDP port's counters. */
+struct tou_listener_info {
+  uint64_t datagrams_received; /* every datagram on the port, connections' included */
+  uint64_t malformed;          /* from no connection's address, and not a valid segment */
+  uint64_t syn_received;       /* SYNs that could open a connection */
+  uint64_t syn_dropped;        /* SYNs dropped: backlog full */
+  uint64_t resets_sent;        /* RSTs for segments that belong to no connection */
+  uint64_t handed_over;        /* connections made ready for accept */
+  uint32_t half_open;          /* now */
+  uint32_t accept_queue;       /* now: ready and not yet accepted */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TOU_TOU_H */

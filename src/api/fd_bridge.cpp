@@ -1,0 +1,293 @@
+#include "api/fd_bridge.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+namespace tou::api {
+
+int make_pair(bool app_nonblock, bool app_cloexec, int& app_fd, int& engine_fd) {
+  int sv[2];
+  // Both ends close-on-exec from the start (a concurrent fork+exec must not
+  // inherit the engine's end); the program's end is relaxed below if asked.
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+  if (::fcntl(sv[1], F_SETFL, O_NONBLOCK) != 0 ||
+      (app_nonblock && ::fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) ||
+      (!app_cloexec && ::fcntl(sv[0], F_SETFD, 0) != 0)) {
+    int err = errno;
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return err;
+  }
+  app_fd = sv[0];
+  engine_fd = sv[1];
+  return 0;
+}
+
+// --- Names ---
+
+namespace {
+
+// "\0tou" + version + kind + pid (4) + serial (8) + local key (20) + remote key (20).
+constexpr size_t kNameSize = 4 + 1 + 1 + 4 + 8 + 20 + 20;
+constexpr uint8_t kNameVersion = 1;
+
+uint64_t next_serial() {
+  static std::atomic<uint64_t> serial{[] {
+    uint64_t base;
+    randombytes_buf(&base, sizeof base);
+    return base;
+  }()};
+  return serial.fetch_add(1, std::memory_order_relaxed);
+}
+
+SockAddr from_key(const engine::AddrKey& k) {
+  int family = k.bytes[0];
+  if (family != AF_INET && family != AF_INET6) return SockAddr{};
+  SockAddr a = SockAddr::any(family);
+  a.set_port(static_cast<uint16_t>(k.bytes[1] << 8 | k.bytes[2]));
+  if (family == AF_INET6) {
+    std::memcpy(reinterpret_cast<sockaddr_in6*>(a.get())->sin6_addr.s6_addr, k.bytes.data() + 4,
+                16);
+  } else {
+    std::memcpy(&reinterpret_cast<sockaddr_in*>(a.get())->sin_addr, k.bytes.data() + 4, 4);
+  }
+  return a;
+}
+
+}  // namespace
+
+void bind_name(int app_fd, FdKind kind, const SockAddr& local, const SockAddr* remote) {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  auto* p = reinterpret_cast<uint8_t*>(un.sun_path);
+  std::memcpy(p, "\0tou", 4);
+  p[4] = kNameVersion;
+  p[5] = static_cast<uint8_t>(kind);
+  uint32_t pid = static_cast<uint32_t>(::getpid());
+  std::memcpy(p + 6, &pid, 4);
+  uint64_t serial = next_serial();
+  std::memcpy(p + 10, &serial, 8);
+  engine::AddrKey l = engine::AddrKey::of(local);
+  std::memcpy(p + 18, l.bytes.data(), 20);
+  if (remote != nullptr) {
+    engine::AddrKey r = engine::AddrKey::of(*remote);
+    std::memcpy(p + 38, r.bytes.data(), 20);
+  }
+  // Failure (a name clash, or already named) only loses the cross-process view.
+  ::bind(app_fd, reinterpret_cast<sockaddr*>(&un),
+         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + kNameSize));
+}
+
+FdName read_name(int fd) {
+  FdName name;
+  sockaddr_un un{};
+  socklen_t len = sizeof un;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&un), &len) != 0) return name;
+  if (un.sun_family != AF_UNIX || len != offsetof(sockaddr_un, sun_path) + kNameSize) return name;
+  const auto* p = reinterpret_cast<const uint8_t*>(un.sun_path);
+  if (std::memcmp(p, "\0tou", 4) != 0 || p[4] != kNameVersion) return name;
+  if (p[5] != static_cast<uint8_t>(FdKind::kListener) &&
+      p[5] != static_cast<uint8_t>(FdKind::kConnection)) {
+    return name;
+  }
+  engine::AddrKey l, r;
+  std::memcpy(l.bytes.data(), p + 18, 20);
+  std::memcpy(r.bytes.data(), p + 38, 20);
+  name.kind = static_cast<FdKind>(p[5]);
+  name.local = from_key(l);
+  name.remote = from_key(r);
+  return name;
+}
+
+// --- Accept records ---
+
+namespace {
+
+constexpr uint32_t kRecordMagic = 0x746f7541;  // "Aout"
+
+struct AcceptRecord {
+  uint32_t magic;
+  uint32_t local_len;
+  uint32_t peer_len;
+  uint8_t local[sizeof(sockaddr_in6)];
+  uint8_t peer[sizeof(sockaddr_in6)];
+};
+
+}  // namespace
+
+int send_accept(int listener_engine_fd, int conn_app_fd, const SockAddr& local,
+                const SockAddr& peer) {
+  AcceptRecord rec{};
+  rec.magic = kRecordMagic;
+  rec.local_len = std::min<uint32_t>(local.size(), sizeof rec.local);
+  rec.peer_len = std::min<uint32_t>(peer.size(), sizeof rec.peer);
+  std::memcpy(rec.local, local.get(), rec.local_len);
+  std::memcpy(rec.peer, peer.get(), rec.peer_len);
+  iovec iov{&rec, sizeof rec};
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &conn_app_fd, sizeof(int));
+  for (;;) {
+    ssize_t n = ::sendmsg(listener_engine_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(sizeof rec)) return 0;
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 ? errno : EIO;
+  }
+}
+
+int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr& peer) {
+  AcceptRecord rec{};
+  iovec iov{&rec, sizeof rec};
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(listen_fd, &msg, cloexec ? MSG_CMSG_CLOEXEC : 0);
+  if (n < 0) return errno == ECONNRESET || errno == EPIPE ? EINVAL : errno;
+  int got = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      std::memcpy(&got, CMSG_DATA(c), sizeof(int));
+    }
+  }
+  if (n == 0) return EINVAL;  // the engine closed the listener
+  // One byte back: the engine counts its accept queue with these.
+  static const char kAck = 'a';
+  [[maybe_unused]] ssize_t w = ::send(listen_fd, &kAck, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n != static_cast<ssize_t>(sizeof rec) || rec.magic != kRecordMagic) {
+    if (got >= 0) ::close(got);
+    return EINVAL;
+  }
+  if (got < 0) return (msg.msg_flags & MSG_CTRUNC) ? EMFILE : EINVAL;
+  if (SockAddr::parse(reinterpret_cast<const sockaddr*>(rec.local), rec.local_len, local) != 0 ||
+      SockAddr::parse(reinterpret_cast<const sockaddr*>(rec.peer), rec.peer_len, peer) != 0) {
+    ::close(got);
+    return EINVAL;
+  }
+  fd = got;
+  return 0;
+}
+
+// --- StreamBridge ---
+
+void StreamBridge::on_events(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR)) readable_ = true;
+  if (events & EPOLLOUT) writable_ = true;
+  if (events & EPOLLHUP) {
+    app_hup_ = true;
+    readable_ = true;
+  }
+}
+
+bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratch) {
+  if (fd_ < 0 || !readable_ || app_eof_) return false;
+  bool moved = false;
+  for (;;) {
+    size_t want = filler_ > 0 ? std::min(filler_, scratch.size())
+                              : std::min(core.send_space(), scratch.size());
+    if (want == 0) break;  // the core is full: resume when it frees space
+    ssize_t n = ::recv(fd_, scratch.data(), want, MSG_DONTWAIT);
+    if (n > 0) {
+      moved = true;
+      if (filler_ > 0) {
+        filler_ -= static_cast<size_t>(n);
+      } else {
+        [[maybe_unused]] size_t taken = core.send(now, scratch.first(static_cast<size_t>(n)));
+      }
+      continue;
+    }
+    if (n == 0) {
+      app_eof_ = true;
+      readable_ = false;
+      return true;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      readable_ = false;
+      break;
+    }
+    // ECONNRESET: the program closed with bytes we had sent it still unread.
+    app_reset_ = app_eof_ = app_hup_ = true;
+    readable_ = false;
+    return true;
+  }
+  return moved;
+}
+
+bool StreamBridge::flush_spill() {
+  while (spill_len_ > 0) {
+    ssize_t n = ::send(fd_, spill_.get() + spill_off_, spill_len_, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      spill_off_ += static_cast<size_t>(n);
+      spill_len_ -= static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      writable_ = false;
+      return false;
+    }
+    // EPIPE: the program shut its read side (or is gone): drop what it will never read.
+    app_read_shut_ = true;
+    spill_len_ = 0;
+    return true;
+  }
+  return true;
+}
+
+bool StreamBridge::push(Connection& core, Instant now) {
+  if (fd_ < 0) return false;
+  bool moved = false;
+  // The spill buffer is allocated the first time there is something to move.
+  if (!spill_ && core.readable() > 0) spill_.reset(new uint8_t[kChunk]);
+  for (;;) {
+    if (spill_len_ > 0) {
+      size_t before = spill_len_;
+      bool drained = flush_spill();
+      moved |= spill_len_ != before;
+      if (!drained) break;
+    }
+    if ((!app_read_shut_ && !writable_) || !spill_) break;
+    size_t n = core.recv(now, std::span<uint8_t>(spill_.get(), kChunk));
+    if (n == 0) break;
+    moved = true;
+    if (app_read_shut_) continue;  // discarded
+    spill_off_ = 0;
+    spill_len_ = n;
+  }
+  if (!eof_sent_ && spill_len_ == 0 && core.read_eof()) {
+    ::shutdown(fd_, SHUT_WR);
+    eof_sent_ = true;
+    moved = true;
+  }
+  return moved;
+}
+
+void StreamBridge::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace tou::api

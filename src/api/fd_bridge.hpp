@@ -1,0 +1,138 @@
+// The fd bridge: how a tou socket is a real file descriptor.
+//
+// A connection's program-side fd is one end of an AF_UNIX SOCK_STREAM socket
+// pair; the engine serves the other end. Bytes the program writes are pulled
+// into the protocol core's send buffer, bytes the core receives are pushed
+// back; the peer's FIN becomes shutdown(SHUT_WR) (the program reads 0), and the
+// program's close() reaches the engine as end-of-file plus hang-up.
+//
+// A listening socket is a pair of the same kind, used as a control channel:
+// the engine writes one fixed-size AcceptRecord per ready connection, with the
+// connection's fd attached (SCM_RIGHTS); tou_accept() reads one record and
+// writes one byte back so the engine can count its accept queue. Any process
+// that holds the listening fd can accept.
+//
+// Every program-side end is also bound to an abstract AF_UNIX name that tells
+// what it is (listener or connection) and its addresses, so that a process
+// that only inherited the fd (fork, SCM_RIGHTS) can still recognise it and
+// answer getsockname()/getpeername().
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "base/time.hpp"
+#include "core/connection.hpp"
+#include "engine/address.hpp"
+
+namespace tou::api {
+
+using engine::SockAddr;
+
+// socketpair(AF_UNIX, SOCK_STREAM) with the engine end non-blocking and
+// close-on-exec; the program end gets O_NONBLOCK / FD_CLOEXEC as asked.
+// Returns 0 or errno.
+int make_pair(bool app_nonblock, bool app_cloexec, int& app_fd, int& engine_fd);
+
+// --- Names: what a program-side fd is, readable from any process. ---
+enum class FdKind : uint8_t { kUnknown = 0, kListener = 1, kConnection = 2 };
+
+struct FdName {
+  FdKind kind = FdKind::kUnknown;
+  SockAddr local;
+  SockAddr remote;  // connections only
+};
+
+// Binds the program-side end to its name (once; later calls fail harmlessly).
+void bind_name(int app_fd, FdKind kind, const SockAddr& local, const SockAddr* remote);
+// Reads the name back; kind kUnknown when the fd is not a named tou socket.
+FdName read_name(int fd);
+
+// --- Accept records. ---
+// Sends one ready connection on the listener's engine end. 0, or errno
+// (EAGAIN when the listener's queue is full).
+int send_accept(int listener_engine_fd, int conn_app_fd, const SockAddr& local,
+                const SockAddr& peer);
+// Receives one connection on a listening fd (blocking as the fd is), then
+// acknowledges it. 0 or errno: EAGAIN, EINTR, EINVAL (not a listener, or it
+// was closed), EMFILE (the fd could not be received).
+int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr& peer);
+
+// --- The engine side of one connection's pair. ---
+class StreamBridge {
+ public:
+  StreamBridge() = default;
+  explicit StreamBridge(int fd) : fd_(fd) {}
+  ~StreamBridge() { close(); }
+  StreamBridge(const StreamBridge&) = delete;
+  StreamBridge& operator=(const StreamBridge&) = delete;
+
+  int fd() const { return fd_; }
+  bool open() const { return fd_ >= 0; }
+  // Takes ownership of a new engine end (closing the old one).
+  void reset(int fd) {
+    close();
+    fd_ = fd;
+  }
+  // Gives the fd away (a fresh socket that becomes a listener).
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  // Forgets the fd without closing it (the fork child closes it itself).
+  void abandon() { fd_ = -1; }
+
+  // Edge-triggered readiness (EPOLLIN / EPOLLOUT / EPOLLHUP ...).
+  void on_events(uint32_t events);
+
+  // Moves the program's bytes into the core while both sides allow (after
+  // discarding `filler` bytes first). Returns true when anything moved or the
+  // program's state changed.
+  bool pull(Connection& core, Instant now, std::span<uint8_t> scratch);
+  // Moves received bytes to the program and forwards the peer's FIN as
+  // end-of-file. Returns true when anything moved.
+  bool push(Connection& core, Instant now);
+
+  // Bytes to discard before the program's data: written by a non-blocking
+  // connect so that the fd is not writable until the handshake completes.
+  void set_filler(size_t n) { filler_ = n; }
+  size_t filler() const { return filler_; }
+
+  // The program's side, as learnt from reads and hang-ups.
+  bool app_write_shut() const { return app_eof_; }          // read() gave 0
+  bool app_closed() const { return app_eof_ && app_hup_; }  // no holder can use it any more
+  bool app_reset() const { return app_reset_; }             // closed with unread data
+  bool app_hung_up() const { return app_hup_; }
+  bool eof_sent() const { return eof_sent_; }
+  bool has_pending_output() const { return spill_len_ > 0; }
+  // The pair refused bytes (EAGAIN): the engine should ask for EPOLLOUT. It
+  // does not otherwise, so that the program's reads do not wake it.
+  bool blocked() const { return !writable_; }
+
+  void close();
+
+ private:
+  bool flush_spill();
+
+  static constexpr size_t kChunk = 64 * 1024;
+  int fd_ = -1;
+  size_t filler_ = 0;
+  bool readable_ = false;
+  bool writable_ = true;
+  bool app_eof_ = false;
+  bool app_hup_ = false;
+  bool app_reset_ = false;
+  bool app_read_shut_ = false;  // the program shut its read side: discard
+  bool eof_sent_ = false;
+  // Bytes taken from the core that the pair could not take yet.
+  std::unique_ptr<uint8_t[]> spill_;
+  size_t spill_off_ = 0;
+  size_t spill_len_ = 0;
+};
+
+}  // namespace tou::api

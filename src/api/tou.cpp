@@ -1,0 +1,268 @@
+// The C API (include/tou/tou.h): argument checks as BSD makes them, then the
+// engine for control calls and the descriptor itself for data.
+#include "tou/tou.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "api/fd_bridge.hpp"
+#include "engine/engine.hpp"
+
+using tou::api::FdKind;
+using tou::api::FdName;
+using tou::engine::Engine;
+using tou::engine::SockAddr;
+
+namespace {
+
+int fail(int err) {
+  errno = err;
+  return -1;
+}
+
+// What a descriptor is to us: a socket known to this process's engine, a tou
+// socket of another process's engine (named, see fd_bridge.hpp), or neither.
+struct Target {
+  ino_t ino = 0;
+  Engine* engine = nullptr;  // set when this process's engine knows the socket
+  FdName name;               // read only for sockets the engine does not know
+};
+
+int identify(int fd, Target& t) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return errno;
+  if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
+  t.ino = st.st_ino;
+  Engine* e = Engine::current();
+  if (e != nullptr && e->knows(t.ino)) {
+    t.engine = e;
+    return 0;
+  }
+  t.name = tou::api::read_name(fd);
+  return t.name.kind == FdKind::kUnknown ? ENOTSOCK : 0;
+}
+
+bool is_timeout_option(int level, int name) {
+  return level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO);
+}
+
+}  // namespace
+
+extern "C" {
+
+int tou_socket(int domain, int type, int protocol) {
+  if (domain != AF_INET && domain != AF_INET6) return fail(EAFNOSUPPORT);
+  const int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int kind = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (kind == SOCK_DGRAM || kind == SOCK_SEQPACKET || kind == SOCK_RAW || kind == SOCK_RDM) {
+    return fail(EPROTONOSUPPORT);
+  }
+  if (kind != SOCK_STREAM) return fail(EINVAL);
+  if (protocol != 0 && protocol != IPPROTO_TCP) return fail(EPROTONOSUPPORT);
+  int err = 0;
+  Engine* e = Engine::get(err);
+  if (e == nullptr) return fail(err);
+  int fd = -1;
+  err = e->open_socket(domain, (flags & SOCK_NONBLOCK) != 0, (flags & SOCK_CLOEXEC) != 0, fd);
+  return err != 0 ? fail(err) : fd;
+}
+
+int tou_bind(int fd, const struct sockaddr* addr, socklen_t addrlen) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  SockAddr a;
+  if (int err = SockAddr::parse(addr, addrlen, a); err != 0) return fail(err);
+  if (t.engine == nullptr) return fail(EINVAL);  // another process's socket: bound already
+  int err = t.engine->bind(t.ino, a);
+  return err != 0 ? fail(err) : 0;
+}
+
+int tou_listen(int fd, int backlog) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  if (t.engine == nullptr) return t.name.kind == FdKind::kListener ? 0 : fail(EINVAL);
+  int err = t.engine->listen(fd, t.ino, backlog);
+  return err != 0 ? fail(err) : 0;
+}
+
+int tou_accept4(int fd, struct sockaddr* addr, socklen_t* addrlen, int flags) {
+  if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) return fail(EINVAL);
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  bool listener =
+      t.engine != nullptr ? t.engine->is_listener(t.ino) : t.name.kind == FdKind::kListener;
+  if (!listener) return fail(EINVAL);
+  if (addr != nullptr && (addrlen == nullptr || static_cast<int>(*addrlen) < 0))
+    return fail(EINVAL);
+  int conn = -1;
+  SockAddr local, peer;
+  if (int err = tou::api::recv_accept(fd, (flags & SOCK_CLOEXEC) != 0, conn, local, peer);
+      err != 0) {
+    return fail(err);
+  }
+  if ((flags & SOCK_NONBLOCK) != 0) ::fcntl(conn, F_SETFL, ::fcntl(conn, F_GETFL) | O_NONBLOCK);
+  // Accepted sockets inherit the listener's timeouts, as Linux's do.
+  for (int opt : {SO_RCVTIMEO, SO_SNDTIMEO}) {
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    if (::getsockopt(fd, SOL_SOCKET, opt, &tv, &len) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0)) {
+      ::setsockopt(conn, SOL_SOCKET, opt, &tv, sizeof tv);
+    }
+  }
+  if (addr != nullptr) peer.copy_out(addr, addrlen);
+  return conn;
+}
+
+int tou_accept(int fd, struct sockaddr* addr, socklen_t* addrlen) {
+  return tou_accept4(fd, addr, addrlen, 0);
+}
+
+int tou_connect(int fd, const struct sockaddr* addr, socklen_t addrlen) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  SockAddr a;
+  if (int err = SockAddr::parse(addr, addrlen, a); err != 0) return fail(err);
+  if (t.engine == nullptr)
+    return fail(EISCONN);  // another process's socket: connected or listening
+  int fl = ::fcntl(fd, F_GETFL);
+  bool nonblocking = fl >= 0 && (fl & O_NONBLOCK) != 0;
+  int err = t.engine->connect(fd, t.ino, a, nonblocking);
+  return err != 0 ? fail(err) : 0;
+}
+
+int tou_shutdown(int fd, int how) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
+  // Connecting or connected: the pair carries the shutdown to the engine, in
+  // order with the data. Fresh, bound or listening: nothing to shut down.
+  bool connection =
+      t.engine != nullptr ? t.engine->has_connection(t.ino) : t.name.kind == FdKind::kConnection;
+  if (!connection) return fail(ENOTCONN);
+  return ::shutdown(fd, how) == 0 ? 0 : -1;
+}
+
+int tou_close(int fd) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  if (t.engine != nullptr) t.engine->linger_before_close(t.ino);
+  return ::close(fd);
+}
+
+int tou_getsockname(int fd, struct sockaddr* addr, socklen_t* addrlen) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  if (addr == nullptr || addrlen == nullptr) return fail(EFAULT);
+  if (static_cast<int>(*addrlen) < 0) return fail(EINVAL);
+  SockAddr a = t.name.local;
+  if (t.engine != nullptr) {
+    if (int err = t.engine->local_address(t.ino, a); err != 0) return fail(err);
+  }
+  a.copy_out(addr, addrlen);
+  return 0;
+}
+
+int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  if (addr == nullptr || addrlen == nullptr) return fail(EFAULT);
+  if (static_cast<int>(*addrlen) < 0) return fail(EINVAL);
+  SockAddr a;
+  if (t.engine != nullptr) {
+    if (int err = t.engine->peer_address(t.ino, a); err != 0) return fail(err);
+  } else {
+    if (t.name.kind != FdKind::kConnection) return fail(ENOTCONN);
+    a = t.name.remote;
+  }
+  a.copy_out(addr, addrlen);
+  return 0;
+}
+
+int tou_setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  if (is_timeout_option(level, optname)) {
+    // The descriptor's own timeouts are the socket's: read(), recv() and
+    // accept() honour them in the kernel. tou_connect reads SO_SNDTIMEO back.
+    if (optval == nullptr) return fail(EFAULT);
+    if (optlen < static_cast<socklen_t>(sizeof(timeval))) return fail(EINVAL);
+    return ::setsockopt(fd, level, optname, optval, optlen) == 0 ? 0 : -1;
+  }
+  if (t.engine == nullptr) return fail(EOPNOTSUPP);  // served by another process's engine
+  int err = t.engine->set_option(fd, t.ino, level, optname, optval, optlen);
+  return err != 0 ? fail(err) : 0;
+}
+
+int tou_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  if (optval == nullptr || optlen == nullptr) return fail(EFAULT);
+  if (is_timeout_option(level, optname)) {
+    return ::getsockopt(fd, level, optname, optval, optlen) == 0 ? 0 : -1;
+  }
+  if (t.engine == nullptr) {
+    // Another process's socket: what the descriptor itself can tell.
+    auto put = [&](int v) {
+      socklen_t n = std::min<socklen_t>(*optlen, sizeof v);
+      std::memcpy(optval, &v, n);
+      *optlen = n;
+      return 0;
+    };
+    if (level == SOL_SOCKET) {
+      switch (optname) {
+        case SO_ERROR:
+          return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, optval, optlen) == 0 ? 0 : -1;
+        case SO_TYPE:
+          return put(SOCK_STREAM);
+        case SO_DOMAIN:
+          return put(t.name.local.family());
+        case SO_PROTOCOL:
+          return put(IPPROTO_TCP);
+        case SO_ACCEPTCONN:
+          return put(t.name.kind == FdKind::kListener ? 1 : 0);
+        default:
+          break;
+      }
+    }
+    return fail(EOPNOTSUPP);
+  }
+  int err = t.engine->get_option(fd, t.ino, level, optname, optval, optlen);
+  return err != 0 ? fail(err) : 0;
+}
+
+ssize_t tou_send(int fd, const void* buf, size_t len, int flags) {
+  if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  ssize_t n = ::send(fd, buf, len, flags);
+  if (n >= 0) return n;
+  int err = errno;
+  if (err == EPIPE || err == ECONNRESET) {
+    // The pair only knows "closed"; the engine knows why (reset, timeout).
+    Target t;
+    if (identify(fd, t) == 0 && t.engine != nullptr) {
+      if (int exact = t.engine->take_error(t.ino); exact != 0) return fail(exact);
+    }
+  }
+  return fail(err);
+}
+
+ssize_t tou_recv(int fd, void* buf, size_t len, int flags) {
+  if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  ssize_t n = ::recv(fd, buf, len, flags);
+  if (n > 0 || (n == 0 && len == 0)) return n;
+  int err = n < 0 ? errno : 0;
+  if (n == 0 || err == ECONNRESET) {
+    // End-of-file may be a reset or a timeout in disguise: ask the engine.
+    Target t;
+    if (identify(fd, t) == 0 && t.engine != nullptr) {
+      if (int exact = t.engine->take_error(t.ino); exact != 0) return fail(exact);
+    }
+  }
+  return n == 0 ? 0 : fail(err);
+}
+
+}  // extern "C"

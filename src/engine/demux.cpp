@@ -1,0 +1,161 @@
+// The demultiplexer (see demux.hpp): datagrams in, connections found or made.
+#include "engine/demux.hpp"
+
+#include <cerrno>
+
+#include "engine/engine.hpp"
+#include "engine/sockets.hpp"
+
+namespace tou::engine {
+
+void Endpoint::on_events(uint32_t events) {
+  engine->on_endpoint_events(*this, events);
+}
+
+void TimeWaitEntry::on_timer(Instant) {
+  engine->on_time_wait_timer(*this);
+}
+
+void Engine::on_endpoint_events(Endpoint& ep, uint32_t events) {
+  if (ep.dead) return;
+  if (events & (EPOLLIN | EPOLLERR)) receive(ep);
+}
+
+// Drains the socket (edge-triggered), a bounded number of batches at a time so
+// that one busy port cannot starve the others; the rest waits for the next turn.
+void Engine::receive(Endpoint& ep) {
+  constexpr int kRounds = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    if (ep.dead) return;
+    int n = recv_.receive(ep.sock.fd());
+    if (n < 0) {
+      ++stats_.receive_errors;
+      int err = -n;
+      // A connected client socket reports the peer's ICMP port unreachable here:
+      // during the handshake that is a refusal (as Linux's TCP treats it), later a
+      // soft error to ignore.
+      if (err == ECONNREFUSED && ep.connected) {
+        for (auto& [key, s] : ep.flows) {
+          if (s->core && s->core->state() == TcpState::kSynSent) {
+            s->error = ECONNREFUSED;
+            s->core->abort(now_);
+            mark_dirty(*s);
+          }
+        }
+      }
+      continue;
+    }
+    for (int i = 0; i < n && !ep.dead; ++i) {
+      on_datagram(ep, recv_.source(static_cast<size_t>(i)),
+                  recv_.destination(static_cast<size_t>(i)), recv_.data(static_cast<size_t>(i)));
+    }
+    if (n < static_cast<int>(RecvBatch::kSlots)) return;  // drained
+  }
+  pending_read_.push_back(&ep);
+}
+
+void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                         std::span<const uint8_t> bytes) {
+  ++stats_.datagrams_received;
+  ++ep.stats.datagrams_received;
+  AddrKey key = AddrKey::of(from);
+  if (auto it = ep.flows.find(key); it != ep.flows.end()) {
+    Stream& s = *it->second;
+    s.core->on_datagram(now_, bytes);
+    mark_dirty(s);
+    return;
+  }
+  ParseResult parsed = parse_segment(bytes);
+  if (!parsed.ok()) {
+    ++stats_.malformed;
+    ++ep.stats.malformed;
+    ++ep.stats.malformed_by_reason[static_cast<size_t>(parsed.error)];
+    return;
+  }
+  const Segment& seg = parsed.segment;
+  const SegmentHeader& h = seg.header;
+  bool syn_only = h.has(flags::kSyn) && !h.has(flags::kAck) && !h.has(flags::kRst);
+  if (auto it = ep.time_wait.find(key); it != ep.time_wait.end()) {
+    TimeWaitEntry& tw = *it->second;
+    if (syn_only && ep.listener != nullptr) {
+      // A new incarnation from the same address and port: the SYN ends TIME-WAIT
+      // (RFC 9293 3.10.7.4 allows it with a higher sequence number; the
+      // client's RFC 6528 ISN makes that hold).
+      loop_.timers().cancel(tw);
+      tw.dead = true;
+      dead_time_waits_.push_back(std::move(it->second));
+      ep.time_wait.erase(it);
+      release_endpoint(ep);
+    } else {
+      if (!h.has(flags::kRst) && tw.ack_len > 0) {
+        // RFC 9293 3.10.7.4: in TIME-WAIT, a retransmitted FIN is acknowledged again.
+        if (send_.full()) flush_sends();
+        std::span<uint8_t> out = send_.next();
+        std::copy_n(tw.ack.begin(), tw.ack_len, out.begin());
+        send_.commit(ep.sock.fd(), tw.ack_len, ep.connected ? nullptr : &tw.remote,
+                     ep.wildcard ? &tw.local : nullptr);
+        ++ep.stats.time_wait_acks;
+        ++stats_.time_wait_acks;
+      }
+      return;
+    }
+  }
+  if (h.dst_port != ep.local.port()) {
+    ++ep.stats.dropped_other;
+    return;
+  }
+  if (syn_only && ep.listener != nullptr) {
+    open_passive(ep, from, to, key, seg);
+    return;
+  }
+  reply_reset(ep, from, to, seg);
+}
+
+void Engine::reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                         const Segment& seg) {
+  if (send_.full()) flush_sends();
+  size_t n = make_reset_reply(seg, send_.next());
+  if (n == 0) {
+    ++ep.stats.dropped_other;  // an RST is never answered
+    return;
+  }
+  send_.commit(ep.sock.fd(), n, ep.connected ? nullptr : &from, ep.wildcard ? to : nullptr);
+  ++ep.stats.resets_sent;
+  ++stats_.resets_sent;
+}
+
+void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                          const AddrKey& key, const Segment& syn) {
+  Listener& l = *ep.listener;
+  ++ep.stats.syn_received;
+  if (l.half_open >= l.backlog || l.queued + static_cast<int>(l.ready.size()) >= l.backlog) {
+    ++ep.stats.syn_dropped;  // the peer retransmits its SYN
+    return;
+  }
+  auto owned = std::make_unique<Stream>(this);
+  Stream& s = *owned;
+  all_streams_.insert(owned.release());
+  s.domain = l.domain;
+  s.opts = l.opts;
+  s.phase = Stream::Phase::kConnecting;
+  s.listener = &l;
+  s.half_open = true;
+  ++l.half_open;
+  s.ep = &ep;
+  ++ep.refs;
+  s.remote = from;
+  s.local = ep.local;
+  if (to != nullptr && ep.wildcard) {
+    s.local = *to;
+    s.local.set_port(ep.local.port());
+  }
+  s.key = key;
+  ep.flows.emplace(key, &s);
+  s.in_flows = true;
+  s.core = make_core(s.opts, from, path_mtu(from));
+  s.core->listen(open_params(s.local, s.remote));
+  s.core->on_segment(now_, syn);
+  mark_dirty(s);
+}
+
+}  // namespace tou::engine

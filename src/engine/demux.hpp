@@ -1,0 +1,75 @@
+// The demultiplexer: one UDP socket (an Endpoint) carries many connections.
+// A listener's endpoint is bound to its address and port; every datagram that
+// arrives there goes to the connection of its source address. A SYN from a new
+// address opens a half-open connection (bounded by the listen backlog); a
+// duplicate SYN reaches the connection that exists; a segment for no
+// connection is answered with RST (RFC 9293 3.10.7.1); a datagram that does not
+// parse is dropped and counted. A client's endpoint is a connected UDP socket
+// with its one connection. Accepted connections keep using the listener's port.
+//
+// The engine's methods that implement this live in demux.cpp.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "engine/address.hpp"
+#include "engine/event_loop.hpp"
+#include "engine/timer_heap.hpp"
+#include "engine/udp_socket.hpp"
+#include "wire/segment.hpp"
+
+namespace tou::engine {
+
+class Engine;
+struct Endpoint;
+struct Listener;
+struct Stream;
+
+struct EndpointStats {
+  uint64_t datagrams_received = 0;
+  uint64_t malformed = 0;  // no connection's, and did not parse
+  std::array<uint64_t, static_cast<size_t>(ParseError::kCount)> malformed_by_reason{};
+  uint64_t syn_received = 0;
+  uint64_t syn_dropped = 0;  // backlog full
+  uint64_t resets_sent = 0;
+  uint64_t time_wait_acks = 0;
+  uint64_t dropped_other = 0;  // wrong port, RST for no connection, ...
+};
+
+// What is left of a connection in TIME-WAIT (RFC 9293 3.4.2): the core is
+// freed, and the final ACK is kept to answer a retransmitted FIN.
+struct TimeWaitEntry final : Timer {
+  static constexpr size_t kMaxAck = 96;
+  Engine* engine = nullptr;
+  Endpoint* ep = nullptr;
+  SockAddr remote;
+  SockAddr local;
+  AddrKey key;
+  std::array<uint8_t, kMaxAck> ack{};
+  size_t ack_len = 0;
+  bool dead = false;
+  void on_timer(Instant now) override;
+};
+
+struct Endpoint final : EventLoop::Handler {
+  explicit Endpoint(Engine* e) : engine(e) {}
+  void on_events(uint32_t events) override;
+
+  Engine* engine;
+  UdpSocket sock;
+  SockAddr local;
+  bool wildcard = false;   // bound to 0.0.0.0 / ::: replies name their source (pktinfo)
+  bool connected = false;  // a client's socket, connected to its one peer
+  bool bound_explicitly = false;
+  Listener* listener = nullptr;
+  std::unordered_map<AddrKey, Stream*, AddrKeyHash> flows;
+  std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash> time_wait;
+  int refs = 0;  // the bound socket or listener, each flow, each TIME-WAIT entry
+  bool dead = false;
+  EndpointStats stats;
+};
+
+}  // namespace tou::engine

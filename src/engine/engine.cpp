@@ -1,0 +1,646 @@
+// The engine: lifetime (start on first use, fork, exit), the I/O thread's
+// loop, and the life of each connection between its core and its socket pair.
+// The demultiplexer's part is in demux.cpp, the socket calls in engine_api.cpp.
+#include "engine/engine.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include "engine/demux.hpp"
+#include "engine/sockets.hpp"
+#include "tou/tou.h"
+
+namespace tou::engine {
+
+namespace {
+
+std::mutex g_mu;  // guards g_engine; taken before any engine's mutex
+Engine* g_engine = nullptr;
+Engine* g_abandoned = nullptr;  // engines left behind in fork children (kept reachable)
+bool g_hooks_installed = false;
+
+constexpr size_t kScratchSize = 256 * 1024;
+constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
+constexpr size_t kMaxTombstones = 4096;
+constexpr Duration kExitLinger = std::chrono::seconds(2);
+
+}  // namespace
+
+// --- Lifetime ---
+
+void engine_atfork_prepare() {
+  g_mu.lock();
+  if (g_engine != nullptr) g_engine->mu_.lock();
+}
+
+void engine_atfork_parent() {
+  if (g_engine != nullptr) g_engine->mu_.unlock();
+  g_mu.unlock();
+}
+
+// The child has no I/O thread: it closes its copies of the engine's descriptors
+// (so that the parent's engine alone holds them, and end-of-file and resets
+// still reach the program) and starts an engine of its own if it makes sockets.
+void engine_atfork_child() {
+  if (g_engine != nullptr) {
+    g_engine->close_fds_in_child();
+    g_engine->abandoned_next_ = g_abandoned;
+    g_abandoned = g_engine;
+    g_engine = nullptr;
+  }
+  g_mu.unlock();
+}
+
+void engine_at_exit() {
+  Engine* e;
+  {
+    std::lock_guard g(g_mu);
+    e = g_engine;
+  }
+  if (e != nullptr) e->stop_at_exit();
+}
+
+Engine* Engine::get(int& err) {
+  std::lock_guard g(g_mu);
+  if (g_engine != nullptr) return g_engine;
+  if (!g_hooks_installed) {
+    if (sodium_init() < 0) {
+      err = ENOMEM;
+      return nullptr;
+    }
+    pthread_atfork(engine_atfork_prepare, engine_atfork_parent, engine_atfork_child);
+    std::atexit(engine_at_exit);
+    g_hooks_installed = true;
+  }
+  auto* e = new Engine();
+  err = e->start();
+  if (err != 0) {
+    delete e;
+    return nullptr;
+  }
+  g_engine = e;
+  return e;
+}
+
+Engine* Engine::current() {
+  std::lock_guard g(g_mu);
+  return g_engine;
+}
+
+int Engine::start() {
+  if (int err = loop_.init(); err != 0) return err;
+  std::array<uint8_t, IsnGenerator::kKeySize> key;
+  randombytes_buf(key.data(), key.size());
+  isn_.emplace(key);
+  scratch_.resize(kScratchSize);
+  // The I/O thread takes no signals: they go to the program's threads.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error& e) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return e.code().value();
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return 0;
+}
+
+// At exit, connections the program has closed may still hold data: give them a
+// moment to deliver it (a kernel's TCP would go on after the process), then
+// stop the thread.
+void Engine::stop_at_exit() {
+  std::unique_lock lock(mu_);
+  Instant until = EventLoop::now() + kExitLinger;
+  for (;;) {
+    bool busy = false;
+    for (Stream* s : all_streams_) {
+      if (!s->core) continue;
+      TcpState st = s->core->state();
+      bool sending = st == TcpState::kEstablished || st == TcpState::kCloseWait ||
+                     st == TcpState::kFinWait1 || st == TcpState::kClosing ||
+                     st == TcpState::kLastAck;
+      if (s->app_done && sending) busy = true;
+    }
+    Instant now = EventLoop::now();
+    if (!busy || now >= until) break;
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  stopping_ = true;
+  loop_.wake();
+  lock.unlock();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::close_fds_in_child() {
+  auto close_fd = [](int fd) {
+    if (fd >= 0) ::close(fd);
+  };
+  close_fd(loop_.epoll_fd());
+  close_fd(loop_.wake_fd());
+  loop_.abandon();
+  for (Stream* s : all_streams_) {
+    close_fd(s->bridge.fd());
+    s->bridge.abandon();
+    close_fd(s->handoff_fd);
+    s->handoff_fd = -1;
+  }
+  for (auto& [ino, l] : listeners_) {
+    close_fd(l->efd);
+    l->efd = -1;
+  }
+  for (Endpoint* ep : endpoints_) {
+    close_fd(ep->sock.fd());
+    ep->sock.abandon();
+  }
+  // thread_ names a thread that does not exist here; this engine is never
+  // destroyed, so it is never joined.
+}
+
+// --- The I/O thread ---
+
+void Engine::run() {
+  pthread_setname_np(pthread_self(), "tou-engine");
+  // Deadlines are microseconds apart on a fast path: ask for precise wake-ups.
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    std::optional<Instant> deadline = loop_.timers().next();
+    if (!dirty_.empty() || !pending_read_.empty()) deadline = kTimeZero;
+    lock.unlock();
+    loop_.wait(deadline);
+    lock.lock();
+    iterate();
+  }
+}
+
+Instant Engine::tick() {
+  last_tick_ = std::max(last_tick_, EventLoop::now());
+  return last_tick_;
+}
+
+void Engine::iterate() {
+  now_ = tick();
+  loop_.dispatch();
+  if (!pending_read_.empty()) {
+    std::vector<Endpoint*> again;
+    again.swap(pending_read_);
+    for (Endpoint* ep : again) receive(*ep);
+  }
+  loop_.run_timers(now_);
+  // Service what changed; a connection that used its whole budget comes back
+  // in the next iteration (after other sockets had their turn).
+  std::vector<Stream*> work;
+  work.swap(dirty_);
+  for (Stream* s : work) {
+    s->dirty = false;
+    service(*s);
+  }
+  flush_sends();
+  dead_streams_.clear();
+  dead_listeners_.clear();
+  dead_time_waits_.clear();
+  dead_endpoints_.clear();
+}
+
+void Engine::mark_dirty(Stream& s) {
+  if (s.dirty || s.dead) return;
+  s.dirty = true;
+  dirty_.push_back(&s);
+}
+
+void Engine::on_stream_events(Stream& s, uint32_t events) {
+  if (s.dead) return;
+  s.bridge.on_events(events);
+  mark_dirty(s);
+}
+
+void Engine::on_stream_timer(Stream& s, Instant now) {
+  if (s.dead || !s.core) return;
+  s.core->on_timer(now);
+  mark_dirty(s);
+}
+
+void Engine::on_time_wait_timer(TimeWaitEntry& tw) {
+  if (tw.dead) return;
+  tw.dead = true;
+  Endpoint& ep = *tw.ep;
+  auto it = ep.time_wait.find(tw.key);
+  assert(it != ep.time_wait.end());
+  dead_time_waits_.push_back(std::move(it->second));
+  ep.time_wait.erase(it);
+  release_endpoint(ep);
+}
+
+// One connection's turn: move bytes between the pair and the core, react to
+// the core's events, send what the core has, and decide whether it is done.
+void Engine::service(Stream& s) {
+  if (s.dead) return;
+  if (!s.core) {
+    // Fresh or bound: only the program's close matters.
+    if (s.bridge.app_hung_up()) destroy_stream(s, 0);
+    return;
+  }
+  Connection& c = *s.core;
+  for (int round = 0; round < 8; ++round) {
+    bool progress = false;
+    if (s.bridge.open()) {
+      if (is_synchronized(c.state())) progress |= s.bridge.pull(c, now_, scratch_);
+      progress |= s.bridge.push(c, now_);
+      progress |= apply_app_state(s);
+    }
+    while (std::optional<ConnectionEvent> e = c.poll_event()) {
+      handle_event(s, *e);
+      progress = true;
+    }
+    if (s.dead || !progress) break;
+  }
+  if (s.dead) return;
+  if (s.bridge.open() && s.bridge.blocked() != s.out_armed) {
+    s.out_armed = s.bridge.blocked();
+    loop_.modify(s.bridge.fd(), kStreamEvents | (s.out_armed ? EPOLLOUT : 0), &s);
+  }
+  transmit(s);
+  finish_if_done(s);
+  if (!s.dead) reschedule(s);
+}
+
+// What the program did with its end of the pair, applied to the core.
+bool Engine::apply_app_state(Stream& s) {
+  Connection& c = *s.core;
+  api::StreamBridge& b = s.bridge;
+  bool changed = false;
+  bool synced = is_synchronized(c.state());
+  if (!s.app_done && (b.app_reset() || b.app_closed() || (!synced && b.app_hung_up()))) {
+    // RFC 2525 2.17 (as Linux): closing with unread data, or SO_LINGER 0, aborts.
+    if (b.app_reset() || (s.opts.linger && s.opts.linger_s == 0)) {
+      c.abort(now_);
+    } else {
+      c.close(now_);
+    }
+    s.app_done = true;
+    close_bridge(s, 0);
+    return true;
+  }
+  if (!s.shut_done && b.app_write_shut()) {
+    c.shutdown(now_);  // RFC 9293 3.10.4: FIN after the queued data
+    s.shut_done = true;
+    changed = true;
+  }
+  return changed;
+}
+
+void Engine::handle_event(Stream& s, ConnectionEvent e) {
+  switch (e) {
+    case ConnectionEvent::kEstablished:
+      if (s.listener != nullptr) {
+        hand_over(s);
+      } else {
+        s.phase = Stream::Phase::kOpen;
+        cv_.notify_all();
+      }
+      break;
+    case ConnectionEvent::kError:
+      if (s.error == 0) s.error = s.core->error();
+      break;
+    default:
+      break;
+  }
+}
+
+void Engine::transmit(Stream& s) {
+  Connection& c = *s.core;
+  Endpoint& ep = *s.ep;
+  const SockAddr* dest = ep.connected ? nullptr : &s.remote;
+  const SockAddr* source = ep.wildcard ? &s.local : nullptr;
+  for (int i = 0; i < kTransmitBudget; ++i) {
+    if (send_.full()) flush_sends();
+    std::span<uint8_t> out = send_.next();
+    size_t n = c.poll_transmit(now_, out);
+    if (n == 0) return;
+    if (c.state() == TcpState::kTimeWait && n <= s.last_ack.size()) {
+      std::copy_n(out.begin(), n, s.last_ack.begin());
+      s.last_ack_len = n;
+    }
+    send_.commit(ep.sock.fd(), n, dest, source);
+  }
+  mark_dirty(s);  // budget used up: the rest next turn
+}
+
+void Engine::flush_sends() {
+  if (send_.empty()) return;
+  stats_.datagrams_sent += send_.flush(*this);
+}
+
+void Engine::on_send_error(int fd, int err) {
+  ++stats_.send_errors;
+  if (err != ECONNREFUSED) return;
+  // A pending ICMP port unreachable, reported by the send: see receive().
+  for (Endpoint* ep : endpoints_) {
+    if (ep->sock.fd() != fd || !ep->connected) continue;
+    for (auto& [key, s] : ep->flows) {
+      if (s->core && s->core->state() == TcpState::kSynSent) {
+        s->error = ECONNREFUSED;
+        s->core->abort(now_);
+        mark_dirty(*s);
+      }
+    }
+  }
+}
+
+void Engine::reschedule(Stream& s) {
+  if (std::optional<Instant> d = s.core->next_deadline()) {
+    loop_.timers().schedule(s, *d);
+  } else {
+    loop_.timers().cancel(s);
+  }
+}
+
+void Engine::finish_if_done(Stream& s) {
+  Connection& c = *s.core;
+  if (c.state() == TcpState::kClosed) {
+    // Closed cleanly (the peer's FIN, then our last ACK or an RST in TIME-WAIT)
+    // with received bytes not yet delivered: the program reads them first, as
+    // from a kernel socket that reached CLOSED.
+    bool undelivered = c.readable() > 0 || s.bridge.has_pending_output();
+    if (s.error == 0 && s.bridge.open() && undelivered) return;
+    destroy_stream(s, s.error);
+    return;
+  }
+  if (c.state() == TcpState::kTimeWait && !s.bridge.open() && s.last_ack_len > 0 && s.in_flows) {
+    // Keep only what TIME-WAIT needs (RFC 9293 3.4.2): the final ACK to repeat.
+    auto tw = std::make_unique<TimeWaitEntry>();
+    tw->engine = this;
+    tw->ep = s.ep;
+    tw->remote = s.remote;
+    tw->local = s.local;
+    tw->key = s.key;
+    std::copy_n(s.last_ack.begin(), s.last_ack_len, tw->ack.begin());
+    tw->ack_len = s.last_ack_len;
+    loop_.timers().schedule(*tw, now_ + 2 * kMsl);
+    ++s.ep->refs;
+    s.ep->time_wait[s.key] = std::move(tw);
+    destroy_stream(s, 0);
+  }
+}
+
+// The program's end sees the connection's end: end-of-file, or (when bytes it
+// wrote are still unread here) ECONNRESET. The exact error stays in a
+// tombstone for SO_ERROR and tou_recv.
+void Engine::close_bridge(Stream& s, int error) {
+  if (!s.bridge.open()) return;
+  loop_.remove(s.bridge.fd());
+  s.bridge.close();
+  if (s.ino != 0) {
+    if (auto it = streams_.find(s.ino); it != streams_.end() && it->second == &s)
+      streams_.erase(it);
+    std::shared_ptr<tou_info> info;
+    if (s.core) {
+      info = std::make_shared<tou_info>();
+      get_connection_info(&s, *info);
+    }
+    add_tombstone(s.ino, error, s.local, false, std::move(info));
+  }
+}
+
+void Engine::destroy_stream(Stream& s, int error) {
+  if (s.dead) return;
+  if (s.in_flows) {
+    s.ep->flows.erase(s.key);
+    s.in_flows = false;
+  }
+  if (s.listener != nullptr) {
+    Listener& l = *s.listener;
+    if (s.half_open) --l.half_open;
+    l.ready.erase(std::remove(l.ready.begin(), l.ready.end(), &s), l.ready.end());
+    s.listener = nullptr;
+  }
+  if (s.handoff_fd >= 0) {
+    ::close(s.handoff_fd);
+    s.handoff_fd = -1;
+  }
+  close_bridge(s, error);
+  loop_.timers().cancel(s);
+  if (s.ep != nullptr) {
+    Endpoint* ep = s.ep;
+    s.ep = nullptr;
+    release_endpoint(*ep);
+  }
+  bury(s);
+  cv_.notify_all();
+}
+
+void Engine::bury(Stream& s) {
+  s.dead = true;
+  all_streams_.erase(&s);
+  dead_streams_.emplace_back(&s);
+}
+
+void Engine::add_tombstone(ino_t ino, int error, const SockAddr& local, bool listener,
+                           std::shared_ptr<tou_info> info) {
+  auto [it, inserted] =
+      tombstones_.insert_or_assign(ino, Tombstone{error, local, listener, std::move(info)});
+  if (inserted) tombstone_order_.push_back(ino);
+  while (tombstone_order_.size() > kMaxTombstones) {
+    tombstones_.erase(tombstone_order_.front());
+    tombstone_order_.pop_front();
+  }
+}
+
+void Engine::release_endpoint(Endpoint& ep) {
+  if (--ep.refs > 0) return;
+  assert(ep.flows.empty() && ep.time_wait.empty() && ep.listener == nullptr);
+  ep.dead = true;
+  loop_.remove(ep.sock.fd());
+  if (ep.bound_explicitly) {
+    auto it = bound_.find(AddrKey::of(ep.local));
+    if (it != bound_.end() && it->second == &ep) bound_.erase(it);
+  }
+  ep.sock.close();
+  endpoints_.erase(&ep);
+  dead_endpoints_.emplace_back(&ep);
+}
+
+// --- Accepting ---
+
+void Engine::hand_over(Stream& s) {
+  Listener& l = *s.listener;
+  s.half_open = false;
+  --l.half_open;
+  s.phase = Stream::Phase::kOpen;
+  int app = -1, eng = -1;
+  if (api::make_pair(false, true, app, eng) != 0) {
+    s.core->abort(now_);  // no descriptors left: refuse the connection
+    return;
+  }
+  s.bridge.reset(eng);
+  loop_.add(eng, kStreamEvents, &s);
+  struct stat st;
+  ::fstat(app, &st);
+  s.ino = st.st_ino;
+  streams_[s.ino] = &s;
+  tombstones_.erase(s.ino);
+  api::bind_name(app, api::FdKind::kConnection, s.local, &s.remote);
+  s.handoff_fd = app;
+  l.ready.push_back(&s);
+  flush_handoffs(l);
+}
+
+void Engine::flush_handoffs(Listener& l) {
+  while (!l.ready.empty() && l.efd >= 0) {
+    Stream& s = *l.ready.front();
+    int err = api::send_accept(l.efd, s.handoff_fd, s.local, s.remote);
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      if (!l.out_armed) {  // EPOLLOUT resumes
+        loop_.modify(l.efd, kStreamEvents | EPOLLOUT, &l);
+        l.out_armed = true;
+      }
+      return;
+    }
+    l.ready.pop_front();
+    ::close(s.handoff_fd);
+    s.handoff_fd = -1;
+    s.listener = nullptr;
+    if (err != 0) {
+      s.core->abort(now_);
+      mark_dirty(s);
+      continue;
+    }
+    ++l.queued;
+    ++l.handed_over;
+  }
+}
+
+void Engine::on_listener_events(Listener& l, uint32_t events) {
+  if (l.dead) return;
+  if (events & EPOLLOUT) {
+    loop_.modify(l.efd, kStreamEvents, &l);
+    l.out_armed = false;
+    flush_handoffs(l);
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
+    // One byte per accept() (see fd_bridge.hpp); end-of-file when the last
+    // holder of the listening descriptor closed it.
+    char acks[256];
+    for (;;) {
+      ssize_t n = ::recv(l.efd, acks, sizeof acks, MSG_DONTWAIT);
+      if (n > 0) {
+        l.queued = std::max(0, l.queued - static_cast<int>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      close_listener(l);
+      return;
+    }
+    flush_handoffs(l);
+  }
+}
+
+void Engine::close_listener(Listener& l) {
+  // Connections not yet accepted are reset, as a kernel's TCP does.
+  std::vector<Stream*> orphans;
+  for (auto& [key, s] : l.ep->flows) {
+    if (s->listener == &l) orphans.push_back(s);
+  }
+  for (Stream* s : orphans) {
+    s->core->abort(now_);
+    if (s->half_open) --l.half_open;
+    s->half_open = false;
+    s->listener = nullptr;
+    mark_dirty(*s);
+  }
+  l.ready.clear();
+  l.dead = true;
+  loop_.remove(l.efd);
+  ::close(l.efd);
+  l.efd = -1;
+  listeners_.erase(l.ino);
+  add_tombstone(l.ino, 0, l.ep->local, true);
+  l.ep->listener = nullptr;
+  Endpoint* ep = l.ep;
+  l.ep = nullptr;
+  release_endpoint(*ep);
+  dead_listeners_.emplace_back(&l);
+}
+
+// --- Helpers ---
+
+Stream* Engine::find_stream(ino_t ino) {
+  auto it = streams_.find(ino);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+Listener* Engine::find_listener(ino_t ino) {
+  auto it = listeners_.find(ino);
+  return it == listeners_.end() ? nullptr : it->second;
+}
+
+int Engine::path_mtu(const SockAddr& remote) {
+  AddrKey key = AddrKey::of(remote);
+  key.bytes[1] = key.bytes[2] = 0;  // per address, not per port
+  if (auto it = mtu_cache_.find(key); it != mtu_cache_.end()) return it->second;
+  int mtu = path_mtu_to(remote);
+  if (mtu_cache_.size() > 4096) mtu_cache_.clear();
+  mtu_cache_[key] = mtu;
+  return mtu;
+}
+
+std::unique_ptr<Connection> Engine::make_core(const SocketOptions& o, const SockAddr& remote,
+                                              int mtu) {
+  ConnectionConfig cfg;
+  cfg.mss = mss_for_mtu(remote.family(), mtu);
+  if (o.maxseg > 0) cfg.mss = static_cast<uint16_t>(std::min<int>(cfg.mss, o.maxseg));
+  cfg.send_buffer = o.send_buffer;
+  cfg.receive_buffer = o.receive_buffer;
+  cfg.nodelay = o.nodelay;
+  cfg.keepalive = o.keepalive;
+  cfg.keepalive_idle = std::chrono::seconds(o.keepidle_s);
+  cfg.keepalive_interval = std::chrono::seconds(o.keepintvl_s);
+  cfg.keepalive_count = o.keepcnt;
+  cfg.user_timeout = std::chrono::milliseconds(o.user_timeout_ms);
+  cfg.syn_retries = o.syn_retries;
+  cfg.congestion_control = o.congestion;
+  cfg.msl = kMsl;
+  // Pacing spreads a window over an RTT of a real path; on loopback it only
+  // adds wake-ups.
+  cfg.pacing = !remote.is_loopback();
+  return std::make_unique<Connection>(cfg);
+}
+
+OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote) {
+  std::array<uint8_t, 40> tuple;
+  AddrKey l = AddrKey::of(local), r = AddrKey::of(remote);
+  std::copy(l.bytes.begin(), l.bytes.end(), tuple.begin());
+  std::copy(r.bytes.begin(), r.bytes.end(), tuple.begin() + 20);
+  OpenParams p;
+  p.local_port = local.port();
+  p.remote_port = remote.port();
+  p.iss = isn_->generate(now_, tuple);  // RFC 6528
+  // RFC 7323 5.4: a per-connection timestamp offset, from the reversed tuple.
+  std::array<uint8_t, 40> reversed;
+  std::copy(tuple.begin() + 20, tuple.end(), reversed.begin());
+  std::copy(tuple.begin(), tuple.begin() + 20, reversed.begin() + 20);
+  p.ts_offset = isn_->hash(reversed);
+  return p;
+}
+
+EngineStats Engine::stats() {
+  std::lock_guard g(mu_);
+  return stats_;
+}
+
+}  // namespace tou::engine

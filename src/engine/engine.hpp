@@ -1,0 +1,219 @@
+// The engine: one per process, started on first use. A background I/O thread
+// runs the event loop over the engine's UDP sockets and socket-pair ends, the
+// demultiplexer, the timers and the protocol cores.
+//
+// Locking: all engine state is guarded by one mutex. The I/O thread holds it
+// while it handles a batch of events (never while it waits), and a program's
+// thread holds it for the length of one control call (bind, connect, options).
+// Data never crosses that lock: the program's bytes travel through the kernel
+// socket pair (src/api/fd_bridge.hpp), so no lock is taken per byte or per
+// segment by two threads.
+//
+// Sockets are found by the inode of their program-side descriptor (fstat's
+// st_ino), which every dup(), fork() and SCM_RIGHTS copy shares.
+//
+// One I/O thread for now; the state is grouped so that a second loop can own a
+// disjoint set of endpoints later.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/time.hpp"
+#include "core/connection.hpp"
+#include "core/isn.hpp"
+#include "engine/address.hpp"
+#include "engine/event_loop.hpp"
+#include "engine/udp_socket.hpp"
+
+struct tou_info;
+struct tou_listener_info;
+
+namespace tou::engine {
+
+constexpr size_t kDefaultBuffer = 1 << 20;
+constexpr size_t kMinBuffer = 4096;
+constexpr size_t kMaxBuffer = 64 << 20;
+// TIME-WAIT lasts 2 * kMsl. Shorter than RFC 9293's 2 minutes: RFC 6528
+// initial sequence numbers and RFC 7323 PAWS keep old duplicates out of a new
+// incarnation (as Linux's tcp_tw_reuse relies on), and 2 s still covers
+// several retransmissions of a lost final ACK's FIN.
+constexpr Duration kMsl = std::chrono::seconds(1);
+
+// What tou_setsockopt() stores; a connection copies it when it opens.
+struct SocketOptions {
+  size_t send_buffer = kDefaultBuffer;
+  size_t receive_buffer = kDefaultBuffer;
+  bool nodelay = false;
+  bool keepalive = false;
+  int keepidle_s = 7200;
+  int keepintvl_s = 75;
+  int keepcnt = 9;
+  unsigned user_timeout_ms = 0;
+  int syn_retries = 6;
+  int maxseg = 0;  // 0: from the path MTU
+  std::string congestion = "cubic";
+  bool reuseaddr = false;
+  bool linger = false;
+  int linger_s = 0;
+  int v6only = -1;  // -1: the system default
+};
+
+struct Endpoint;
+struct Listener;
+struct Stream;
+struct TimeWaitEntry;
+
+struct EngineStats {
+  uint64_t datagrams_received = 0;
+  uint64_t datagrams_sent = 0;
+  uint64_t send_errors = 0;
+  uint64_t receive_errors = 0;
+  uint64_t malformed = 0;
+  uint64_t resets_sent = 0;
+  uint64_t time_wait_acks = 0;
+};
+
+class Engine final : SendBatch::ErrorSink {
+ public:
+  // The process's engine, started on first use; nullptr (and err) on failure.
+  static Engine* get(int& err);
+  // The engine if one runs in this process, else nullptr (does not start one).
+  static Engine* current();
+
+  // Every call below returns 0 or an errno value. `ino` names the socket (the
+  // inode of its program-side fd); ENOTSOCK when this engine does not know it.
+  int open_socket(int domain, bool nonblock, bool cloexec, int& fd);
+  int bind(ino_t ino, const SockAddr& addr);
+  int listen(int fd, ino_t ino, int backlog);
+  int connect(int fd, ino_t ino, const SockAddr& addr, bool nonblocking);
+  int local_address(ino_t ino, SockAddr& out);
+  int peer_address(ino_t ino, SockAddr& out);
+  int set_option(int fd, ino_t ino, int level, int name, const void* value, socklen_t len);
+  int get_option(int fd, ino_t ino, int level, int name, void* value, socklen_t* len);
+  // The exact error of a connection that failed (ECONNRESET, ETIMEDOUT, ...),
+  // reported once; 0 when there is none or the socket is unknown.
+  int take_error(ino_t ino);
+  // True when the socket is one of this engine's listeners / connections (or was).
+  bool is_listener(ino_t ino);
+  bool knows(ino_t ino);
+  // True when the socket is connecting or connected (or its connection ended).
+  bool has_connection(ino_t ino);
+  // SO_LINGER with a timeout: waits until everything written has been
+  // acknowledged, or the timeout passes.
+  void linger_before_close(ino_t ino);
+  EngineStats stats();
+
+  // The event handlers (called on the I/O thread with the lock held).
+  void on_endpoint_events(Endpoint& ep, uint32_t events);
+  void on_stream_events(Stream& s, uint32_t events);
+  void on_listener_events(Listener& l, uint32_t events);
+  void on_stream_timer(Stream& s, Instant now);
+  void on_time_wait_timer(TimeWaitEntry& tw);
+
+ private:
+  Engine() = default;
+  ~Engine() = default;
+  int start();
+  void run();
+  void iterate();
+  void stop_at_exit();
+  void close_fds_in_child();
+  friend void engine_atfork_prepare();
+  friend void engine_atfork_parent();
+  friend void engine_atfork_child();
+  friend void engine_at_exit();
+
+  Instant tick();
+  void mark_dirty(Stream& s);
+  void service(Stream& s);
+  bool apply_app_state(Stream& s);
+  void handle_event(Stream& s, ConnectionEvent e);
+  void transmit(Stream& s);
+  void finish_if_done(Stream& s);
+  void destroy_stream(Stream& s, int error);
+  void close_bridge(Stream& s, int error);
+  void reschedule(Stream& s);
+  void flush_sends();
+  void on_send_error(int fd, int err) override;
+
+  void receive(Endpoint& ep);
+  void on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                   std::span<const uint8_t> bytes);
+  void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,
+                    const Segment& syn);
+  void reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& seg);
+  void hand_over(Stream& s);
+  void flush_handoffs(Listener& l);
+  void close_listener(Listener& l);
+
+  int open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to, Endpoint*& out);
+  void release_endpoint(Endpoint& ep);
+  std::unique_ptr<Connection> make_core(const SocketOptions& opts, const SockAddr& remote, int mtu);
+  OpenParams open_params(const SockAddr& local, const SockAddr& remote);
+  int path_mtu(const SockAddr& remote);
+
+  // What is left of a socket whose engine side is gone while the program may
+  // still hold its descriptor: the error to report, the names, and the last
+  // TCP_INFO.
+  struct Tombstone {
+    int error = 0;
+    SockAddr local;
+    bool listener = false;
+    std::shared_ptr<tou_info> info;
+  };
+  void add_tombstone(ino_t ino, int error, const SockAddr& local, bool listener,
+                     std::shared_ptr<tou_info> info = nullptr);
+  Stream* find_stream(ino_t ino);
+  Listener* find_listener(ino_t ino);
+  void bury(Stream& s);
+
+  int get_connection_info(Stream* s, tou_info& out);
+  int get_listener_info(Listener* l, tou_listener_info& out);
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // connection state changes (blocking connect, linger)
+  std::thread thread_;
+  bool stopping_ = false;
+  EventLoop loop_;
+  Instant now_{};
+  Instant last_tick_{};
+  std::optional<IsnGenerator> isn_;
+  RecvBatch recv_;
+  SendBatch send_;
+  std::vector<uint8_t> scratch_;
+
+  std::unordered_map<ino_t, Stream*> streams_;      // by program-side inode
+  std::unordered_map<ino_t, Listener*> listeners_;  // by program-side inode
+  std::unordered_set<Stream*> all_streams_;         // every live stream, half-open ones too
+  std::unordered_set<Endpoint*> endpoints_;
+  std::unordered_map<AddrKey, Endpoint*, AddrKeyHash> bound_;  // explicitly bound, by local address
+  std::unordered_map<ino_t, Tombstone> tombstones_;
+  std::deque<ino_t> tombstone_order_;
+  std::unordered_map<AddrKey, int, AddrKeyHash> mtu_cache_;
+
+  std::vector<Stream*> dirty_;
+  std::vector<Endpoint*> pending_read_;
+  // Freed between iterations, so that no handler runs on a freed object.
+  std::vector<std::unique_ptr<Stream>> dead_streams_;
+  std::vector<std::unique_ptr<Listener>> dead_listeners_;
+  std::vector<std::unique_ptr<Endpoint>> dead_endpoints_;
+  std::vector<std::unique_ptr<TimeWaitEntry>> dead_time_waits_;
+  EngineStats stats_;
+  Engine* abandoned_next_ = nullptr;  // engines left behind by fork()
+};
+
+}  // namespace tou::engine

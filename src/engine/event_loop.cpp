@@ -1,0 +1,107 @@
+#include "engine/event_loop.hpp"
+
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+namespace tou::engine {
+
+namespace {
+
+// The wake-up eventfd's entry carries this tag instead of a handler.
+constexpr uint64_t kWakeTag = 1;
+
+}  // namespace
+
+EventLoop::~EventLoop() {
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+int EventLoop::init() {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return errno;
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return errno;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeTag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) return errno;
+  return 0;
+}
+
+int EventLoop::add(int fd, uint32_t events, Handler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
+}
+
+int EventLoop::modify(int fd, uint32_t events, Handler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  return ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : errno;
+}
+
+void EventLoop::remove(int fd) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void EventLoop::wake() {
+  uint64_t one = 1;
+  // EAGAIN means the counter is already non-zero: the loop wakes anyway.
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+Instant EventLoop::now() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return instant_from_us(static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000);
+}
+
+void EventLoop::wait(std::optional<Instant> deadline) {
+  timespec timeout{};
+  timespec* tp = nullptr;
+  if (deadline) {
+    int64_t us = to_us(*deadline) - to_us(now());
+    if (us < 0) us = 0;
+    timeout.tv_sec = us / 1'000'000;
+    timeout.tv_nsec = (us % 1'000'000) * 1000;
+    tp = &timeout;
+  }
+  int n = ::epoll_pwait2(epoll_fd_, events_.data(), kMaxEvents, tp, nullptr);
+  if (n < 0 && errno == ENOSYS) {
+    // Kernels before 5.11: millisecond resolution, rounded up.
+    int ms =
+        tp == nullptr
+            ? -1
+            : static_cast<int>(timeout.tv_sec * 1000 + (timeout.tv_nsec + 999'999) / 1'000'000);
+    n = ::epoll_wait(epoll_fd_, events_.data(), kMaxEvents, ms);
+  }
+  ready_ = n < 0 ? 0 : n;
+}
+
+int EventLoop::dispatch() {
+  int n = ready_;
+  ready_ = 0;
+  for (int i = 0; i < n; ++i) {
+    if (events_[i].data.u64 == kWakeTag) {
+      uint64_t count;
+      [[maybe_unused]] ssize_t r = ::read(wake_fd_, &count, sizeof count);
+      continue;
+    }
+    auto* handler = static_cast<Handler*>(events_[i].data.ptr);
+    if (handler != nullptr) handler->on_events(events_[i].events);
+  }
+  return n;
+}
+
+void EventLoop::run_timers(Instant now) {
+  while (Timer* t = timers_.pop_due(now)) t->on_timer(now);
+}
+
+}  // namespace tou::engine

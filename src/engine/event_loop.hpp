@@ -1,0 +1,77 @@
+// The engine's event loop: epoll over its file descriptors (UDP sockets, the
+// engine ends of the socket pairs, a wake-up eventfd), and the timer heap that
+// holds every connection's next deadline. now() is the only place in tou that
+// reads a clock (CLOCK_MONOTONIC); the protocol core gets time from here.
+//
+//   EventLoop loop;
+//   loop.init();
+//   loop.add(fd, EPOLLIN | EPOLLET, &handler);
+//   for (;;) { lock.unlock(); loop.wait(deadline); lock.lock(); loop.dispatch(); ... }
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "base/time.hpp"
+#include "engine/timer_heap.hpp"
+
+namespace tou::engine {
+
+class EventLoop {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    virtual void on_events(uint32_t events) = 0;
+  };
+
+  EventLoop() = default;
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Creates the epoll instance and the wake-up eventfd; 0 or errno.
+  int init();
+
+  // Handlers must outlive the dispatch() that may name them: the engine frees
+  // objects only between iterations.
+  int add(int fd, uint32_t events, Handler* handler);
+  int modify(int fd, uint32_t events, Handler* handler);
+  void remove(int fd);
+
+  // Interrupts wait() from any thread.
+  void wake();
+
+  // CLOCK_MONOTONIC in microseconds.
+  static Instant now();
+
+  // Blocks until an event arrives or `deadline` passes (nullopt: no limit; a
+  // past deadline polls without blocking). Safe to call without the engine
+  // lock; the events are kept for dispatch().
+  void wait(std::optional<Instant> deadline);
+  // Hands the events of the last wait() to their handlers; returns how many.
+  int dispatch();
+
+  TimerHeap& timers() { return timers_; }
+  // Runs every timer due at `now`.
+  void run_timers(Instant now);
+
+  // For the child side of fork(): the descriptors to close.
+  int epoll_fd() const { return epoll_fd_; }
+  int wake_fd() const { return wake_fd_; }
+  // Forgets the descriptors without closing them (the fork child closes them itself).
+  void abandon() { epoll_fd_ = wake_fd_ = -1; }
+
+ private:
+  static constexpr int kMaxEvents = 256;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  int ready_ = 0;
+  std::array<epoll_event, kMaxEvents> events_{};
+  TimerHeap timers_;
+};
+
+}  // namespace tou::engine

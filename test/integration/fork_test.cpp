@@ -1,0 +1,183 @@
+// fork() and tou sockets: a fork-per-connection server, a prefork server whose
+// children accept on one listening descriptor, and a child that makes sockets
+// of its own (and so its own engine).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "integration/util.hpp"
+#include "tou/tou.h"
+
+namespace tou_test {
+namespace {
+
+// Echoes until end-of-file.
+void echo(int fd) {
+  uint8_t buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return;
+    if (!write_all(fd, buf, static_cast<size_t>(n))) return;
+  }
+}
+
+// Waits for a child, killing it if it takes longer than `limit`; its exit status or -1.
+int wait_child(pid_t pid, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (r < 0) return -1;
+    if (std::chrono::steady_clock::now() >= until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// One client: sends `bytes` random bytes, reads them back, verifies.
+bool client_round_trip(uint16_t port, size_t bytes, uint64_t seed) {
+  Fd c = connect_to(AF_INET, port);
+  if (!c) return false;
+  std::vector<uint8_t> data = random_bytes(bytes, seed);
+  bool wrote = false;
+  std::thread writer([&] {
+    wrote = write_all(c.get(), data.data(), data.size()) && tou_shutdown(c.get(), SHUT_WR) == 0;
+  });
+  std::vector<uint8_t> got;
+  bool read_ok = read_to_eof(c.get(), got, data.size());
+  writer.join();
+  return wrote && read_ok && got == data;
+}
+
+TEST(Fork, ForkPerConnectionServer) {
+  const int kClients = static_cast<int>(scaled(50, 10));
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 64, &port);
+  ASSERT_TRUE(ls);
+
+  // The clients: threads of this process, all at once.
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      if (client_round_trip(port, 20000 + 1000 * static_cast<size_t>(i), static_cast<uint64_t>(i)))
+        ++ok;
+    });
+  }
+
+  // The server: accept, fork a child to serve the connection, close our copy.
+  std::vector<pid_t> children;
+  for (int i = 0; i < kClients; ++i) {
+    Fd c(tou_accept(ls.get(), nullptr, nullptr));
+    ASSERT_TRUE(c) << strerror(errno);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ls.reset();
+      echo(c.get());
+      ::_exit(0);
+    }
+    children.push_back(child);
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kClients);
+  for (pid_t child : children) EXPECT_EQ(wait_child(child, std::chrono::seconds(60)), 0);
+}
+
+TEST(Fork, ChildMakesSocketsWithItsOwnEngine) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer cannot follow a thread started after a multi-threaded fork";
+#endif
+  // The parent's engine runs (this process made sockets before); the child
+  // starts its own for the sockets it makes, and talks to the parent's listener.
+  const int kClients = 5;
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 16, &port);
+  ASSERT_TRUE(ls);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ls.reset();
+    int bad = 0;
+    for (int i = 0; i < kClients; ++i)
+      bad += client_round_trip(port, 100000, 7 + static_cast<uint64_t>(i)) ? 0 : 1;
+    ::_exit(bad == 0 ? 0 : 1);
+  }
+  for (int i = 0; i < kClients; ++i) {
+    Fd c(tou_accept(ls.get(), nullptr, nullptr));
+    ASSERT_TRUE(c) << strerror(errno);
+    echo(c.get());
+  }
+  EXPECT_EQ(wait_child(child, std::chrono::seconds(60)), 0);
+}
+
+TEST(Fork, PreforkServerFourChildrenAcceptOnOneListener) {
+  const int kChildren = 4;
+  const int kClients = static_cast<int>(scaled(40, 8));
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 64, &port);
+  ASSERT_TRUE(ls);
+  int served_pipe[2];
+  ASSERT_EQ(::pipe(served_pipe), 0);
+  Fd served_r(served_pipe[0]), served_w(served_pipe[1]);
+  std::vector<pid_t> children;
+  for (int i = 0; i < kChildren; ++i) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      served_r.reset();
+      // Accept until told to stop (SIGTERM); each connection reports one byte.
+      for (;;) {
+        int c = tou_accept(ls.get(), nullptr, nullptr);
+        if (c < 0) {
+          if (errno == EAGAIN || errno == EINTR) continue;  // SO_RCVTIMEO
+          ::_exit(2);
+        }
+        echo(c);
+        ::close(c);
+        char one = static_cast<char>('0' + i);
+        if (::write(served_w.get(), &one, 1) != 1) ::_exit(3);
+      }
+    }
+    children.push_back(child);
+  }
+  served_w.reset();
+
+  // Clients in this process, a few at a time.
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      if (client_round_trip(port, 50000, 100 + static_cast<uint64_t>(i))) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kClients);
+  // Every connection was served by one of the children.
+  std::string served;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        char buf[64];
+        ssize_t n = ::read(served_r.get(), buf, sizeof buf);
+        if (n > 0) served.append(buf, static_cast<size_t>(n));
+        return served.size() >= static_cast<size_t>(kClients) || n == 0;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(served.size(), static_cast<size_t>(kClients));
+  for (pid_t child : children) ::kill(child, SIGTERM);
+  for (pid_t child : children) wait_child(child, std::chrono::seconds(10));
+}
+
+}  // namespace
+}  // namespace tou_test
