@@ -194,6 +194,7 @@ int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr&
 
 void StreamBridge::on_events(uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR)) readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) closing_ = true;
   if (events & EPOLLOUT) writable_ = true;
   if (events & EPOLLHUP) {
     app_hup_ = true;
@@ -215,6 +216,13 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
         filler_ -= static_cast<size_t>(n);
       } else {
         [[maybe_unused]] size_t taken = core.send(now, scratch.first(static_cast<size_t>(n)));
+      }
+      // A short read emptied the queue: any later write is a new edge, so
+      // there is no need to probe for EAGAIN (unless end-of-file is pending,
+      // whose edge has been seen already).
+      if (static_cast<size_t>(n) < want && !closing_) {
+        readable_ = false;
+        break;
       }
       continue;
     }

@@ -113,6 +113,8 @@ class StreamBridge {
   // The pair refused bytes (EAGAIN): the engine should ask for EPOLLOUT. It
   // does not otherwise, so that the program's reads do not wake it.
   bool blocked() const { return !writable_; }
+  // The program's end may hold bytes not yet pulled.
+  bool input_pending() const { return readable_; }
 
   void close();
 
@@ -123,6 +125,7 @@ class StreamBridge {
   int fd_ = -1;
   size_t filler_ = 0;
   bool readable_ = false;
+  bool closing_ = false;  // RDHUP/HUP/ERR seen: read until end-of-file
   bool writable_ = true;
   bool app_eof_ = false;
   bool app_hup_ = false;

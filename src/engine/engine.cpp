@@ -31,6 +31,7 @@ Engine* g_abandoned = nullptr;  // engines left behind in fork children (kept re
 bool g_hooks_installed = false;
 
 constexpr size_t kScratchSize = 256 * 1024;
+constexpr Duration kBusyPoll = std::chrono::microseconds(50);
 constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
 constexpr size_t kMaxTombstones = 4096;
@@ -119,25 +120,27 @@ int Engine::start() {
   return 0;
 }
 
-// At exit, connections the program has closed may still hold data: give them a
-// moment to deliver it (a kernel's TCP would go on after the process), then
-// stop the thread.
+// At exit the process's descriptors are about to close, and a kernel's TCP
+// would go on delivering what was written and then send FIN. So: every
+// connection is closed as by the program (once what it wrote has been read
+// from the pair), and the engine waits, for at most kExitLinger, until every
+// FIN has been acknowledged; then the thread stops.
 void Engine::stop_at_exit() {
   std::unique_lock lock(mu_);
+  exiting_ = true;
+  for (Stream* s : all_streams_) mark_dirty(*s);
+  loop_.wake();
   Instant until = EventLoop::now() + kExitLinger;
   for (;;) {
     bool busy = false;
     for (Stream* s : all_streams_) {
       if (!s->core) continue;
       TcpState st = s->core->state();
-      bool sending = st == TcpState::kEstablished || st == TcpState::kCloseWait ||
-                     st == TcpState::kFinWait1 || st == TcpState::kClosing ||
-                     st == TcpState::kLastAck;
-      if (s->app_done && sending) busy = true;
+      busy |= st == TcpState::kEstablished || st == TcpState::kCloseWait ||
+              st == TcpState::kFinWait1 || st == TcpState::kClosing || st == TcpState::kLastAck;
     }
-    Instant now = EventLoop::now();
-    if (!busy || now >= until) break;
-    cv_.wait_for(lock, std::chrono::milliseconds(10));
+    if (!busy || EventLoop::now() >= until) break;
+    cv_.wait_for(lock, std::chrono::milliseconds(5));
   }
   stopping_ = true;
   loop_.wake();
@@ -177,13 +180,18 @@ void Engine::run() {
   // Deadlines are microseconds apart on a fast path: ask for precise wake-ups.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   std::unique_lock lock(mu_);
+  Instant spin_until{};
   while (!stopping_) {
     std::optional<Instant> deadline = loop_.timers().next();
-    if (!dirty_.empty() || !pending_read_.empty()) deadline = kTimeZero;
+    // After activity, poll without sleeping for a short while: the answer to
+    // what was just sent often comes within microseconds, and a sleep and a
+    // wake-up cost more than that (more so in a virtual machine).
+    if (!dirty_.empty() || !pending_read_.empty() || now_ < spin_until) deadline = kTimeZero;
     lock.unlock();
-    loop_.wait(deadline);
+    int events = loop_.wait(deadline);
     lock.lock();
     iterate();
+    if (events > 0) spin_until = now_ + kBusyPoll;
   }
 }
 
@@ -271,7 +279,7 @@ void Engine::service(Stream& s) {
   if (s.dead) return;
   if (s.bridge.open() && s.bridge.blocked() != s.out_armed) {
     s.out_armed = s.bridge.blocked();
-    loop_.modify(s.bridge.fd(), kStreamEvents | (s.out_armed ? EPOLLOUT : 0), &s);
+    loop_.modify(s.bridge.fd(), kStreamEvents | (s.out_armed ? uint32_t{EPOLLOUT} : 0u), &s);
   }
   transmit(s);
   finish_if_done(s);
@@ -284,7 +292,10 @@ bool Engine::apply_app_state(Stream& s) {
   api::StreamBridge& b = s.bridge;
   bool changed = false;
   bool synced = is_synchronized(c.state());
-  if (!s.app_done && (b.app_reset() || b.app_closed() || (!synced && b.app_hung_up()))) {
+  // At exit, the program is gone once what it wrote has been taken.
+  bool exit_close = exiting_ && (!synced || !b.input_pending());
+  if (!s.app_done &&
+      (b.app_reset() || b.app_closed() || (!synced && b.app_hung_up()) || exit_close)) {
     // RFC 2525 2.17 (as Linux): closing with unread data, or SO_LINGER 0, aborts.
     if (b.app_reset() || (s.opts.linger && s.opts.linger_s == 0)) {
       c.abort(now_);

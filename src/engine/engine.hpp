@@ -188,6 +188,7 @@ class Engine final : SendBatch::ErrorSink {
   std::condition_variable cv_;  // connection state changes (blocking connect, linger)
   std::thread thread_;
   bool stopping_ = false;
+  bool exiting_ = false;  // the process is exiting: close every connection
   EventLoop loop_;
   Instant now_{};
   Instant last_tick_{};

@@ -1,6 +1,7 @@
 // The engine's side of the socket calls: each runs on the program's thread
 // with the engine lock held, and returns 0 or an errno value.
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -127,6 +128,16 @@ int Engine::bind(ino_t ino, const SockAddr& addr) {
     return find_listener(ino) != nullptr || tombstones_.contains(ino) ? EINVAL : ENOTSOCK;
   if (s->ep != nullptr || s->core) return EINVAL;
   if (addr.family() != s->domain) return EAFNOSUPPORT;
+  // A listener on this address whose program closed it a moment ago, before
+  // the I/O thread noticed: close it now, as close() would have in a kernel.
+  if (auto it = bound_.find(AddrKey::of(addr)); it != bound_.end() && it->second->listener != nullptr) {
+    Listener& old = *it->second->listener;
+    pollfd p{old.efd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) {
+      now_ = tick();
+      close_listener(old);
+    }
+  }
   if (s->opts.reuseaddr) {
     // SO_REUSEADDR: take over a port whose listener closed while its
     // connections (or their TIME-WAIT) still use it.

@@ -63,7 +63,7 @@ Instant EventLoop::now() {
   return instant_from_us(static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000);
 }
 
-void EventLoop::wait(std::optional<Instant> deadline) {
+int EventLoop::wait(std::optional<Instant> deadline) {
   timespec timeout{};
   timespec* tp = nullptr;
   if (deadline) {
@@ -83,6 +83,7 @@ void EventLoop::wait(std::optional<Instant> deadline) {
     n = ::epoll_wait(epoll_fd_, events_.data(), kMaxEvents, ms);
   }
   ready_ = n < 0 ? 0 : n;
+  return ready_;
 }
 
 int EventLoop::dispatch() {

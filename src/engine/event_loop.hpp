@@ -50,8 +50,8 @@ class EventLoop {
 
   // Blocks until an event arrives or `deadline` passes (nullopt: no limit; a
   // past deadline polls without blocking). Safe to call without the engine
-  // lock; the events are kept for dispatch().
-  void wait(std::optional<Instant> deadline);
+  // lock; the events are kept for dispatch(). Returns how many arrived.
+  int wait(std::optional<Instant> deadline);
   // Hands the events of the last wait() to their handlers; returns how many.
   int dispatch();
 

@@ -46,7 +46,7 @@ struct Stream final : EventLoop::Handler, Timer {
   bool app_done = false;         // the program closed: core.close() or abort() done
   bool dirty = false;
   bool dead = false;
-  bool out_armed = false;  // EPOLLOUT asked for (only while the pair is full)
+  bool out_armed = false;              // EPOLLOUT asked for (only while the pair is full)
   std::array<uint8_t, 96> last_ack{};  // the datagram that acknowledged the peer's FIN
   size_t last_ack_len = 0;
 };

@@ -6,8 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <atomic>
+
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -122,6 +125,44 @@ TEST(Fork, ChildMakesSocketsWithItsOwnEngine) {
   EXPECT_EQ(wait_child(child, std::chrono::seconds(60)), 0);
 }
 
+TEST(Fork, ProcessThatWritesClosesAndExitsDeliversEverything) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer cannot follow a thread started after a multi-threaded fork";
+#endif
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 4, &port);
+  ASSERT_TRUE(ls);
+  const size_t bytes = scaled(4 << 20);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Its own engine; exit() right after close(), and once without closing at all.
+    for (int round = 0; round < 2; ++round) {
+      pid_t writer = ::fork();
+      if (writer == 0) {
+        Fd c = connect_to(AF_INET, port);
+        std::vector<uint8_t> data = random_bytes(bytes, 50 + static_cast<uint64_t>(round));
+        if (!c || !write_all(c.get(), data.data(), data.size())) ::_exit(1);
+        if (round == 0)
+          c.reset();
+        else
+          c.release();
+        std::exit(0);  // the engine delivers the rest, then FIN
+      }
+      if (wait_child(writer, std::chrono::seconds(30)) != 0) ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  for (int round = 0; round < 2; ++round) {
+    Fd s(tou_accept(ls.get(), nullptr, nullptr));
+    ASSERT_TRUE(s);
+    std::vector<uint8_t> got;
+    EXPECT_TRUE(read_to_eof(s.get(), got, bytes));
+    EXPECT_TRUE(got == random_bytes(bytes, 50 + static_cast<uint64_t>(round))) << "round " << round;
+  }
+  EXPECT_EQ(wait_child(child, std::chrono::seconds(60)), 0);
+}
+
 TEST(Fork, PreforkServerFourChildrenAcceptOnOneListener) {
   const int kChildren = 4;
   const int kClients = static_cast<int>(scaled(40, 8));
@@ -143,6 +184,13 @@ TEST(Fork, PreforkServerFourChildrenAcceptOnOneListener) {
         if (c < 0) {
           if (errno == EAGAIN || errno == EINTR) continue;  // SO_RCVTIMEO
           ::_exit(2);
+        }
+        // Another process's socket still tells its addresses.
+        sockaddr_in local{};
+        socklen_t len = sizeof local;
+        if (tou_getsockname(c, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
+            ntohs(local.sin_port) != port) {
+          ::_exit(4);
         }
         echo(c);
         ::close(c);
