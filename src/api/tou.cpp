@@ -38,6 +38,12 @@ int identify(int fd, Target& t) {
   if (::fstat(fd, &st) != 0) return errno;
   if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
   t.ino = st.st_ino;
+  // Every tou socket is an AF_UNIX one; another kind of socket whose inode
+  // number a closed tou socket once had is not ours.
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX)
+    return ENOTSOCK;
   Engine* e = Engine::current();
   if (e != nullptr && e->knows(t.ino)) {
     t.engine = e;

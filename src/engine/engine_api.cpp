@@ -1,8 +1,8 @@
 // The engine's side of the socket calls: each runs on the program's thread
 // with the engine lock held, and returns 0 or an errno value.
 #include <fcntl.h>
-#include <poll.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,7 +130,8 @@ int Engine::bind(ino_t ino, const SockAddr& addr) {
   if (addr.family() != s->domain) return EAFNOSUPPORT;
   // A listener on this address whose program closed it a moment ago, before
   // the I/O thread noticed: close it now, as close() would have in a kernel.
-  if (auto it = bound_.find(AddrKey::of(addr)); it != bound_.end() && it->second->listener != nullptr) {
+  if (auto it = bound_.find(AddrKey::of(addr));
+      it != bound_.end() && it->second->listener != nullptr) {
     Listener& old = *it->second->listener;
     pollfd p{old.efd, POLLIN, 0};
     if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) {

@@ -21,6 +21,19 @@
 namespace tou_test {
 namespace {
 
+// A child that starts threads after a multi-threaded fork (its own engine) is
+// beyond the sanitizer runtimes of this toolchain: TSan refuses the thread, and
+// GCC 12's ASan allocator does not take its locks around fork(), so the
+// child's first allocation can wait forever on a lock the parent held.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitizedFork = true;
+#else
+constexpr bool kSanitizedFork = false;
+#endif
+constexpr const char* kSanitizedForkReason =
+    "a thread started in a child of a multi-threaded fork is not supported by this sanitizer "
+    "runtime";
+
 // Echoes until end-of-file.
 void echo(int fd) {
   uint8_t buf[65536];
@@ -99,9 +112,7 @@ TEST(Fork, ForkPerConnectionServer) {
 }
 
 TEST(Fork, ChildMakesSocketsWithItsOwnEngine) {
-#if defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "ThreadSanitizer cannot follow a thread started after a multi-threaded fork";
-#endif
+  if (kSanitizedFork) GTEST_SKIP() << kSanitizedForkReason;
   // The parent's engine runs (this process made sockets before); the child
   // starts its own for the sockets it makes, and talks to the parent's listener.
   const int kClients = 5;
@@ -126,9 +137,7 @@ TEST(Fork, ChildMakesSocketsWithItsOwnEngine) {
 }
 
 TEST(Fork, ProcessThatWritesClosesAndExitsDeliversEverything) {
-#if defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "ThreadSanitizer cannot follow a thread started after a multi-threaded fork";
-#endif
+  if (kSanitizedFork) GTEST_SKIP() << kSanitizedForkReason;
   uint16_t port = 0;
   Fd ls = listen_on(AF_INET, 4, &port);
   ASSERT_TRUE(ls);
