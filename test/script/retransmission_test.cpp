@@ -225,8 +225,7 @@ INSTANTIATE_TEST_SUITE_P(AllControllers, FastRetransmit, ::testing::ValuesIn(con
 TEST_P(FastRetransmit, OnThirdDuplicateAck_RFC5681_3_2) {
   ScriptTest t(config());
   t.establish_active();
-  t.app_send(5 * 1460);  // 1001, 2461, 3921, 5381, 6841; 2461 is lost
-  for (int i = 0; i < 5; ++i) t.take();
+  t.send_flight(5);  // 1001, 2461, 3921, 5381, 6841; 2461 is lost
   t.at_ms(10);
   t.inject(peer(5001, 2461));
   t.expect_nothing();
@@ -244,8 +243,7 @@ TEST_P(FastRetransmit, OnThirdDuplicateAck_RFC5681_3_2) {
 TEST_P(FastRetransmit, PartialAckRetransmitsNextHole_RFC6582_3_2) {
   ScriptTest t(config());
   t.establish_active();
-  t.app_send(6 * 1460);  // 1001 ... 8301, up to 9761; 2461 and 5381 are lost
-  for (int i = 0; i < 6; ++i) t.take();
+  t.send_flight(6);  // 1001 ... 8301, up to 9761; 2461 and 5381 are lost
   t.at_ms(10);
   t.inject(peer(5001, 2461));
   for (int i = 0; i < 3; ++i) t.inject(peer(5001, 2461));  // from 3921, 6841, 8301
@@ -266,8 +264,7 @@ TEST_P(FastRetransmit, PartialAckRetransmitsNextHole_RFC6582_3_2) {
 TEST(Retransmission, AckChangingWindowIsNotDuplicate_RFC5681_2) {
   ScriptTest t;
   t.establish_active();
-  t.app_send(5 * 1460);
-  for (int i = 0; i < 5; ++i) t.take();
+  t.send_flight(5);
   t.at_ms(10);
   t.inject(peer(5001, 2461));
   // Same ACK number, but each carries a new window: window updates, not duplicates.
@@ -281,8 +278,7 @@ TEST(Retransmission, AckChangingWindowIsNotDuplicate_RFC5681_2) {
 TEST(Retransmission, AckCarryingDataIsNotDuplicate_RFC5681_2) {
   ScriptTest t;
   t.establish_active();
-  t.app_send(5 * 1460);
-  for (int i = 0; i < 5; ++i) t.take();
+  t.send_flight(5);
   t.at_ms(10);
   t.inject(peer(5001, 2461));
   t.inject(peer(5001, 2461).data(10));
@@ -304,8 +300,7 @@ ConnectionConfig sack_config() {
 TEST(Retransmission, SackIsLostRetransmitsBeforeThreeDupAcks_RFC6675_4) {
   ScriptTest t(sack_config());
   t.establish_active(seg().sack_ok());
-  t.app_send(5 * 1460);  // 1001 is lost
-  for (int i = 0; i < 5; ++i) t.take();
+  t.send_flight(5);  // 1001 is lost
   t.at_ms(10);
   t.inject(peer(5001, 1001).sack(2461, 5381));  // 2 segments, 2920 bytes SACKed
   t.expect_nothing();  // IsLost(1001): not 3 SACKed segments nor > 2 * SMSS bytes above
@@ -318,8 +313,7 @@ TEST(Retransmission, SackIsLostRetransmitsBeforeThreeDupAcks_RFC6675_4) {
 TEST(Retransmission, SackSingleAckCoveringEnoughIsLoss_RFC6675_5) {
   ScriptTest t(sack_config());
   t.establish_active(seg().sack_ok());
-  t.app_send(5 * 1460);
-  for (int i = 0; i < 5; ++i) t.take();
+  t.send_flight(5);
   t.at_ms(10);
   t.inject(peer(5001, 1001).sack(2461, 8301));  // one ACK, everything but 1001 SACKed
   t.expect(data_at(1001, 1460));
@@ -329,8 +323,7 @@ TEST(Retransmission, SackSingleAckCoveringEnoughIsLoss_RFC6675_5) {
 TEST(Retransmission, SackRetransmitsEveryLostHole_RFC6675_5) {
   ScriptTest t(sack_config());
   t.establish_active(seg().sack_ok());
-  t.app_send(6 * 1460);  // 1001 and 3921 are lost
-  for (int i = 0; i < 6; ++i) t.take();
+  t.send_flight(6);  // 1001 and 3921 are lost
   t.at_ms(10);
   t.inject(peer(5001, 1001).sack(5381, 9761).sack(2461, 3921));
   t.expect(data_at(1001, 1460), "4 SACKed segments above it");
@@ -418,8 +411,7 @@ void establish_with_rtt(ScriptTest& t) {
 TEST(TailLossProbe, ProbeRetransmitsLastSegmentAfterTwoSrtt_RFC8985_7) {
   ScriptTest t(tlp_config());
   establish_with_rtt(t);
-  t.app_send(3 * 1460);
-  for (int i = 0; i < 3; ++i) t.take();
+  t.send_flight(3);
   t.at_ms(299);
   t.expect_nothing();
   t.at_ms(300);  // PTO = 2 * SRTT after the last send at 100 ms
@@ -467,8 +459,7 @@ TEST(Rack, LostRetransmissionDetectedBySackOfLaterSend_RFC8985_6_2) {
   c.tail_loss_probe = false;
   ScriptTest t(c);
   establish_with_rtt(t);  // SRTT = min RTT = 100 ms: reo_wnd = 25 ms
-  t.app_send(5 * 1460);   // 1001 is lost
-  for (int i = 0; i < 5; ++i) t.take();
+  t.send_flight(5);       // 1001 is lost
   t.at_ms(200);
   t.inject(seg().seq(5001).ack(1001).win(65535).sack(2461, 8301));
   t.expect(seg().ack_flag().seq(1001).data(1460), "the hole, retransmitted");

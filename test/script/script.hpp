@@ -157,6 +157,12 @@ class ScriptTest {
   // Writes n bytes through the API and captures what goes out.
   size_t app_send(size_t n, uint8_t fill = 'a');
   std::vector<uint8_t> app_recv(size_t max = 1 << 20);
+  // Writes `segments` full 1460-byte segments and takes them off the wire
+  // unchecked: the usual preamble of a loss-recovery test.
+  void send_flight(int segments) {
+    app_send(static_cast<size_t>(segments) * 1460);
+    for (int i = 0; i < segments; ++i) take();
+  }
 
   // Full handshakes, leaving the queue empty and the connection ESTABLISHED.
   void establish_active(const Seg& synack_extra = Seg{});

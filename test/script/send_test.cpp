@@ -196,8 +196,7 @@ TEST(Send, SlowStartStretchAckGrowsAtMostTwoSegments_RFC3465_2_2) {
 TEST(Send, IdleRestartsFromInitialWindow_RFC5681_4_1) {
   ScriptTest t(newreno_config());
   t.establish_active();
-  t.app_send(10 * 1460);
-  for (int i = 0; i < 10; ++i) t.take();
+  t.send_flight(10);
   t.at_ms(10);
   t.inject(peer(5001, 1001 + 10 * 1460));
   ASSERT_EQ(t.conn().info().cwnd, 17520u);
