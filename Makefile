@@ -10,14 +10,18 @@ PREFIX ?= /usr/local
 # Everything the build, the tests and the fuzzers need, from Debian 12.
 DEB_PACKAGES := cmake ninja-build g++ pkg-config git \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev libsodium-dev \
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev \
+  iproute2 tshark netcat-openbsd curl python3 iperf3 redis-server redis-tools
+# Only `make bench` needs these: the other UDP transports it compares against.
+BENCH_PACKAGES := libudt-dev libsrt-openssl-dev
 
-.PHONY: all deps build demo test asan tsan fuzz bench format format-check clean install
+.PHONY: all deps bench-deps build demo test asan tsan fuzz bench format format-check clean install
 
 all: build
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+# apt-get install whichever of PACKAGES are missing
+define install_missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -26,6 +30,13 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+bench-deps:
+	$(call install_missing,$(BENCH_PACKAGES))
 
 # build DIR with extra cmake flags
 define cmake_build
@@ -75,7 +86,7 @@ fuzz: $(BUILD)-fuzz/.configured
 	  $(BUILD)-fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work fuzz/corpus/$$name || exit 1; \
 	done
 
-bench: build
+bench: build bench-deps
 	$(BUILD)/bin/tou_core_bench
 
 format:
