@@ -54,3 +54,80 @@ wait_for() {
 udp_port_bound() { ss -Hlun "sport = :$1" | grep -q .; }
 
 skip() { echo "SKIP: $*"; exit 77; }
+
+# --- For the LD_PRELOAD shim's tests (test/preload) ---
+
+# spawn with standard input from file $1 (a plain `spawn cmd <file` would not do:
+# bash gives a background command /dev/null as its input).
+spawn_with_input() {
+  local input=$1
+  shift
+  "$@" <"$input" &
+  CHILDREN+=("$!")
+}
+
+# Sets TOU_RUN, or fails when tou-run or libtou_preload.so was not built.
+need_preload() {
+  TOU_RUN=$(cd "$BIN" && pwd)/tou-run
+  [[ -x $TOU_RUN ]] || fail "$TOU_RUN was not built"
+  [[ -f $BIN/../lib/libtou_preload.so ]] || fail "$BIN/../lib/libtou_preload.so was not built"
+}
+
+# Skips the test when a program it drives is not installed.
+need_programs() {
+  local p
+  for p in "$@"; do command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"; done
+}
+
+# True while a kernel TCP socket listens on port $1.
+tcp_port_listening() { ss -Hltn "sport = :$1" | grep -q .; }
+
+# The sum of counter $2 over the shim's stats files $1.<pid> (TOU_STATS=$1).
+stat_sum() {
+  local prefix=$1 key=$2 f total=0 v
+  for f in "$prefix".*; do
+    [[ -f $f && $f != *.tmp* ]] || continue
+    v=$(awk -v k="$key" '$1 == k {print $2}' "$f")
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
+# Sends SIGTERM (or $3) to PID and waits up to SECONDS for it to end; returns its
+# exit status, or fails the test when it is still running.
+stop_within() {
+  local seconds=$1 pid=$2 sig=${3:-TERM} tries
+  kill "-$sig" "$pid" 2>/dev/null || true
+  tries=$((seconds * 20))
+  while ((tries-- > 0)) && kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  kill -0 "$pid" 2>/dev/null && fail "pid $pid still running ${seconds}s after SIG$sig"
+  local status=0
+  wait "$pid" || status=$?
+  return "$status"
+}
+
+# Waits up to SECONDS for PID (a child of this shell) to exit by itself; returns
+# its exit status, or fails the test when it is still running.
+wait_within() {
+  local seconds=$1 pid=$2 tries=$(($1 * 20))
+  while ((tries-- > 0)) && kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  kill -0 "$pid" 2>/dev/null && fail "pid $pid still running after ${seconds}s"
+  local status=0
+  wait "$pid" || status=$?
+  return "$status"
+}
+
+# The value at a dotted path in a JSON file: json_get stats.json up.received
+json_get() {
+  python3 -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): v = v[k]
+print(v)' "$1" "$2"
+}
+
+# spawn with standard input from a file. (`spawn cmd <file` does not work:
+# without job control bash gives a background command /dev/null as its stdin.)
+spawn_with_stdin() {
+  local input=$1; shift
+  spawn bash -c 'exec <"$0" && exec "$@"' "$input" "$@"
+}
