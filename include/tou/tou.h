@@ -94,7 +94,8 @@ TOU_API int tou_bind(int fd, const struct sockaddr* addr, socklen_t addrlen);
  * At most `backlog` connections may be half-open and at most `backlog` ready
  * but not yet accepted (1 <= backlog <= 4096 after clamping); SYNs beyond are
  * dropped and counted (TOU_LISTENER_INFO). Calling it again changes the backlog.
- * The descriptor becomes readable when a connection is ready to accept.
+ * The descriptor becomes readable when a connection is ready to accept, and
+ * never writable (as a kernel listening socket).
  * Errors: EBADF, ENOTSOCK, EINVAL (connected or connecting), EADDRINUSE.
  */
 TOU_API int tou_listen(int fd, int backlog);
@@ -160,9 +161,13 @@ TOU_API int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen);
  * tou_setsockopt, tou_getsockopt: socket options, with BSD's levels, names
  * and value types (int unless said otherwise):
  *   SOL_SOCKET:  SO_RCVBUF, SO_SNDBUF (bytes of the protocol's receive / send
- *                buffer, 4 KiB .. 64 MiB, default 1 MiB; set before connect or
- *                listen, accepted connections inherit the listener's; the value
- *                set is the value read back, not doubled),
+ *                buffer, 4 KiB .. 64 MiB, default 1 MiB; accepted connections
+ *                inherit the listener's; the value set is the value read back,
+ *                not doubled. On a connected socket a larger buffer applies at
+ *                once and a smaller one takes back no window already offered.
+ *                SO_RCVBUF set before connect or listen also fixes the window
+ *                scale, so the window can later grow only to about that size,
+ *                as on Linux; otherwise it can grow to 64 MiB),
  *                SO_RCVTIMEO, SO_SNDTIMEO (struct timeval; SO_SNDTIMEO also
  *                bounds a blocking connect), SO_KEEPALIVE,
  *                SO_LINGER (struct linger), SO_REUSEADDR (bind may take over a
@@ -177,8 +182,13 @@ TOU_API int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen);
  *                ENOENT otherwise), TCP_INFO (get only: struct tou_info).
  *   IPPROTO_IPV6: IPV6_V6ONLY (AF_INET6 sockets, before bind).
  *   SOL_TOU:     TOU_LISTENER_INFO (get only: struct tou_listener_info).
- * Keep-alive, user timeout, MSS, SYN count and congestion control apply to
- * connections opened after they are set (set them before connect or listen).
+ * Options set on a listening socket apply to the connections it accepts
+ * later. On a connected socket every option takes effect at once, as on
+ * Linux: keep-alive starts (first probe TCP_KEEPIDLE from now) or stops,
+ * TCP_USER_TIMEOUT counts from when the unacknowledged data stopped making
+ * progress (so it may abort at once), TCP_CONGESTION switches the controller
+ * keeping cwnd and ssthresh, TCP_MAXSEG bounds the MSS in use. TCP_SYNCNT
+ * only matters before connect.
  * Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown level or name), EFAULT (NULL
  *   value or length), EINVAL (short length or bad value), ENOENT (unknown
  *   congestion control).
@@ -190,10 +200,12 @@ TOU_API int tou_getsockopt(int fd, int level, int optname, void* optval, socklen
 /*
  * tou_send, tou_recv: send(2) / recv(2) on the descriptor, with the errors of
  * the connection made exact: after the peer reset the connection tou_recv
- * fails with ECONNRESET (a plain read() may see end-of-file instead) and
- * tou_send with ECONNRESET once, then EPIPE; with MSG_NOSIGNAL no SIGPIPE is
- * raised. ETIMEDOUT when the connection timed out. Flags: MSG_DONTWAIT,
- * MSG_NOSIGNAL, MSG_PEEK, MSG_WAITALL.
+ * fails with ECONNRESET and tou_send with ECONNRESET once, then EPIPE; with
+ * MSG_NOSIGNAL no SIGPIPE is raised. ETIMEDOUT when the connection timed out.
+ * A plain read() also fails with ECONNRESET after a reset (once, then it
+ * reads end-of-file) while the process whose engine serves the socket holds a
+ * descriptor for it; otherwise, and after a timeout, it reads end-of-file.
+ * Flags: MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_WAITALL.
  * Errors: EBADF, ENOTSOCK, EAGAIN, EINTR, EPIPE, ECONNRESET, ETIMEDOUT,
  *   ENOTCONN, EOPNOTSUPP (MSG_OOB).
  */

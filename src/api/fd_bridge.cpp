@@ -1,12 +1,17 @@
 #include "api/fd_bridge.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <sodium.h>
+
+#include "engine/cmsg.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -135,17 +140,11 @@ int send_accept(int listener_engine_fd, int conn_app_fd, const SockAddr& local,
   std::memcpy(rec.local, local.get(), rec.local_len);
   std::memcpy(rec.peer, peer.get(), rec.peer_len);
   iovec iov{&rec, sizeof rec};
-  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) uint8_t control[engine::kCmsgSpace<int>];
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &conn_app_fd, sizeof(int));
+  engine::put_cmsg(msg, control, SOL_SOCKET, SCM_RIGHTS, conn_app_fd);
   for (;;) {
     ssize_t n = ::sendmsg(listener_engine_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(sizeof rec)) return 0;
@@ -157,7 +156,7 @@ int send_accept(int listener_engine_fd, int conn_app_fd, const SockAddr& local,
 int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr& peer) {
   AcceptRecord rec{};
   iovec iov{&rec, sizeof rec};
-  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) uint8_t control[engine::kCmsgSpace<int>] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -165,17 +164,8 @@ int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr&
   msg.msg_controllen = sizeof control;
   ssize_t n = ::recvmsg(listen_fd, &msg, cloexec ? MSG_CMSG_CLOEXEC : 0);
   if (n < 0) return errno == ECONNRESET || errno == EPIPE ? EINVAL : errno;
-  int got = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-      std::memcpy(&got, CMSG_DATA(c), sizeof(int));
-    }
-  }
+  int got = engine::find_cmsg<int>(msg, SOL_SOCKET, SCM_RIGHTS).value_or(-1);
   if (n == 0) return EINVAL;  // the engine closed the listener
-  // One byte back: the engine counts its accept queue with these.
-  static const char kAck = 'a';
-  [[maybe_unused]] ssize_t w = ::send(listen_fd, &kAck, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n != static_cast<ssize_t>(sizeof rec) || rec.magic != kRecordMagic) {
     if (got >= 0) ::close(got);
     return EINVAL;
@@ -188,6 +178,25 @@ int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr&
   }
   fd = got;
   return 0;
+}
+
+int unread_by_peer(int fd) {
+  int charged = 0;
+  return ::ioctl(fd, SIOCOUTQ, &charged) == 0 ? charged : 0;
+}
+
+void make_unwritable(int app_fd) {
+  // AF_UNIX polls writable while 4 * (bytes charged) <= SO_SNDBUF; the kernel
+  // raises 1 to its minimum (about 4.5 KiB), and one chunk then suffices.
+  // Raw system calls: an LD_PRELOAD shim would take these for tou_* calls.
+  int one = 1;
+  ::syscall(SYS_setsockopt, app_fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof one);
+  static const char kFiller[1024] = {};
+  for (int i = 0; i < 8; ++i) {
+    long n = ::syscall(SYS_sendto, app_fd, kFiller, sizeof kFiller, MSG_DONTWAIT | MSG_NOSIGNAL,
+                       nullptr, 0);
+    if (n < 0 && errno != EINTR) return;  // EAGAIN: full
+  }
 }
 
 // --- StreamBridge ---

@@ -8,9 +8,11 @@
 //
 // A listening socket is a pair of the same kind, used as a control channel:
 // the engine writes one fixed-size AcceptRecord per ready connection, with the
-// connection's fd attached (SCM_RIGHTS); tou_accept() reads one record and
-// writes one byte back so the engine can count its accept queue. Any process
-// that holds the listening fd can accept.
+// connection's fd attached (SCM_RIGHTS); tou_accept() reads one record. The
+// engine counts its accept queue from what the kernel still charges it for
+// unread records (SIOCOUTQ). The program's end is filled at listen() so that
+// it never polls writable, as a kernel listening socket. Any process that
+// holds the listening fd can accept.
 //
 // Every program-side end is also bound to an abstract AF_UNIX name that tells
 // what it is (listener or connection) and its addresses, so that a process
@@ -57,10 +59,28 @@ FdName read_name(int fd);
 // (EAGAIN when the listener's queue is full).
 int send_accept(int listener_engine_fd, int conn_app_fd, const SockAddr& local,
                 const SockAddr& peer);
-// Receives one connection on a listening fd (blocking as the fd is), then
-// acknowledges it. 0 or errno: EAGAIN, EINTR, EINVAL (not a listener, or it
-// was closed), EMFILE (the fd could not be received).
+// Receives one connection on a listening fd (blocking as the fd is). 0 or
+// errno: EAGAIN, EINTR, EINVAL (not a listener, or it was closed), EMFILE
+// (the fd could not be received).
 int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr& peer);
+// What the kernel still charges `fd` for bytes its peer has not read
+// (SIOCOUTQ: buffer sizes, not byte counts); 0 on error.
+int unread_by_peer(int fd);
+// Makes the program's end of a listening socket's pair never writable: the
+// smallest send buffer, filled (a few KiB the engine never reads).
+void make_unwritable(int app_fd);
+
+// --- Errors the program's end reads. ---
+// Linux's af_unix gives ECONNRESET to the peer of a stream socket that is
+// closed while its receive queue holds unread bytes (unix_release_sock). Call
+// this just before closing a connection's engine end when the connection was
+// reset: it finds the program's end in this process (the descriptor
+// `hint_fd` first, then /proc/self/fd; matched by inode) and writes one byte
+// from it into the engine end, so that the program's next read() fails with
+// ECONNRESET (after the bytes already delivered), then reads end-of-file.
+// Returns false when no descriptor of this process holds the program's end
+// (another process does, after fork or SCM_RIGHTS): it then reads end-of-file.
+bool mark_reset_for_app(ino_t app_ino, int hint_fd);
 
 // --- The engine side of one connection's pair. ---
 class StreamBridge {

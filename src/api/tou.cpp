@@ -93,7 +93,9 @@ int tou_listen(int fd, int backlog) {
   if (int err = identify(fd, t); err != 0) return fail(err);
   if (t.engine == nullptr) return t.name.kind == FdKind::kListener ? 0 : fail(EINVAL);
   int err = t.engine->listen(fd, t.ino, backlog);
-  return err != 0 ? fail(err) : 0;
+  if (err != 0) return fail(err);
+  tou::api::make_unwritable(fd);  // never writable, as a kernel listening socket
+  return 0;
 }
 
 int tou_accept4(int fd, struct sockaddr* addr, socklen_t* addrlen, int flags) {

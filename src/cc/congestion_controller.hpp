@@ -48,6 +48,11 @@ class CongestionController {
   virtual void on_idle_restart(Instant now) = 0;
 
   virtual void set_mss(uint32_t mss) = 0;
+
+  // Takes over the window of the controller this one replaces (TCP_CONGESTION
+  // on an open connection). Linux keeps cwnd and ssthresh in the socket across
+  // the switch and re-initialises only the algorithm's own state; so does this.
+  virtual void adopt_window(uint32_t cwnd, uint32_t ssthresh) = 0;
   virtual uint32_t cwnd() const = 0;
   virtual uint32_t ssthresh() const = 0;
   bool in_slow_start() const { return cwnd() < ssthresh(); }

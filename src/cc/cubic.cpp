@@ -162,4 +162,19 @@ void Cubic::set_mss(uint32_t mss) {
   }
 }
 
+void Cubic::adopt_window(uint32_t cwnd, uint32_t ssthresh) {
+  cwnd_ = std::clamp<double>(cwnd, std::min(mss_, cc_detail::kMaxCwnd), cc_detail::kMaxCwnd);
+  ssthresh_ = std::max(ssthresh, 2 * mss_);
+  w_max_ = 0;
+  cwnd_prior_ = 0;
+  k_ = 0;
+  w_est_ = 0;
+  epoch_start_.reset();
+  last_ack_.reset();
+  pristine_ = false;
+  in_recovery_ = false;
+  rto_backed_off_ = false;
+  epoch_after_rto_ = false;
+}
+
 }  // namespace tou

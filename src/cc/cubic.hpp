@@ -65,6 +65,10 @@ class Cubic final : public CongestionController {
   // recomputed for the new SMSS; afterwards cwnd keeps its size in bytes (at least 1 SMSS).
   void set_mss(uint32_t mss) override;
 
+  // cwnd (at least 1 SMSS) and ssthresh as given, W_max forgotten (as Linux's
+  // bictcp_init): the next congestion avoidance ACK opens an epoch with K = 0.
+  void adopt_window(uint32_t cwnd, uint32_t ssthresh) override;
+
   uint32_t cwnd() const override;
   uint32_t ssthresh() const override { return ssthresh_; }
   uint32_t mss() const { return mss_; }

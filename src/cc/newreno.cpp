@@ -113,4 +113,13 @@ void NewReno::set_mss(uint32_t mss) {
   }
 }
 
+void NewReno::adopt_window(uint32_t cwnd, uint32_t ssthresh) {
+  cwnd_ = std::clamp(cwnd, std::min(mss_, cc_detail::kMaxCwnd), cc_detail::kMaxCwnd);
+  ssthresh_ = std::max(ssthresh, 2 * mss_);
+  ca_bytes_acked_ = 0;
+  pristine_ = false;
+  in_recovery_ = false;
+  rto_backed_off_ = false;
+}
+
 }  // namespace tou

@@ -54,7 +54,8 @@ Connection::Connection(const ConnectionConfig& config)
   }
   assert(cc_);
   rcv_.mss = config.mss;
-  rcv_.wscale = config.window_scaling ? window_shift_for(config.receive_buffer) : 0;
+  size_t scale_space = std::max(config.receive_buffer, config.window_scale_space);
+  rcv_.wscale = config.window_scaling ? window_shift_for(scale_space) : 0;
 }
 
 Connection::~Connection() = default;
@@ -106,18 +107,27 @@ size_t Connection::recv(Instant now, std::span<uint8_t> out) {
   size_t before_window = rcv_.buffer.window();
   size_t n = rcv_.buffer.read(out);
   if (n == 0) return 0;
-  // Window update (RFC 9293 3.8.6.2.2, as Linux's tcp_cleanup_rbuf): once the
-  // advertised window has fallen to half the buffer or less, announce a window
-  // at least twice as large without waiting for the next data segment.
+  maybe_update_window(before_window);
+  return n;
+}
+
+// Window update (RFC 9293 3.8.6.2.2, as Linux's tcp_cleanup_rbuf): once the
+// advertised window has fallen to half the buffer or less, announce a window
+// at least twice as large without waiting for the next data segment.
+void Connection::maybe_update_window(size_t window_before) {
+  // RFC 9293 3.10.7.4: after the peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK,
+  // TIME-WAIT) no more text is accepted, so a larger window tells it nothing.
+  if (!is_synchronized(state_) || rcv_.fin_received) return;
   size_t advertised = static_cast<uint32_t>(rcv_.adv_edge - rcv_.nxt);
-  size_t now_window = rcv_.buffer.window();
-  if (is_synchronized(state_) && now_window > before_window &&
+  // RFC 7323 2.3: no window beyond what the agreed shift can express.
+  size_t max_window = size_t{0xffff} << rcv_.wscale;
+  size_t now_window = std::min(rcv_.buffer.window(), max_window);
+  if (now_window > std::min(window_before, max_window) &&
       2 * advertised <= rcv_.buffer.capacity() && now_window >= 2 * advertised &&
       now_window - advertised >= rcv_.mss) {
     rcv_.ack_now = true;
     ++stats_.window_updates;
   }
-  return n;
 }
 
 void Connection::shutdown(Instant now) {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "base/time.hpp"
 #include "cc/congestion_controller.hpp"
@@ -35,6 +36,10 @@ struct ConnectionConfig {
   uint16_t mss = 1460;
   size_t send_buffer = 1 << 20;
   size_t receive_buffer = 1 << 20;
+  // The largest receive buffer the window scale must cover (RFC 7323 2.3), so
+  // that the buffer can grow after the handshake; 0 = receive_buffer. Linux
+  // sizes it from tcp_rmem[2] unless SO_RCVBUF was set before connect.
+  size_t window_scale_space = 0;
   RttConfig rtt;
   int syn_retries = 6;           // Linux tcp_syn_retries: SYN retransmissions before ETIMEDOUT
   int synack_retries = 5;        // Linux tcp_synack_retries
@@ -135,8 +140,32 @@ class Connection {
   uint16_t local_port() const { return local_port_; }
   uint16_t remote_port() const { return remote_port_; }
   const ConnectionConfig& config() const { return config_; }
+
+  // Options on an open connection, as Linux applies them (connection_options.cpp).
   // TCP_NODELAY can change at any time.
   void set_nodelay(bool on) { config_.nodelay = on; }
+  // SO_KEEPALIVE, TCP_KEEPIDLE / KEEPINTVL / KEEPCNT (RFC 9293 3.8.4). Turning
+  // keep-alive on arms the timer `idle` from now; a new idle time on a running
+  // timer counts from the last segment received (as Linux's TCP_KEEPIDLE);
+  // off disarms it. Example: c.set_keepalive(now, true, 60s, 10s, 5);
+  void set_keepalive(Instant now, bool on, Duration idle, Duration interval, int count);
+  // TCP_USER_TIMEOUT (RFC 9293 3.8.3), 0 = off: how long data may stay
+  // unacknowledged, counted from when the outstanding data stopped making
+  // progress (not from this call). Re-arms the retransmission timer to match.
+  void set_user_timeout(Instant now, Duration timeout);
+  // TCP_CONGESTION: swaps the controller by name, the new one taking over
+  // cwnd and ssthresh (Linux re-initialises only the algorithm's state).
+  // Returns false (nothing changed) for an unknown name.
+  bool set_congestion_control(std::string_view name);
+  // SO_SNDBUF: the send buffer's limit; never below the bytes it holds.
+  void set_send_buffer_limit(size_t bytes);
+  // SO_RCVBUF: the receive buffer's limit. Growing announces the larger window
+  // (up to what the window scale agreed in the handshake can express);
+  // shrinking never takes back window already advertised (RFC 9293 3.8.6.2.2).
+  void set_receive_buffer_limit(size_t bytes);
+  // TCP_MAXSEG: an upper bound on the send MSS (0 = none). On an open
+  // connection the MSS becomes min(peer's MSS option, ours, limit).
+  void set_mss_limit(uint16_t limit);
 
  private:
   void open(const OpenParams& params, bool passive);
@@ -191,6 +220,8 @@ class Connection {
   uint32_t bytes_in_pipe() const;
   bool in_recovery() const;
   void note_ack_needed(Instant now, bool immediate);
+  void maybe_update_window(size_t window_before);
+  uint16_t effective_send_mss() const;
 
   ConnectionConfig config_;
   TcpState state_ = TcpState::kClosed;
@@ -210,6 +241,7 @@ class Connection {
   bool sack_ok_ = false;
   bool ts_ok_ = false;
   bool passive_ = false;
+  uint16_t mss_limit_ = 0;  // TCP_MAXSEG, 0 = none
 };
 
 // RFC 9293 3.10.7.1: the reset answering a segment for no connection (or for a

@@ -65,8 +65,8 @@ void Connection::on_segment(Instant now, const Segment& seg) {
 void Connection::apply_peer_syn_options(const SegmentHeader& syn) {
   const TcpOptions& o = syn.options;
   // RFC 9293 3.7.1: without the option the peer takes 536 bytes.
-  snd_.mss = std::min<uint16_t>(o.mss.value_or(536), config_.mss);
-  if (snd_.mss < 64) snd_.mss = 64;
+  snd_.peer_mss = o.mss.value_or(536);
+  snd_.mss = effective_send_mss();
   // RFC 7323 2.2: scaling only when both sides sent the option; shifts above 14 are 14.
   snd_.wscale_ok = config_.window_scaling && o.window_scale.has_value();
   if (snd_.wscale_ok) {
@@ -174,6 +174,7 @@ void Connection::on_handshake_done(Instant now) {
   snd_.stall_start = now;
   timers_.retransmit.reset();
   if (!snd_.sent.empty()) arm_rto(now);
+  rcv_.last_input = now;
   if (config_.keepalive) timers_.keepalive = now + config_.keepalive_idle;
   push_event(ConnectionEvent::kEstablished);
   if (snd_.buffer.free_space() > 0) push_event(ConnectionEvent::kWritable);
@@ -240,6 +241,7 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
   if (!process_ack(now, seg)) return;
   if (state_ == TcpState::kClosed) return;
 
+  rcv_.last_input = now;
   if (config_.keepalive && is_synchronized(state_)) {
     timers_.keepalive = now + config_.keepalive_idle;
     timers_.keepalive_probes_sent = 0;

@@ -164,7 +164,13 @@ void Connection::on_keepalive(Instant now) {
     timers_.keepalive = now + config_.keepalive_interval;  // the RTO watches the path
     return;
   }
-  if (timers_.keepalive_probes_sent >= config_.keepalive_count) {
+  // With a user timeout, Linux gives up once the peer has been silent that
+  // long (after at least one probe) instead of counting probes.
+  bool give_up =
+      config_.user_timeout.count() > 0
+          ? timers_.keepalive_probes_sent > 0 && now - rcv_.last_input >= config_.user_timeout
+          : timers_.keepalive_probes_sent >= config_.keepalive_count;
+  if (give_up) {
     fail(ETIMEDOUT);
     return;
   }

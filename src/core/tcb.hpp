@@ -27,6 +27,7 @@ struct SendSequence {
   SeqNum wl2;            // SND.WL2
   uint8_t wscale = 0;    // the peer's shift (Snd.Wind.Shift, RFC 7323 2.2)
   uint16_t mss = 536;    // effective send MSS: min(peer's MSS option, ours); RFC 9293 3.7.1 default
+  uint16_t peer_mss = 536;  // the peer's MSS option (RFC 9293 3.7.1 default without it)
 
   SendBuffer buffer;  // bytes from buffer_seq on: unacknowledged and unsent data
   SeqNum buffer_seq;  // sequence number of buffer offset 0
@@ -79,6 +80,7 @@ struct ReceiveSequence {
   uint32_t ts_recent = 0;
   Instant ts_recent_at{};
   SeqNum last_ack_sent;
+  Instant last_input{};  // the last acceptable segment (keep-alive idle time, RFC 9293 3.8.4)
 
   // Acknowledgment policy (RFC 9293 3.8.6.3, RFC 5681 4.2).
   bool ack_now = false;           // send an ACK at the next poll_transmit

@@ -128,7 +128,7 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
                           const AddrKey& key, const Segment& syn) {
   Listener& l = *ep.listener;
   ++ep.stats.syn_received;
-  if (l.half_open >= l.backlog || l.queued + static_cast<int>(l.ready.size()) >= l.backlog) {
+  if (l.half_open >= l.backlog || accept_queue(l) + static_cast<int>(l.ready.size()) >= l.backlog) {
     ++ep.stats.syn_dropped;  // the peer retransmits its SYN
     return;
   }

@@ -33,6 +33,9 @@ bool g_hooks_installed = false;
 constexpr size_t kScratchSize = 256 * 1024;
 constexpr Duration kBusyPoll = std::chrono::microseconds(50);
 constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+// A listener's engine end is read only for the program's last close: the
+// filler that keeps the program's end unwritable (api::make_unwritable) stays.
+constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
 constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
 constexpr size_t kMaxTombstones = 4096;
 constexpr Duration kExitLinger = std::chrono::seconds(2);
@@ -408,11 +411,13 @@ void Engine::finish_if_done(Stream& s) {
   }
 }
 
-// The program's end sees the connection's end: end-of-file, or (when bytes it
-// wrote are still unread here) ECONNRESET. The exact error stays in a
-// tombstone for SO_ERROR and tou_recv.
+// The program's end sees the connection's end: end-of-file, or ECONNRESET
+// when bytes are still unread here (see api::mark_reset_for_app, which makes
+// it so for a reset). The exact error stays in a tombstone for SO_ERROR and
+// tou_recv.
 void Engine::close_bridge(Stream& s, int error) {
   if (!s.bridge.open()) return;
+  if (error == ECONNRESET && s.ino != 0) api::mark_reset_for_app(s.ino, s.app_fd_hint);
   loop_.remove(s.bridge.fd());
   s.bridge.close();
   if (s.ino != 0) {
@@ -474,6 +479,9 @@ void Engine::add_tombstone(ino_t ino, int error, const SockAddr& local, bool lis
 void Engine::release_endpoint(Endpoint& ep) {
   if (--ep.refs > 0) return;
   assert(ep.flows.empty() && ep.time_wait.empty() && ep.listener == nullptr);
+  // Datagrams queued for this socket (a final RST or ACK) leave before it
+  // closes: the batch holds its descriptor number, which may be reused.
+  flush_sends();
   ep.dead = true;
   loop_.remove(ep.sock.fd());
   if (ep.bound_explicitly) {
@@ -513,10 +521,11 @@ void Engine::hand_over(Stream& s) {
 void Engine::flush_handoffs(Listener& l) {
   while (!l.ready.empty() && l.efd >= 0) {
     Stream& s = *l.ready.front();
+    int before = api::unread_by_peer(l.efd);
     int err = api::send_accept(l.efd, s.handoff_fd, s.local, s.remote);
     if (err == EAGAIN || err == EWOULDBLOCK) {
       if (!l.out_armed) {  // EPOLLOUT resumes
-        loop_.modify(l.efd, kStreamEvents | EPOLLOUT, &l);
+        loop_.modify(l.efd, kListenerEvents | EPOLLOUT, &l);
         l.out_armed = true;
       }
       return;
@@ -530,7 +539,9 @@ void Engine::flush_handoffs(Listener& l) {
       mark_dirty(s);
       continue;
     }
-    ++l.queued;
+    // The kernel's charge for one record: accept_queue() divides by it.
+    int after = api::unread_by_peer(l.efd);
+    if (after > before) l.record_charge = std::max(l.record_charge, after - before);
     ++l.handed_over;
   }
 }
@@ -538,27 +549,31 @@ void Engine::flush_handoffs(Listener& l) {
 void Engine::on_listener_events(Listener& l, uint32_t events) {
   if (l.dead) return;
   if (events & EPOLLOUT) {
-    loop_.modify(l.efd, kStreamEvents, &l);
+    loop_.modify(l.efd, kListenerEvents, &l);
     l.out_armed = false;
     flush_handoffs(l);
   }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
-    // One byte per accept() (see fd_bridge.hpp); end-of-file when the last
-    // holder of the listening descriptor closed it.
-    char acks[256];
-    for (;;) {
-      ssize_t n = ::recv(l.efd, acks, sizeof acks, MSG_DONTWAIT);
-      if (n > 0) {
-        l.queued = std::max(0, l.queued - static_cast<int>(n));
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+  if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
+    // The last holder of the listening descriptor closed it: the filler, then
+    // end-of-file.
+    char drain[4096];
+    for (int i = 0; i < 64; ++i) {
+      ssize_t n = ::recv(l.efd, drain, sizeof drain, MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && errno == EINTR)) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       close_listener(l);
       return;
     }
-    flush_handoffs(l);
   }
+}
+
+int Engine::accept_queue(const Listener& l) const {
+  // Records the program has not read yet, from the bytes the kernel still
+  // charges to our end (SIOCOUTQ): no message back is needed per accept().
+  int charged = api::unread_by_peer(l.efd);
+  if (charged <= 0) return 0;
+  if (l.record_charge <= 0) return 1;
+  return (charged + l.record_charge - 1) / l.record_charge;
 }
 
 void Engine::close_listener(Listener& l) {
@@ -617,6 +632,7 @@ std::unique_ptr<Connection> Engine::make_core(const SocketOptions& o, const Sock
   if (o.maxseg > 0) cfg.mss = static_cast<uint16_t>(std::min<int>(cfg.mss, o.maxseg));
   cfg.send_buffer = o.send_buffer;
   cfg.receive_buffer = o.receive_buffer;
+  cfg.window_scale_space = o.receive_buffer_locked ? 0 : kMaxBuffer;
   cfg.nodelay = o.nodelay;
   cfg.keepalive = o.keepalive;
   cfg.keepalive_idle = std::chrono::seconds(o.keepidle_s);

@@ -53,10 +53,14 @@ constexpr size_t kMaxBuffer = 64 << 20;
 // several retransmissions of a lost final ACK's FIN.
 constexpr Duration kMsl = std::chrono::seconds(1);
 
-// What tou_setsockopt() stores; a connection copies it when it opens.
+// What tou_setsockopt() stores; a connection copies it when it opens, and an
+// open connection applies a change at once (Engine::set_option).
 struct SocketOptions {
   size_t send_buffer = kDefaultBuffer;
   size_t receive_buffer = kDefaultBuffer;
+  // SO_RCVBUF set before connect or listen: the window scale covers that size
+  // only (Linux's SOCK_RCVBUF_LOCK), else kMaxBuffer so that it can grow later.
+  bool receive_buffer_locked = false;
   bool nodelay = false;
   bool keepalive = false;
   int keepidle_s = 7200;
@@ -159,6 +163,8 @@ class Engine final : SendBatch::ErrorSink {
   void hand_over(Stream& s);
   void flush_handoffs(Listener& l);
   void close_listener(Listener& l);
+  // Connections handed over and not yet taken by an accept().
+  int accept_queue(const Listener& l) const;
 
   int open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to, Endpoint*& out);
   void release_endpoint(Endpoint& ep);
@@ -182,6 +188,8 @@ class Engine final : SendBatch::ErrorSink {
   void bury(Stream& s);
 
   int get_connection_info(Stream* s, tou_info& out);
+  // Applies a changed option to the socket's open connection, if it has one.
+  void apply_live(Stream* s, int level, int name);
   int get_listener_info(Listener* l, tou_listener_info& out);
 
   std::mutex mu_;

@@ -116,6 +116,7 @@ int Engine::open_socket(int domain, bool nonblock, bool cloexec, int& fd) {
   s->ino = inode_of(app);
   streams_[s->ino] = s.get();
   tombstones_.erase(s->ino);
+  s->app_fd_hint = app;
   all_streams_.insert(s.release());
   fd = app;
   return 0;
@@ -191,7 +192,7 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
   l.ep = &ep;  // takes the stream's reference
   l.backlog = backlog;
   l.efd = s->bridge.release();
-  loop_.modify(l.efd, EPOLLIN | EPOLLRDHUP | EPOLLET, &l);
+  loop_.modify(l.efd, EPOLLRDHUP | EPOLLET, &l);
   ep.listener = &l;
   if (ep.wildcard) ep.sock.enable_pktinfo();
   s->ep = nullptr;
@@ -413,8 +414,50 @@ int Engine::get_listener_info(Listener* l, tou_listener_info& out) {
   out.resets_sent = st.resets_sent;
   out.handed_over = l->handed_over;
   out.half_open = static_cast<uint32_t>(l->half_open);
-  out.accept_queue = static_cast<uint32_t>(l->queued + static_cast<int>(l->ready.size()));
+  out.accept_queue = static_cast<uint32_t>(accept_queue(*l) + static_cast<int>(l->ready.size()));
   return 0;
+}
+
+void Engine::apply_live(Stream* s, int level, int name) {
+  if (s == nullptr || !s->core) return;
+  Connection& c = *s->core;
+  const SocketOptions& o = s->opts;
+  now_ = tick();
+  auto keepalive = [&] {
+    c.set_keepalive(now_, o.keepalive, std::chrono::seconds(o.keepidle_s),
+                    std::chrono::seconds(o.keepintvl_s), o.keepcnt);
+  };
+  if (level == SOL_SOCKET) {
+    if (name == SO_RCVBUF) c.set_receive_buffer_limit(o.receive_buffer);
+    if (name == SO_SNDBUF) c.set_send_buffer_limit(o.send_buffer);
+    if (name == SO_KEEPALIVE) keepalive();
+  } else if (level == IPPROTO_TCP) {
+    switch (name) {
+      case TCP_NODELAY:
+        c.set_nodelay(o.nodelay);
+        break;
+      case TCP_MAXSEG:
+        c.set_mss_limit(static_cast<uint16_t>(o.maxseg));
+        break;
+      case TCP_USER_TIMEOUT:
+        c.set_user_timeout(now_, std::chrono::milliseconds(o.user_timeout_ms));
+        break;
+      case TCP_KEEPIDLE:
+      case TCP_KEEPINTVL:
+      case TCP_KEEPCNT:
+        keepalive();
+        break;
+      case TCP_CONGESTION:
+        c.set_congestion_control(o.congestion);
+        break;
+      default:
+        break;
+    }
+  }
+  // The I/O thread sends what changed (a window update, queued segments) and
+  // re-arms the connection's timer from its new deadline.
+  mark_dirty(*s);
+  loop_.wake();
 }
 
 int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value, socklen_t len) {
@@ -435,11 +478,14 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
         size_t bytes = std::clamp<int64_t>(v, static_cast<int64_t>(kMinBuffer),
                                            static_cast<int64_t>(kMaxBuffer));
         (name == SO_RCVBUF ? o.receive_buffer : o.send_buffer) = bytes;
+        if (name == SO_RCVBUF && (s == nullptr || !s->core)) o.receive_buffer_locked = true;
+        apply_live(s, level, name);
         return 0;
       }
       case SO_KEEPALIVE:
         if (int err = read_int(value, len, v); err != 0) return err;
         o.keepalive = v != 0;
+        apply_live(s, level, name);
         return 0;
       case SO_REUSEADDR:
         if (int err = read_int(value, len, v); err != 0) return err;
@@ -463,32 +509,32 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
       case TCP_NODELAY:
         if (int err = read_int(value, len, v); err != 0) return err;
         o.nodelay = v != 0;
-        if (s != nullptr && s->core) {
-          s->core->set_nodelay(o.nodelay);
-          mark_dirty(*s);  // queued small segments may go now
-          loop_.wake();
-        }
+        apply_live(s, level, name);  // queued small segments may go now
         return 0;
       case TCP_MAXSEG:
         if (int err = read_int(value, len, v); err != 0) return err;
         if (v != 0 && (v < 64 || v > 65535)) return EINVAL;
         o.maxseg = v;
+        apply_live(s, level, name);
         return 0;
       case TCP_USER_TIMEOUT:
         if (int err = read_int(value, len, v); err != 0) return err;
         if (v < 0) return EINVAL;
         o.user_timeout_ms = static_cast<unsigned>(v);
+        apply_live(s, level, name);
         return 0;
       case TCP_KEEPIDLE:
       case TCP_KEEPINTVL:
         if (int err = read_int(value, len, v); err != 0) return err;
         if (v < 1 || v > 32767) return EINVAL;
         (name == TCP_KEEPIDLE ? o.keepidle_s : o.keepintvl_s) = v;
+        apply_live(s, level, name);
         return 0;
       case TCP_KEEPCNT:
         if (int err = read_int(value, len, v); err != 0) return err;
         if (v < 1 || v > 127) return EINVAL;
         o.keepcnt = v;
+        apply_live(s, level, name);
         return 0;
       case TCP_SYNCNT:
         if (int err = read_int(value, len, v); err != 0) return err;
@@ -502,6 +548,7 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
         for (std::string_view known : congestion_controller_names()) {
           if (known == wanted) {
             o.congestion = wanted;
+            apply_live(s, level, name);
             return 0;
           }
         }

@@ -41,6 +41,7 @@ struct Stream final : EventLoop::Handler, Timer {
   Listener* listener = nullptr;  // the listener, until handed over
   bool half_open = false;        // counted in listener->half_open
   int handoff_fd = -1;           // program-side end waiting to be handed over
+  int app_fd_hint = -1;          // the program's descriptor number when it was made here
   int error = 0;                 // SO_ERROR
   bool shut_done = false;        // core.shutdown() after the program's SHUT_WR
   bool app_done = false;         // the program closed: core.close() or abort() done
@@ -63,7 +64,7 @@ struct Listener final : EventLoop::Handler {
   Endpoint* ep = nullptr;
   int backlog = 1;
   int half_open = 0;
-  int queued = 0;             // handed over, not yet acknowledged by an accept
+  int record_charge = 0;      // what the kernel charges for one unread accept record
   std::deque<Stream*> ready;  // established, waiting for room in the pair
   uint64_t handed_over = 0;
   bool out_armed = false;  // EPOLLOUT asked for (only while the pair is full)

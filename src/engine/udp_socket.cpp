@@ -1,5 +1,7 @@
 #include "engine/udp_socket.hpp"
 
+#include "engine/cmsg.hpp"
+
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <unistd.h>
@@ -143,22 +145,17 @@ int RecvBatch::receive(int fd) {
     lengths_[i] = (h.msg_flags & MSG_TRUNC) ? 0 : msgs_[i].msg_len;
     sources_[i].set_size(h.msg_namelen);
     has_destination_[i] = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-        in_pktinfo info;
-        std::memcpy(&info, CMSG_DATA(c), sizeof info);
-        SockAddr d = SockAddr::any(AF_INET);
-        reinterpret_cast<sockaddr_in*>(d.get())->sin_addr = info.ipi_addr;
-        destinations_[i] = d;
-        has_destination_[i] = true;
-      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-        in6_pktinfo info;
-        std::memcpy(&info, CMSG_DATA(c), sizeof info);
-        SockAddr d = SockAddr::any(AF_INET6);
-        reinterpret_cast<sockaddr_in6*>(d.get())->sin6_addr = info.ipi6_addr;
-        destinations_[i] = d;
-        has_destination_[i] = true;
-      }
+    // One of the two is enabled per socket (UdpSocket::enable_pktinfo).
+    if (auto info6 = find_cmsg<in6_pktinfo>(h, IPPROTO_IPV6, IPV6_PKTINFO)) {
+      SockAddr d = SockAddr::any(AF_INET6);
+      reinterpret_cast<sockaddr_in6*>(d.get())->sin6_addr = info6->ipi6_addr;
+      destinations_[i] = d;
+      has_destination_[i] = true;
+    } else if (auto info = find_cmsg<in_pktinfo>(h, IPPROTO_IP, IP_PKTINFO)) {
+      SockAddr d = SockAddr::any(AF_INET);
+      reinterpret_cast<sockaddr_in*>(d.get())->sin_addr = info->ipi_addr;
+      destinations_[i] = d;
+      has_destination_[i] = true;
     }
   }
   return n;
@@ -191,26 +188,14 @@ void SendBatch::commit(int fd, size_t len, const SockAddr* dest, const SockAddr*
   }
   if (source != nullptr && !source->is_wildcard()) {
     uint8_t* control = control_.get() + i * kControlSize;
-    std::memset(control, 0, kControlSize);
-    h.msg_control = control;
     if (source->family() == AF_INET6) {
-      h.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-      cmsghdr* c = CMSG_FIRSTHDR(&h);
-      c->cmsg_level = IPPROTO_IPV6;
-      c->cmsg_type = IPV6_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
       in6_pktinfo info{};
       info.ipi6_addr = reinterpret_cast<const sockaddr_in6*>(source->get())->sin6_addr;
-      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      put_cmsg(h, control, IPPROTO_IPV6, IPV6_PKTINFO, info);
     } else {
-      h.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-      cmsghdr* c = CMSG_FIRSTHDR(&h);
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
       in_pktinfo info{};
       info.ipi_spec_dst = reinterpret_cast<const sockaddr_in*>(source->get())->sin_addr;
-      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      put_cmsg(h, control, IPPROTO_IP, IP_PKTINFO, info);
     }
   }
 }

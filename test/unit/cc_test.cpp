@@ -126,6 +126,27 @@ TEST_P(CcCommon, InitialWindowFollowsConfig) {
   EXPECT_EQ(cc->cwnd(), 4000u);
 }
 
+// TCP_CONGESTION on an open connection: the new controller takes the window over.
+TEST_P(CcCommon, AdoptedWindowIsKeptAndGrowsInCongestionAvoidance) {
+  auto cc = make();
+  cc->adopt_window(40 * kMss, 20 * kMss);
+  EXPECT_EQ(cc->cwnd(), 40 * kMss);
+  EXPECT_EQ(cc->ssthresh(), 20 * kMss);
+  EXPECT_FALSE(cc->in_slow_start());
+  Pipe pipe(*cc);
+  pipe.round();
+  // Congestion avoidance: about one segment per round trip, not slow start's doubling.
+  EXPECT_GT(cc->cwnd(), 40 * kMss);
+  EXPECT_LT(cc->cwnd(), 43 * kMss);
+}
+
+TEST_P(CcCommon, AdoptedWindowIsAtLeastOneSegment) {
+  auto cc = make();
+  cc->adopt_window(0, 0);
+  EXPECT_EQ(cc->cwnd(), kMss);
+  EXPECT_EQ(cc->ssthresh(), 2 * kMss);
+}
+
 TEST_P(CcCommon, AckWithoutNewDataChangesNothing) {
   auto cc = make();
   Pipe pipe(*cc);

@@ -1,0 +1,209 @@
+// Options set on a connected socket act at once, as on Linux: keep-alive
+// detects a peer that went silent, TCP_USER_TIMEOUT aborts a stalled send,
+// TCP_CONGESTION swaps the controller, SO_RCVBUF grows the advertised window,
+// TCP_MAXSEG and SO_SNDBUF apply. The silent peer is a Relay that was cut.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "integration/relay.hpp"
+#include "integration/util.hpp"
+#include "tou/tou.h"
+
+namespace tou_test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+tou_info info_of(int fd) {
+  tou_info info{};
+  socklen_t len = sizeof info;
+  EXPECT_EQ(tou_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+  return info;
+}
+
+int get_int(int fd, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  EXPECT_EQ(tou_getsockopt(fd, level, name, &v, &len), 0);
+  return v;
+}
+
+void set_int(int fd, int level, int name, int v) {
+  ASSERT_EQ(tou_setsockopt(fd, level, name, &v, sizeof v), 0) << strerror(errno);
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// One byte each way: the path works.
+void ping(int a, int b) {
+  uint8_t x = 'p';
+  ASSERT_TRUE(write_all(a, &x, 1));
+  ASSERT_TRUE(read_exact(b, &x, 1));
+  ASSERT_TRUE(write_all(b, &x, 1));
+  ASSERT_TRUE(read_exact(a, &x, 1));
+}
+
+// The server side's connection is dropped without a word (its RST is lost in
+// the cut relay), so that nothing lingers after the test.
+void abort_quietly(Fd& fd) {
+  linger now{1, 0};
+  tou_setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &now, sizeof now);
+  fd.reset();
+}
+
+// A client connected through a relay to an accepted server socket.
+struct RelayedPair {
+  Fd listener;
+  std::unique_ptr<Relay> relay;
+  Fd client;
+  Fd server;
+};
+
+RelayedPair relayed_pair() {
+  RelayedPair p;
+  uint16_t port = 0;
+  p.listener = listen_on(AF_INET, 4, &port);
+  EXPECT_TRUE(p.listener);
+  p.relay = std::make_unique<Relay>(port);
+  p.client = connect_to(AF_INET, p.relay->port());
+  EXPECT_TRUE(p.client) << strerror(errno);
+  if (p.client) p.server = Fd(tou_accept(p.listener.get(), nullptr, nullptr));
+  EXPECT_TRUE(p.server);
+  return p;
+}
+
+TEST(LiveOptions, KeepaliveSetAfterConnectDetectsSilentPeer) {
+  RelayedPair p = relayed_pair();
+  ASSERT_TRUE(p.server);
+  ping(p.client.get(), p.server.get());
+  const int c = p.client.get();
+  set_int(c, SOL_SOCKET, SO_KEEPALIVE, 1);
+  set_int(c, IPPROTO_TCP, TCP_KEEPIDLE, 1);
+  set_int(c, IPPROTO_TCP, TCP_KEEPINTVL, 1);
+  set_int(c, IPPROTO_TCP, TCP_KEEPCNT, 2);
+  // While the peer answers, the probes keep the connection up.
+  uint64_t before = p.relay->relayed();
+  std::this_thread::sleep_for(milliseconds(2500));
+  EXPECT_GE(p.relay->relayed() - before, 4u) << "two probes and their answers";
+  pollfd pf{c, POLLIN, 0};
+  ASSERT_EQ(::poll(&pf, 1, 0), 0) << "still open, nothing to read";
+  p.relay->cut();
+  Clock::time_point t0 = Clock::now();
+  char buf[8];
+  EXPECT_EQ(tou_recv(c, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, ETIMEDOUT);
+  // KEEPIDLE + KEEPINTVL * KEEPCNT = 3 s after the last answer (< 1 s before the cut).
+  double waited = seconds_since(t0);
+  EXPECT_GE(waited, 1.5);
+  EXPECT_LE(waited, 5.0);
+  abort_quietly(p.server);
+}
+
+TEST(LiveOptions, UserTimeoutSetAfterConnectAbortsStalledSend) {
+  RelayedPair p = relayed_pair();
+  ASSERT_TRUE(p.server);
+  ping(p.client.get(), p.server.get());
+  const int c = p.client.get();
+  p.relay->cut();
+  Clock::time_point sent = Clock::now();
+  ASSERT_TRUE(write_all(c, reinterpret_cast<const uint8_t*>("stalled"), 7));
+  std::this_thread::sleep_for(milliseconds(400));
+  // Counted from when the data stalled, not from this call.
+  set_int(c, IPPROTO_TCP, TCP_USER_TIMEOUT, 1000);
+  EXPECT_EQ(get_int(c, IPPROTO_TCP, TCP_USER_TIMEOUT), 1000);
+  char buf[8];
+  EXPECT_EQ(tou_recv(c, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, ETIMEDOUT);
+  double waited = seconds_since(sent);
+  EXPECT_GE(waited, 0.9);
+  EXPECT_LE(waited, 2.5) << "without the option, 15 retransmissions take minutes";
+  abort_quietly(p.server);
+}
+
+TEST(LiveOptions, CongestionControlSwitchedAfterConnect) {
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 4, &port);
+  Fd c = connect_to(AF_INET, port);
+  ASSERT_TRUE(c);
+  Fd s(tou_accept(ls.get(), nullptr, nullptr));
+  ASSERT_TRUE(s);
+  char name[16] = {};
+  socklen_t len = sizeof name;
+  ASSERT_EQ(tou_getsockopt(c.get(), IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+  EXPECT_STREQ(name, "cubic");
+  tou_info before = info_of(c.get());
+  ASSERT_EQ(tou_setsockopt(c.get(), IPPROTO_TCP, TCP_CONGESTION, "newreno", 7), 0);
+  EXPECT_EQ(tou_setsockopt(c.get(), IPPROTO_TCP, TCP_CONGESTION, "vegas", 5), -1);
+  EXPECT_EQ(errno, ENOENT);
+  len = sizeof name;
+  ASSERT_EQ(tou_getsockopt(c.get(), IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+  EXPECT_STREQ(name, "newreno");
+  tou_info after = info_of(c.get());
+  EXPECT_EQ(after.cwnd, before.cwnd) << "the new controller takes the window over";
+  EXPECT_EQ(after.ssthresh, before.ssthresh);
+  // Traffic flows under the new controller.
+  std::vector<uint8_t> data = random_bytes(scaled(1 << 20, 65536), 11);
+  std::thread writer([&] { EXPECT_TRUE(write_all(c.get(), data.data(), data.size())); });
+  std::vector<uint8_t> got(data.size());
+  EXPECT_TRUE(read_exact(s.get(), got.data(), got.size()));
+  writer.join();
+  EXPECT_TRUE(got == data);
+  EXPECT_GT(info_of(c.get()).bytes_acked, 0u);
+}
+
+TEST(LiveOptions, ReceiveBufferRaisedAfterConnectGrowsWindow) {
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 4, &port);
+  Fd c = connect_to(AF_INET, port);
+  ASSERT_TRUE(c);
+  Fd s(tou_accept(ls.get(), nullptr, nullptr));
+  ASSERT_TRUE(s);
+  ping(c.get(), s.get());  // the server has advertised a scaled window since
+  ASSERT_TRUE(
+      wait_until([&] { return info_of(s.get()).rcv_wnd > (1u << 19); }, milliseconds(5000)));
+  uint32_t before = info_of(s.get()).rcv_wnd;
+  EXPECT_LE(before, 1u << 20);  // the default SO_RCVBUF
+  set_int(s.get(), SOL_SOCKET, SO_RCVBUF, 8 << 20);
+  EXPECT_EQ(get_int(s.get(), SOL_SOCKET, SO_RCVBUF), 8 << 20);
+  // A window update announces it; TCP_INFO shows it once it has gone out.
+  EXPECT_TRUE(wait_until([&] { return info_of(s.get()).rcv_wnd > (4u << 20); }, milliseconds(5000)))
+      << "rcv_wnd " << info_of(s.get()).rcv_wnd;
+  EXPECT_LE(info_of(s.get()).rcv_wnd, 8u << 20);
+  EXPECT_GT(info_of(c.get()).snd_wnd, 4u << 20) << "and the peer uses it";
+}
+
+TEST(LiveOptions, MaxSegAndSendBufferSetAfterConnect) {
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 4, &port);
+  Fd c = connect_to(AF_INET, port);
+  ASSERT_TRUE(c);
+  Fd s(tou_accept(ls.get(), nullptr, nullptr));
+  ASSERT_TRUE(s);
+  ASSERT_GT(info_of(c.get()).snd_mss, 1000u);
+  set_int(c.get(), IPPROTO_TCP, TCP_MAXSEG, 1000);
+  EXPECT_EQ(get_int(c.get(), IPPROTO_TCP, TCP_MAXSEG), 1000) << "the MSS in use";
+  EXPECT_EQ(info_of(c.get()).snd_mss, 1000u);
+  set_int(c.get(), SOL_SOCKET, SO_SNDBUF, 4 << 20);
+  EXPECT_EQ(get_int(c.get(), SOL_SOCKET, SO_SNDBUF), 4 << 20);
+  std::vector<uint8_t> data = random_bytes(scaled(2 << 20, 65536), 12);
+  std::thread writer([&] { EXPECT_TRUE(write_all(c.get(), data.data(), data.size())); });
+  std::vector<uint8_t> got(data.size());
+  EXPECT_TRUE(read_exact(s.get(), got.data(), got.size()));
+  writer.join();
+  EXPECT_TRUE(got == data);
+  tou_info info = info_of(c.get());
+  EXPECT_GE(info.segments_sent, data.size() / 1000) << "segments of at most 1000 bytes";
+}
+
+}  // namespace
+}  // namespace tou_test
