@@ -51,15 +51,10 @@ build: deps
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-# The main job: transfers over simulated impaired links (until the engine and
-# tools land, the simulator is the real transfer we can show).
+# The main job: a real transfer over tou on this machine, through tou-netem's
+# impaired link (tou-perf with live intervals, then a 50 MB file by tou-cat).
 demo: build
-	@echo "== 20 MB each way, 100 Mbit/s link, 50 ms RTT, 1-BDP queue, 0.1% loss, CUBIC"
-	$(BUILD)/bin/tou-sim --seed 1 --runs 1 --bytes 20000000 --delay 25 --rate 100 --queue 412 --loss 0.001 --cc cubic --verbose
-	@echo "== 200 seeded runs: 5% loss, 2% duplication, 5% reordering, 1% corruption"
-	$(BUILD)/bin/tou-sim --seed 1 --runs 200 --bytes 200000 --loss 0.05 --dup 0.02 --reorder 0.05 --corrupt 0.01
-	@echo "== goodput by loss rate, NewReno and CUBIC"
-	$(BUILD)/bin/tou-sim --table
+	bash tools/demo.sh $(BUILD)/bin
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -86,8 +81,12 @@ fuzz: $(BUILD)-fuzz/.configured
 	  $(BUILD)-fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work fuzz/corpus/$$name || exit 1; \
 	done
 
-bench: build bench-deps
-	$(BUILD)/bin/tou_core_bench
+# tou side by side with the kernel's TCP, UDT and SRT (bench/results.md and
+# .json), then the core's per-segment micro-benchmarks.
+bench: deps bench-deps
+	$(call cmake_build,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOU_BENCH_PEERS=ON)
+	python3 bench/run_bench.py --bin $(BUILD)/bin
+	$(BUILD)/bin/tou_core_bench --benchmark_min_time=0.2
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h')

@@ -144,6 +144,10 @@ TOU_API int tou_shutdown(int fd, int how);
  * FIN. Unread received data, or SO_LINGER with a zero timeout, aborts it with
  * RST instead. SO_LINGER with a positive timeout makes tou_close wait (up to
  * that time) until the data is acknowledged.
+ * When the process exits (exit() or return from main), the connections live
+ * in it, so exit waits for them as a kernel would deliver in the background:
+ * every connection is closed as by tou_close, and exit returns once every
+ * FIN is acknowledged, giving up after 5 s without progress (60 s in all).
  * Errors: EBADF, ENOTSOCK.
  */
 TOU_API int tou_close(int fd);

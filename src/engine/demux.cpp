@@ -100,12 +100,14 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
       return;
     }
   }
-  if (h.dst_port != ep.local.port()) {
-    ++ep.stats.dropped_other;
-    return;
-  }
+  // A SYN may name another port than ours: a NAT or proxy in front of this
+  // listener rewrites the UDP port, never the one inside the segment.
   if (syn_only && ep.listener != nullptr) {
     open_passive(ep, from, to, key, seg);
+    return;
+  }
+  if (h.dst_port != ep.local.port()) {
+    ++ep.stats.dropped_other;
     return;
   }
   reply_reset(ep, from, to, seg);
@@ -153,7 +155,14 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
   ep.flows.emplace(key, &s);
   s.in_flows = true;
   s.core = make_core(s.opts, from, path_mtu(from));
-  s.core->listen(open_params(s.local, s.remote));
+  // The connection is known by its UDP addresses; the segment's ports are the
+  // ones the peer wrote, which differ from the UDP ports behind a NAT or a
+  // proxy. Answer with the peer's own view: our port as its SYN named it, and
+  // its port learned from the SYN (RFC 9293 3.10.7.2).
+  OpenParams params = open_params(s.local, s.remote);
+  params.local_port = syn.header.dst_port;
+  params.remote_port = 0;
+  s.core->listen(params);
   s.core->on_segment(now_, syn);
   mark_dirty(s);
 }

@@ -38,7 +38,10 @@ constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
 constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
 constexpr size_t kMaxTombstones = 4096;
-constexpr Duration kExitLinger = std::chrono::seconds(2);
+// At exit, wait while the peers keep acknowledging, giving up after a stall
+// of kExitStall (a peer that vanished) or kExitLingerMax in all.
+constexpr Duration kExitStall = std::chrono::seconds(5);
+constexpr Duration kExitLingerMax = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -126,23 +129,31 @@ int Engine::start() {
 // At exit the process's descriptors are about to close, and a kernel's TCP
 // would go on delivering what was written and then send FIN. So: every
 // connection is closed as by the program (once what it wrote has been read
-// from the pair), and the engine waits, for at most kExitLinger, until every
-// FIN has been acknowledged; then the thread stops.
+// from the pair), and the engine waits until every FIN has been acknowledged,
+// for as long as the peers keep acknowledging (see kExitStall); then the
+// thread stops.
 void Engine::stop_at_exit() {
   std::unique_lock lock(mu_);
   exiting_ = true;
   for (Stream* s : all_streams_) mark_dirty(*s);
   loop_.wake();
-  Instant until = EventLoop::now() + kExitLinger;
+  const Instant give_up = EventLoop::now() + kExitLingerMax;
+  Instant last_progress = EventLoop::now();
+  uint64_t acked_before = 0;
   for (;;) {
     bool busy = false;
+    uint64_t acked = 0;
     for (Stream* s : all_streams_) {
       if (!s->core) continue;
       TcpState st = s->core->state();
       busy |= st == TcpState::kEstablished || st == TcpState::kCloseWait ||
               st == TcpState::kFinWait1 || st == TcpState::kClosing || st == TcpState::kLastAck;
+      acked += s->core->stats().bytes_acked;
     }
-    if (!busy || EventLoop::now() >= until) break;
+    const Instant now = EventLoop::now();
+    if (acked != acked_before) last_progress = now;
+    acked_before = acked;
+    if (!busy || now >= give_up || now - last_progress >= kExitStall) break;
     cv_.wait_for(lock, std::chrono::milliseconds(5));
   }
   stopping_ = true;

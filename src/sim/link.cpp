@@ -7,35 +7,6 @@
 
 namespace tou::sim {
 
-double GilbertElliott::average_loss() const {
-  if (p + r <= 0) return loss_in_good;  // never leaves Good
-  const double pi_bad = p / (p + r);
-  return loss_in_good * (1 - pi_bad) + loss_in_bad * pi_bad;
-}
-
-GilbertElliott GilbertElliott::with_average_loss(double loss, double mean_bad_length,
-                                                 double loss_in_bad) {
-  GilbertElliott ge;
-  loss = std::clamp(loss, 0.0, 1.0);
-  ge.loss_in_good = 0;
-  ge.loss_in_bad = std::max(loss_in_bad, loss);
-  const double pi = ge.loss_in_bad > 0 ? loss / ge.loss_in_bad : 0;  // time in Bad
-  ge.r = 1.0 / std::max(mean_bad_length, 1.0);
-  if (pi <= 0) {
-    ge.p = 0;
-  } else if (pi >= 1) {
-    ge.p = 1;
-    ge.r = 0;
-  } else {
-    ge.p = ge.r * pi / (1 - pi);
-    if (ge.p > 1) {
-      ge.p = 1;
-      ge.r = (1 - pi) / pi;
-    }
-  }
-  return ge;
-}
-
 std::string to_string(const LinkStats& s) {
   return fmt::format(
       "sent {} forwarded {} dropped(partition {} queue {} loss {}) dup {} reorder {} corrupt {} "
@@ -44,33 +15,23 @@ std::string to_string(const LinkStats& s) {
       s.reordered, s.corrupted, s.max_queue);
 }
 
-Link::Link(const LinkConfig& config, Rng& rng) : config_(config), rng_(rng) {
-  if (config_.burst_loss) ge_ = GilbertElliott::with_average_loss(config_.loss);
+ImpairmentConfig impairment_config(const LinkConfig& config) {
+  return ImpairmentConfig{.delay = config.delay,
+                          .jitter = config.jitter,
+                          .loss = config.loss,
+                          .burst_loss = config.burst_loss,
+                          .duplicate = config.duplicate,
+                          .reorder = config.reorder,
+                          .corrupt = config.corrupt,
+                          .corrupt_bits = config.corrupt_bits};
 }
+
+Link::Link(const LinkConfig& config, Rng& rng)
+    : config_(config), impairment_(impairment_config(config), rng) {}
 
 bool Link::is_down(Instant now) const {
   return std::any_of(config_.partitions.begin(), config_.partitions.end(),
                      [now](const Partition& p) { return p.start <= now && now < p.end; });
-}
-
-bool Link::lose() {
-  if (!config_.burst_loss) return rng_.chance(config_.loss);
-  if (config_.loss <= 0) return false;
-  ge_bad_ = ge_bad_ ? !rng_.chance(ge_.r) : rng_.chance(ge_.p);
-  return rng_.chance(ge_bad_ ? ge_.loss_in_bad : ge_.loss_in_good);
-}
-
-void Link::corrupt(std::vector<uint8_t>& bytes) {
-  if (bytes.empty()) return;
-  const uint64_t nbits = bytes.size() * 8;
-  const int flips = static_cast<int>(std::min<uint64_t>(std::max(config_.corrupt_bits, 1), nbits));
-  std::vector<uint64_t> done;
-  while (static_cast<int>(done.size()) < flips) {
-    uint64_t bit = rng_.below(nbits);
-    if (std::find(done.begin(), done.end(), bit) != done.end()) continue;  // distinct bits
-    done.push_back(bit);
-    bytes[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-  }
 }
 
 const char* to_string(Fate fate) {
@@ -119,39 +80,39 @@ SendOutcome Link::send(Instant now, std::span<const uint8_t> datagram, std::vect
     stats_.max_queue = std::max(stats_.max_queue, backlog_ns_.size());
   }
 
+  // 4-8. The impairment's decisions, drawn in the order the header lists them.
+  Arrival copy{Instant{}, std::vector<uint8_t>(datagram.begin(), datagram.end())};
+  const Verdict verdict = impairment_.decide(copy.bytes);
+
   // 4. Propagation; the arrival instant is rounded up to the microsecond clock.
-  Instant arrival = instant_from_us((departure_ns + 999) / 1000) + config_.delay +
-                    rng_.duration_upto(config_.jitter);
+  Instant arrival = instant_from_us((departure_ns + 999) / 1000) + verdict.delay;
   arrival = std::max(arrival, last_arrival_);
   last_arrival_ = arrival;
 
   // 5. Loss.
-  if (lose()) {
+  if (verdict.lost) {
     ++stats_.dropped_loss;
     outcome.fate = Fate::kDroppedLoss;
     return outcome;
   }
 
   // 6. Reordering: held back without moving the FIFO point, so later ones overtake it.
-  if (rng_.chance(config_.reorder)) {
+  if (verdict.reordered) {
     ++stats_.reordered;
     outcome.reordered = true;
     arrival += config_.reorder_delay;
   }
-
-  Arrival copy{arrival, std::vector<uint8_t>(datagram.begin(), datagram.end())};
-  // 7. Corruption.
-  if (rng_.chance(config_.corrupt)) {
+  copy.at = arrival;
+  // 7. Corruption (already applied to the copy's bytes).
+  if (verdict.corrupted) {
     ++stats_.corrupted;
     outcome.corrupted = true;
-    corrupt(copy.bytes);
   }
   // 8. Duplication: the same bytes again, right after.
-  const bool dup = rng_.chance(config_.duplicate);
   out.push_back(std::move(copy));
   ++stats_.forwarded;
   stats_.bytes_forwarded += datagram.size();
-  if (dup) {
+  if (verdict.duplicated) {
     ++stats_.duplicated;
     outcome.duplicated = true;
     ++stats_.forwarded;

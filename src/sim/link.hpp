@@ -16,7 +16,8 @@
 //   7. corrupt     with probability `corrupt`, flip corrupt_bits distinct random bits
 //   8. duplicate   with probability `duplicate`, a second copy arrives right after
 //
-// Every random choice is drawn from the Rng the link was given.
+// Every random choice is drawn from the Rng the link was given; the decisions of
+// steps 4-8 are made by an Impairment (impairment.hpp), the code tou-netem shares.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "base/time.hpp"
+#include "sim/impairment.hpp"
 #include "sim/rng.hpp"
 
 namespace tou::sim {
@@ -35,33 +37,6 @@ namespace tou::sim {
 struct Partition {
   Instant start;
   Instant end;
-};
-
-// Two-state bursty loss (Gilbert 1960, Elliott 1963). Before each datagram the
-// state moves Good -> Bad with probability p (Bad -> Good with r); then the
-// datagram is lost with the state's loss probability. The long-run fraction of
-// time in Bad is p / (p + r), so the average loss is
-//   loss_in_good * r / (p + r) + loss_in_bad * p / (p + r).
-struct GilbertElliott {
-  double p = 0;             // Good -> Bad
-  double r = 1;             // Bad -> Good; the Bad state lasts 1/r datagrams on average
-  double loss_in_good = 0;  // 1 - k in Elliott's notation
-  double loss_in_bad = 1;   // 1 - h
-
-  double average_loss() const;
-
-  // The parameters `--burst` uses for an average loss L: no loss in Good, half
-  // the datagrams lost in Bad (loss_in_bad = max(0.5, L)), Bad lasting
-  // mean_bad_length = 8 datagrams (r = 1/8), and p chosen so that the average is
-  // exactly L: p = r * pi / (1 - pi) with pi = L / loss_in_bad. When that p would
-  // exceed 1 (L close to loss_in_bad), p = 1 and r = (1 - pi) / pi instead.
-  // At L = 1% this gives bursts of about 4 losses within 8 datagrams, once every
-  // ~400 datagrams. As in netem, the chain advances per datagram, not per unit
-  // of time: a sparse sender (one retransmission per RTO) can stay in Bad across
-  // long idle periods, so runs of lost retransmissions are likelier than on a
-  // real path whose bursts last a fixed time.
-  static GilbertElliott with_average_loss(double loss, double mean_bad_length = 8,
-                                          double loss_in_bad = 0.5);
 };
 
 // Settings for one direction. Probabilities are fractions in [0, 1].
@@ -100,6 +75,9 @@ struct LinkStats {
 };
 std::string to_string(const LinkStats& stats);
 
+// The time-agnostic part of `config` (steps 4-8).
+ImpairmentConfig impairment_config(const LinkConfig& config);
+
 // What the link did with one offered datagram.
 enum class Fate : uint8_t { kForwarded, kDroppedPartition, kDroppedQueue, kDroppedLoss };
 const char* to_string(Fate fate);
@@ -132,13 +110,8 @@ class Link {
   const LinkStats& stats() const { return stats_; }
 
  private:
-  bool lose();
-  void corrupt(std::vector<uint8_t>& bytes);
-
   LinkConfig config_;
-  Rng& rng_;
-  GilbertElliott ge_;
-  bool ge_bad_ = false;
+  Impairment impairment_;
   int64_t busy_until_ns_ = 0;       // when the transmitter finishes the last datagram
   std::deque<int64_t> backlog_ns_;  // finish times of datagrams not yet fully sent
   Instant last_arrival_{};          // FIFO point for jitter

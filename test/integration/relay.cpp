@@ -4,10 +4,7 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <span>
 #include <vector>
-
-#include "wire/segment.hpp"
 
 namespace tou_test {
 
@@ -32,7 +29,6 @@ Relay::Relay(uint16_t server_port)
   Addr server = loopback(AF_INET, server_port);
   ::connect(back_.get(), server.get(), server.len);
   front_port_ = bound_port(front_.get());
-  back_port_ = bound_port(back_.get());
   thread_ = std::thread([this] { run(); });
 }
 
@@ -41,16 +37,8 @@ Relay::~Relay() {
   thread_.join();
 }
 
-void Relay::forward(int fd, const uint8_t* data, size_t n, uint16_t src_port, uint16_t dst_port,
-                    const sockaddr_in* to) {
-  tou::ParseResult r = tou::parse_segment(std::span<const uint8_t>(data, n));
-  if (!r.ok()) return;
-  tou::SegmentHeader h = r.segment.header;
-  h.src_port = src_port;
-  h.dst_port = dst_port;
-  std::vector<uint8_t> out(h.wire_size() + r.segment.payload.size());
-  size_t len = tou::emit_segment(h, r.segment.payload, out);
-  ::sendto(fd, out.data(), len, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(to),
+void Relay::forward(int fd, const uint8_t* data, size_t n, const sockaddr_in* to) {
+  ::sendto(fd, data, n, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(to),
            to != nullptr ? sizeof *to : 0);
   relayed_.fetch_add(1);
 }
@@ -68,14 +56,13 @@ void Relay::run() {
       if (n > 0 && !cut_.load()) {
         client_ = from;
         have_client_ = true;
-        forward(back_.get(), buf.data(), static_cast<size_t>(n), back_port_, server_port_, nullptr);
+        forward(back_.get(), buf.data(), static_cast<size_t>(n), nullptr);
       }
     }
     if (p[1].revents & POLLIN) {
       ssize_t n = ::recv(back_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
       if (n > 0 && !cut_.load() && have_client_) {
-        forward(front_.get(), buf.data(), static_cast<size_t>(n), front_port_,
-                ntohs(client_.sin_port), &client_);
+        forward(front_.get(), buf.data(), static_cast<size_t>(n), &client_);
       }
     }
   }

@@ -1,8 +1,9 @@
 // A UDP relay on loopback between a tou client and a tou server, for tests
 // that need the path to fail: the client connects to port(); each datagram is
-// passed on with its TCP ports rewritten (the wire format carries the UDP
-// ports in the TCP header) until cut(), after which both directions are
-// dropped in silence, as by a peer that vanished (a crash, a partition).
+// passed on unchanged from the relay's own ports, as a NAT would (so the
+// segment's ports differ from the UDP ports the server sees), until cut(),
+// after which both directions are dropped in silence, as by a peer that
+// vanished (a crash, a partition).
 #pragma once
 
 #include <netinet/in.h>
@@ -29,15 +30,13 @@ class Relay {
 
  private:
   void run();
-  // Rewrites the segment's ports and sends it on `fd` (to `to`, or to the
-  // socket's connected peer when to is null).
-  void forward(int fd, const uint8_t* data, size_t n, uint16_t src_port, uint16_t dst_port,
-               const sockaddr_in* to);
+  // Sends the datagram on `fd` (to `to`, or to the socket's connected peer
+  // when to is null).
+  void forward(int fd, const uint8_t* data, size_t n, const sockaddr_in* to);
 
   Fd front_;  // the client's side: bound, port() is its port
   Fd back_;   // the server's side: connected to the server
   uint16_t front_port_ = 0;
-  uint16_t back_port_ = 0;
   uint16_t server_port_ = 0;
   sockaddr_in client_{};  // written and read by the relay thread only
   bool have_client_ = false;

@@ -125,9 +125,18 @@ for k in sys.argv[2].split("."): v = v[k]
 print(v)' "$1" "$2"
 }
 
-# spawn with standard input from a file. (`spawn cmd <file` does not work:
-# without job control bash gives a background command /dev/null as its stdin.)
-spawn_with_stdin() {
-  local input=$1; shift
-  spawn bash -c 'exec <"$0" && exec "$@"' "$input" "$@"
+# Loads a JSON file into the associative array named $2 (declare -A it first),
+# keys as dotted paths:
+#   json_load stats.json ST; echo "${ST[up.received]}"
+json_load() {
+  local -n _into=$2
+  _into=()
+  local key value
+  while IFS=$'\t' read -r key value; do _into[$key]=$value; done < <(python3 -c 'import json,sys
+def walk(v, path):
+    if isinstance(v, dict):
+        for k, x in v.items(): walk(x, path + [k])
+    else:
+        print(".".join(path) + "\t" + str(v))
+walk(json.load(open(sys.argv[1])), [])' "$1")
 }

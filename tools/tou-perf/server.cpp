@@ -1,0 +1,180 @@
+// The server: one listener, one thread per accepted connection. A control
+// connection opens a session; the session's test connections are served by
+// workload and their results kept for the client, who asks for them over the
+// control connection once its streams have ended.
+#include "server.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/address.hpp"
+#include "report.hpp"
+#include "workloads.hpp"
+
+namespace tou::perf {
+
+namespace {
+
+constexpr uint64_t kMaxDurationMs = 86'400'000;
+
+struct Session {
+  Header header;
+  std::mutex mu;
+  std::condition_variable changed;
+  uint32_t active = 0;    // test connections being served
+  uint32_t finished = 0;  // test connections served to their end
+  std::vector<StreamResult> results;
+};
+
+class Server {
+ public:
+  explicit Server(const Options& o) : options_(o), ops_(o.ops()) {}
+
+  int run();
+
+ private:
+  void handle(int fd, Address peer);
+  void serve_control(int fd, const Header& h, const Address& peer);
+  void serve_test(int fd, const Header& h);
+  std::shared_ptr<Session> find(uint64_t id) {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+  }
+
+  const Options& options_;
+  const tools::SocketOps& ops_;
+  std::mutex mu_;
+  std::map<uint64_t, std::shared_ptr<Session>> sessions_;
+  std::atomic<bool> stop_{false};
+  std::mutex print_mu_;
+};
+
+int Server::run() {
+  const Address local =
+      Address::any(options_.family == AF_INET6 ? AF_INET6 : AF_INET, options_.port);
+  const int ls = ops_.socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (ls < 0) {
+    fmt::print(stderr, "tou-perf: socket: {}\n", std::strerror(errno));
+    return 1;
+  }
+  tools::set_int_option(ops_, ls, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (!options_.cc.empty()) tools::set_congestion_control(ops_, ls, options_.cc);
+  if (ops_.bind(ls, local.data(), local.size()) != 0 || ops_.listen(ls, 1024) != 0) {
+    fmt::print(stderr, "tou-perf: bind {}: {}\n", tools::describe(local), std::strerror(errno));
+    ops_.close(ls);
+    return 1;
+  }
+  fmt::print("Server listening on {} port {} ({})\n", tools::host_of(local), local.port(),
+             ops_.name);
+  std::fflush(stdout);
+  while (!stop_.load()) {
+    // Poll so that -1 can end the loop between accepts.
+    pollfd p{.fd = ls, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    Address peer = Address::any(local.family());
+    socklen_t len = sizeof(sockaddr_in6);
+    const int fd = ops_.accept4(ls, peer.data(), &len, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    peer = Address(peer.data(), len);
+    std::thread([this, fd, peer] { handle(fd, peer); }).detach();
+  }
+  ops_.close(ls);
+  return 0;
+}
+
+void Server::handle(int fd, Address peer) {
+  tools::set_io_timeout(ops_, fd, kIoTimeoutSeconds);
+  std::array<uint8_t, kHeaderSize> bytes;
+  std::optional<Header> h;
+  if (read_all(fd, bytes.data(), bytes.size()) == 0) h = decode_header(bytes);
+  if (!h) {
+    std::lock_guard lock(print_mu_);
+    fmt::print(stderr, "tou-perf: {}: not a tou-perf client, closing\n", tools::describe(peer));
+  } else {
+    h->duration_ms = std::min(h->duration_ms, kMaxDurationMs);
+    if (h->kind == Kind::kControl) {
+      serve_control(fd, *h, peer);
+    } else {
+      serve_test(fd, *h);
+    }
+  }
+  ops_.close(fd);
+}
+
+void Server::serve_control(int fd, const Header& h, const Address& peer) {
+  auto session = std::make_shared<Session>();
+  session->header = h;
+  session->results.resize(h.mode == Mode::kCrr ? 0 : h.streams);
+  {
+    std::lock_guard lock(mu_);
+    sessions_[h.session] = session;
+  }
+  {
+    std::lock_guard lock(print_mu_);
+    fmt::print("Accepted connection from {}, port {}: {}, {} stream(s){}\n", tools::host_of(peer),
+               peer.port(), mode_name(h.mode), h.streams, h.reverse() ? ", reverse" : "");
+    std::fflush(stdout);
+  }
+  const uint8_t ok = 0;
+  uint8_t done = 0;
+  // The control connection idles while the streams run: wait as long as they may.
+  tools::set_io_timeout(ops_, fd, static_cast<double>(h.duration_ms) / 1000 + 300);
+  if (write_all(fd, &ok, 1) == 0 && read_all(fd, &done, 1) == 0) {
+    std::vector<StreamResult> results;
+    {
+      std::unique_lock lock(session->mu);
+      session->changed.wait_for(lock, std::chrono::seconds(5), [&] {
+        return session->active == 0 &&
+               (h.mode == Mode::kCrr || session->finished >= session->results.size());
+      });
+      results = session->results;
+    }
+    const std::vector<uint8_t> reply = encode(results);
+    write_all(fd, reply.data(), reply.size());
+    print_server_summary(h, results, print_mu_);
+    uint8_t sink[64];
+    tools::set_io_timeout(ops_, fd, kIoTimeoutSeconds);
+    while (::read(fd, sink, sizeof sink) > 0) {
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    sessions_.erase(h.session);
+  }
+  if (options_.one_off) stop_.store(true);
+}
+
+void Server::serve_test(int fd, const Header& h) {
+  std::shared_ptr<Session> session = find(h.session);
+  if (!session) return;  // a run we do not know (or one already over)
+  {
+    std::lock_guard lock(session->mu);
+    ++session->active;
+  }
+  const StreamResult r = h.mode == Mode::kBulk ? serve_bulk(ops_, fd, h) : serve_rr(ops_, fd, h);
+  std::lock_guard lock(session->mu);
+  if (h.stream < session->results.size()) session->results[h.stream] = r;
+  ++session->finished;
+  --session->active;
+  session->changed.notify_all();
+}
+
+}  // namespace
+
+int run_server(const Options& options) {
+  Server server(options);
+  return server.run();
+}
+
+}  // namespace tou::perf
