@@ -167,7 +167,8 @@ void run_bulk_client(const StreamContext& ctx, StreamProgress& progress, StreamO
   ops.close(fd);
 }
 
-StreamResult serve_bulk(const tools::SocketOps& ops, int fd, const Header& h) {
+StreamResult serve_bulk(const tools::SocketOps& ops, int fd, const Header& h,
+                        StreamProgress& progress) {
   const auto start = Clock::now();
   Transfer t;
   if (h.reverse()) {
@@ -175,7 +176,7 @@ StreamResult serve_bulk(const tools::SocketOps& ops, int fd, const Header& h) {
     ops.shutdown(fd, SHUT_WR);
     await_peer_close(fd);
   } else {
-    t = receive_to_eof(ops, fd, h.size, start, nullptr);
+    t = receive_to_eof(ops, fd, h.size, start, &progress);
   }
   tools::ConnectionStats s;
   ops.stats(fd, s);

@@ -34,6 +34,24 @@ struct Session {
   uint32_t active = 0;    // test connections being served
   uint32_t finished = 0;  // test connections served to their end
   std::vector<StreamResult> results;
+  // What each bulk stream has received so far, and since when: on a slow link
+  // the sender's queue may still be draining when the client asks for the
+  // results, and then (as iperf3 does) the receiver reports what it has.
+  std::vector<std::unique_ptr<StreamProgress>> received;
+  std::vector<Clock::time_point> started;
+  std::vector<bool> ended;
+
+  // The results as of now: finished streams' own, and the running ones' counts.
+  std::vector<StreamResult> results_now() const {
+    std::vector<StreamResult> now = results;
+    for (size_t i = 0; i < now.size() && i < ended.size(); ++i) {
+      if (ended[i] || started[i] == Clock::time_point{}) continue;
+      now[i].bytes = received[i]->bytes.load();
+      now[i].duration_us = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started[i]).count());
+    }
+    return now;
+  }
 };
 
 class Server {
@@ -115,7 +133,13 @@ void Server::handle(int fd, Address peer) {
 void Server::serve_control(int fd, const Header& h, const Address& peer) {
   auto session = std::make_shared<Session>();
   session->header = h;
-  session->results.resize(h.mode == Mode::kCrr ? 0 : h.streams);
+  const size_t streams = h.mode == Mode::kCrr ? 0 : h.streams;
+  session->results.resize(streams);
+  session->started.resize(streams);
+  session->ended.resize(streams);
+  for (size_t i = 0; i < streams; ++i) {
+    session->received.push_back(std::make_unique<StreamProgress>());
+  }
   {
     std::lock_guard lock(mu_);
     sessions_[h.session] = session;
@@ -138,7 +162,7 @@ void Server::serve_control(int fd, const Header& h, const Address& peer) {
         return session->active == 0 &&
                (h.mode == Mode::kCrr || session->finished >= session->results.size());
       });
-      results = session->results;
+      results = session->results_now();
     }
     const std::vector<uint8_t> reply = encode(results);
     write_all(fd, reply.data(), reply.size());
@@ -158,13 +182,23 @@ void Server::serve_control(int fd, const Header& h, const Address& peer) {
 void Server::serve_test(int fd, const Header& h) {
   std::shared_ptr<Session> session = find(h.session);
   if (!session) return;  // a run we do not know (or one already over)
+  StreamProgress unused;
+  StreamProgress* progress = &unused;
   {
     std::lock_guard lock(session->mu);
     ++session->active;
+    if (h.stream < session->results.size()) {
+      session->started[h.stream] = Clock::now();
+      progress = session->received[h.stream].get();
+    }
   }
-  const StreamResult r = h.mode == Mode::kBulk ? serve_bulk(ops_, fd, h) : serve_rr(ops_, fd, h);
+  const StreamResult r =
+      h.mode == Mode::kBulk ? serve_bulk(ops_, fd, h, *progress) : serve_rr(ops_, fd, h);
   std::lock_guard lock(session->mu);
-  if (h.stream < session->results.size()) session->results[h.stream] = r;
+  if (h.stream < session->results.size()) {
+    session->results[h.stream] = r;
+    session->ended[h.stream] = true;
+  }
   ++session->finished;
   --session->active;
   session->changed.notify_all();

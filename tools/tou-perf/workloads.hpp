@@ -67,7 +67,10 @@ void run_rr_client(const StreamContext& ctx, StreamProgress& progress, StreamOut
 void run_crr_client(const StreamContext& ctx, StreamProgress& progress, StreamOutcome& outcome);
 
 // Server side, on an accepted test connection whose header has been read.
-StreamResult serve_bulk(const tools::SocketOps& ops, int fd, const Header& header);
+// serve_bulk counts what it receives into `progress` as it goes, so that the
+// results can be given while the stream is still draining.
+StreamResult serve_bulk(const tools::SocketOps& ops, int fd, const Header& header,
+                        StreamProgress& progress);
 StreamResult serve_rr(const tools::SocketOps& ops, int fd, const Header& header);
 
 // Options every test connection gets before connect (congestion control,
