@@ -14,12 +14,17 @@
 #include "engine/cmsg.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
 
 namespace tou::api {
+
+namespace {
+constexpr size_t kEngineSendBuffer = 1 << 20;
+}  // namespace
 
 int make_pair(bool app_nonblock, bool app_cloexec, int& app_fd, int& engine_fd) {
   int sv[2];
@@ -34,6 +39,10 @@ int make_pair(bool app_nonblock, bool app_cloexec, int& app_fd, int& engine_fd) 
     ::close(sv[1]);
     return err;
   }
+  // A deeper pair toward the program: fewer wake-ups of both sides per byte
+  // received (bulk +~30% here; best effort, capped by net.core.wmem_max).
+  int sndbuf = static_cast<int>(kEngineSendBuffer);
+  ::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   app_fd = sv[0];
   engine_fd = sv[1];
   return 0;
@@ -215,16 +224,27 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
   if (fd_ < 0 || !readable_ || app_eof_) return false;
   bool moved = false;
   for (;;) {
-    size_t want = filler_ > 0 ? std::min(filler_, scratch.size())
-                              : std::min(core.send_space(), scratch.size());
+    // The program's bytes go straight into the core's send buffer (one copy);
+    // only the filler of a non-blocking connect passes through scratch.
+    std::array<std::span<uint8_t>, 2> spans{};
+    if (filler_ > 0) {
+      spans[0] = scratch.first(std::min(filler_, scratch.size()));
+    } else {
+      spans = core.send_spans(kMaxPull);
+    }
+    size_t want = spans[0].size() + spans[1].size();
     if (want == 0) break;  // the core is full: resume when it frees space
-    ssize_t n = ::recv(fd_, scratch.data(), want, MSG_DONTWAIT);
+    iovec iov[2] = {{spans[0].data(), spans[0].size()}, {spans[1].data(), spans[1].size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = spans[1].empty() ? 1 : 2;
+    ssize_t n = ::recvmsg(fd_, &msg, MSG_DONTWAIT);
     if (n > 0) {
       moved = true;
       if (filler_ > 0) {
         filler_ -= static_cast<size_t>(n);
       } else {
-        [[maybe_unused]] size_t taken = core.send(now, scratch.first(static_cast<size_t>(n)));
+        core.send_commit(now, static_cast<size_t>(n));
       }
       // A short read emptied the queue: any later write is a new edge, so
       // there is no need to probe for EAGAIN (unless end-of-file is pending,
@@ -253,48 +273,42 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
   return moved;
 }
 
-bool StreamBridge::flush_spill() {
-  while (spill_len_ > 0) {
-    ssize_t n = ::send(fd_, spill_.get() + spill_off_, spill_len_, MSG_DONTWAIT | MSG_NOSIGNAL);
+bool StreamBridge::push(Connection& core, Instant now) {
+  if (fd_ < 0) return false;
+  bool moved = false;
+  // Received bytes go from the core's receive buffer straight into the pair;
+  // what the pair does not take stays in the core (and out of the window).
+  while (core.readable() > 0) {
+    if (app_read_shut_) {
+      core.recv_consume(now, core.readable());  // the program will never read them
+      moved = true;
+      break;
+    }
+    if (!writable_) break;
+    std::array<std::span<const uint8_t>, 2> spans = core.recv_spans();
+    size_t want = spans[0].size() + spans[1].size();
+    iovec iov[2] = {{const_cast<uint8_t*>(spans[0].data()), spans[0].size()},
+                    {const_cast<uint8_t*>(spans[1].data()), spans[1].size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = spans[1].empty() ? 1 : 2;
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
-      spill_off_ += static_cast<size_t>(n);
-      spill_len_ -= static_cast<size_t>(n);
+      core.recv_consume(now, static_cast<size_t>(n));
+      moved = true;
+      // A short write filled the pair; arming EPOLLOUT re-checks readiness.
+      if (static_cast<size_t>(n) < want) writable_ = false;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       writable_ = false;
-      return false;
+      break;
     }
     // EPIPE: the program shut its read side (or is gone): drop what it will never read.
     app_read_shut_ = true;
-    spill_len_ = 0;
-    return true;
   }
-  return true;
-}
-
-bool StreamBridge::push(Connection& core, Instant now) {
-  if (fd_ < 0) return false;
-  bool moved = false;
-  // The spill buffer is allocated the first time there is something to move.
-  if (!spill_ && core.readable() > 0) spill_.reset(new uint8_t[kChunk]);
-  for (;;) {
-    if (spill_len_ > 0) {
-      size_t before = spill_len_;
-      bool drained = flush_spill();
-      moved |= spill_len_ != before;
-      if (!drained) break;
-    }
-    if ((!app_read_shut_ && !writable_) || !spill_) break;
-    size_t n = core.recv(now, std::span<uint8_t>(spill_.get(), kChunk));
-    if (n == 0) break;
-    moved = true;
-    if (app_read_shut_) continue;  // discarded
-    spill_off_ = 0;
-    spill_len_ = n;
-  }
-  if (!eof_sent_ && spill_len_ == 0 && core.read_eof()) {
+  if (!eof_sent_ && core.read_eof()) {
     ::shutdown(fd_, SHUT_WR);
     eof_sent_ = true;
     moved = true;

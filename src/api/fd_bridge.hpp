@@ -129,7 +129,6 @@ class StreamBridge {
   bool app_reset() const { return app_reset_; }             // closed with unread data
   bool app_hung_up() const { return app_hup_; }
   bool eof_sent() const { return eof_sent_; }
-  bool has_pending_output() const { return spill_len_ > 0; }
   // The pair refused bytes (EAGAIN): the engine should ask for EPOLLOUT. It
   // does not otherwise, so that the program's reads do not wake it.
   bool blocked() const { return !writable_; }
@@ -139,9 +138,8 @@ class StreamBridge {
   void close();
 
  private:
-  bool flush_spill();
-
-  static constexpr size_t kChunk = 64 * 1024;
+  // Most bytes taken from the pair per read (bounds one turn's work).
+  static constexpr size_t kMaxPull = 256 * 1024;
   int fd_ = -1;
   size_t filler_ = 0;
   bool readable_ = false;
@@ -152,10 +150,6 @@ class StreamBridge {
   bool app_reset_ = false;
   bool app_read_shut_ = false;  // the program shut its read side: discard
   bool eof_sent_ = false;
-  // Bytes taken from the core that the pair could not take yet.
-  std::unique_ptr<uint8_t[]> spill_;
-  size_t spill_off_ = 0;
-  size_t spill_len_ = 0;
 };
 
 }  // namespace tou::api

@@ -97,6 +97,26 @@ size_t Connection::send(Instant now, std::span<const uint8_t> data) {
   return snd_.buffer.write(data);
 }
 
+std::array<std::span<uint8_t>, 2> Connection::send_spans(size_t max) {
+  bool can_send = state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived ||
+                  state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait;
+  if (!can_send || snd_.fin_queued) return {};
+  return snd_.buffer.writable_spans(max);
+}
+
+void Connection::send_commit(Instant now, size_t n) {
+  (void)now;
+  snd_.buffer.commit(n);
+}
+
+size_t Connection::recv_consume(Instant now, size_t n) {
+  (void)now;
+  size_t before_window = rcv_.buffer.window();
+  n = rcv_.buffer.discard(n);
+  if (n > 0) maybe_update_window(before_window);
+  return n;
+}
+
 size_t Connection::send_space() const {
   if (snd_.fin_queued || error_ != 0) return 0;
   return snd_.buffer.free_space();

@@ -107,6 +107,15 @@ class Connection {
   size_t send(Instant now, std::span<const uint8_t> data);
   // Copies received bytes out; returns how many (0 when nothing is readable).
   size_t recv(Instant now, std::span<uint8_t> out);
+  // Zero-copy send(): free send-buffer space to fill (empty when send() would
+  // take nothing), then send_commit() of the bytes written there.
+  std::array<std::span<uint8_t>, 2> send_spans(size_t max);
+  void send_commit(Instant now, size_t n);
+  // Zero-copy recv(): the readable bytes in place, then recv_consume() of those used.
+  std::array<std::span<const uint8_t>, 2> recv_spans() const {
+    return rcv_.buffer.readable_spans();
+  }
+  size_t recv_consume(Instant now, size_t n);
   // SHUT_WR: a FIN follows the queued data (RFC 9293 3.10.4).
   void shutdown(Instant now);
   // close(): shutdown() and nothing more will be read; unread or later data

@@ -77,6 +77,13 @@ size_t ReceiveBuffer::read(std::span<uint8_t> out) {
   return discard(n);
 }
 
+std::array<std::span<const uint8_t>, 2> ReceiveBuffer::readable_spans() const {
+  if (readable_ == 0) return {};
+  const size_t first = std::min(readable_, allocated_ - head_);
+  return {std::span<const uint8_t>(storage_.get() + head_, first),
+          std::span<const uint8_t>(storage_.get(), readable_ - first)};
+}
+
 size_t ReceiveBuffer::discard(size_t n) {
   n = std::min(n, readable_);
   readable_ -= n;

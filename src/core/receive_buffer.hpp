@@ -13,6 +13,7 @@
 // one per segment; draining keeps the storage.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -51,6 +52,9 @@ class ReceiveBuffer {
 
   // Copies up to out.size() readable bytes out and frees their space (the storage is kept).
   size_t read(std::span<uint8_t> out);
+  // The readable bytes in place, as one or two spans (the ring may wrap); valid
+  // until the next call that changes the buffer. discard() frees them once used.
+  std::array<std::span<const uint8_t>, 2> readable_spans() const;
   // Discards up to n readable bytes (as read() without copying).
   size_t discard(size_t n);
 

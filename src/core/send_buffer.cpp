@@ -24,6 +24,24 @@ size_t SendBuffer::write(std::span<const uint8_t> data) {
   return n;
 }
 
+std::array<std::span<uint8_t>, 2> SendBuffer::writable_spans(size_t max) {
+  const size_t grow = std::min(kInitialAllocation, free_space());
+  if (allocated_ - size_ < grow) reserve(size_ + grow);
+  const size_t n = std::min({max, allocated_ - size_, free_space()});
+  if (n == 0) return {};
+  const size_t cap = allocated_;
+  size_t tail = head_ + size_;
+  if (tail >= cap) tail -= cap;
+  const size_t first = std::min(n, cap - tail);
+  return {std::span<uint8_t>(storage_.get() + tail, first),
+          std::span<uint8_t>(storage_.get(), n - first)};
+}
+
+void SendBuffer::commit(size_t n) {
+  assert(size_ + n <= allocated_ && n <= free_space());
+  size_ += n;
+}
+
 void SendBuffer::copy_out(size_t offset, std::span<uint8_t> out) const {
   assert(offset + out.size() <= size_);
   if (out.empty()) return;

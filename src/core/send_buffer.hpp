@@ -8,6 +8,7 @@
 // Draining keeps the storage (no allocation per segment).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -28,6 +29,12 @@ class SendBuffer {
   // Example: SendBuffer b(1 << 20); b.write(data) with data.size() == 100 returns 100
   // and leaves b.allocated() == kInitialAllocation.
   size_t write(std::span<const uint8_t> data);
+  // Zero-copy write: up to `max` bytes of free storage past the data, as one or two
+  // spans (the ring may wrap), to be filled and then committed. Grows the storage
+  // (as write() would) only when less than kInitialAllocation of it is free.
+  std::array<std::span<uint8_t>, 2> writable_spans(size_t max);
+  // Appends the first n bytes of the last writable_spans(); requires n <= their size.
+  void commit(size_t n);
   // Copies bytes [offset, offset + out.size()) into out; requires offset + out.size() <= size().
   void copy_out(size_t offset, std::span<uint8_t> out) const;
   // Drops the first n bytes (acknowledged); requires n <= size(). Keeps the storage.

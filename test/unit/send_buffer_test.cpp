@@ -289,5 +289,49 @@ TEST(SendBuffer, RandomGrowthAgainstDeque) {
   }
 }
 
+// Zero-copy writes land where write() would put them, across the ring's wrap.
+TEST(SendBuffer, WritableSpansCommitAcrossWrap) {
+  SendBuffer b(SendBuffer::kInitialAllocation);
+  auto data = bytes(SendBuffer::kInitialAllocation, 1);
+  ASSERT_EQ(b.write(std::span(data).first(1000)), 1000u);
+  b.consume(900);  // 100 held, starting at index 900
+  size_t written = 100;
+  std::deque<uint8_t> expect(data.begin() + 900, data.begin() + 1000);
+  for (int round = 0; round < 3; ++round) {
+    auto spans = b.writable_spans(SIZE_MAX);
+    size_t room = spans[0].size() + spans[1].size();
+    ASSERT_EQ(room, b.free_space());
+    size_t n = std::min<size_t>(room, 5000);
+    for (size_t i = 0; i < n; ++i) {
+      uint8_t v = static_cast<uint8_t>(written + i);
+      (i < spans[0].size() ? spans[0][i] : spans[1][i - spans[0].size()]) = v;
+      expect.push_back(v);
+    }
+    b.commit(n);
+    written += n;
+    ASSERT_EQ(b.size(), expect.size());
+    ASSERT_EQ(copy(b, 0, b.size()), std::vector<uint8_t>(expect.begin(), expect.end()));
+    b.consume(3000);
+    expect.erase(expect.begin(), expect.begin() + 3000);
+  }
+  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);
+}
+
+// The first zero-copy write allocates no more than write() would, and a full
+// buffer offers nothing.
+TEST(SendBuffer, WritableSpansAllocateLazily) {
+  SendBuffer b(1 << 20);
+  EXPECT_EQ(b.allocated(), 0u);
+  auto spans = b.writable_spans(1 << 20);
+  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);
+  EXPECT_EQ(spans[0].size(), SendBuffer::kInitialAllocation);
+  EXPECT_TRUE(spans[1].empty());
+  EXPECT_EQ(b.writable_spans(10)[0].size(), 10u);
+  SendBuffer full(100);
+  full.write(bytes(100, 0));
+  auto none = full.writable_spans(100);
+  EXPECT_TRUE(none[0].empty() && none[1].empty());
+}
+
 }  // namespace
 }  // namespace tou
