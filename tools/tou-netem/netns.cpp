@@ -90,11 +90,10 @@ class TunLink {
   }
 
   void read_packets(int fd, Pipe& pipe) {
-    const Instant now = monotonic_now();
     for (int i = 0; i < 256; ++i) {
       const ssize_t n = read(fd, buf_.data(), buf_.size());
       if (n <= 0) return;
-      pipe.offer(now, Packet{std::vector<uint8_t>(buf_.begin(), buf_.begin() + n), 0});
+      pipe.offer(monotonic_now(), Packet{std::vector<uint8_t>(buf_.begin(), buf_.begin() + n), 0});
     }
   }
 

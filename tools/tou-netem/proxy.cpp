@@ -112,7 +112,6 @@ class Proxy {
 
  private:
   void on_client_datagrams() {
-    const Instant now = monotonic_now();
     for (int i = 0; i < 256; ++i) {  // bounded, so the other direction gets its turn
       sockaddr_storage from{};
       socklen_t from_len = sizeof from;
@@ -126,12 +125,11 @@ class Proxy {
         rewrite_tou_ports(p.bytes, sessions_[p.flow].upstream_port,
                           port_of(options_.forward_address));
       }
-      up_.offer(now, std::move(p));
+      up_.offer(monotonic_now(), std::move(p));  // each packet's own arrival time
     }
   }
 
   void on_server_datagrams(uint32_t flow) {
-    const Instant now = monotonic_now();
     for (int i = 0; i < 256; ++i) {
       const ssize_t n = recv(sessions_[flow].fd, buf_.data(), buf_.size(), 0);
       if (n < 0) return;
@@ -140,7 +138,7 @@ class Proxy {
         rewrite_tou_ports(p.bytes, port_of(options_.listen_address),
                           port_of(sessions_[flow].client));
       }
-      down_.offer(now, std::move(p));
+      down_.offer(monotonic_now(), std::move(p));
     }
   }
 
