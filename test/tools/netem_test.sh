@@ -118,7 +118,9 @@ wait_within 70 "$sink_pid" || fail "sink failed"
 stop_within 5 "$NETEM_PID" || fail "tou-netem exited with $?"
 loaded
 check_range "min delay at --delay 20 --jitter 20 (ms)" "$(sink min_delay_ms)" 20 23
-check_range "max delay at --delay 20 --jitter 20 (ms)" "$(sink max_delay_ms)" 32 55
+# The 95th percentile, not the maximum: one scheduling stall of a loaded
+# machine may hold a single datagram back.
+check_range "95th percentile delay at --delay 20 --jitter 20 (ms)" "$(sink p95_delay_ms)" 32 55
 [[ $(sink out_of_order) == 0 ]] || fail "jitter reordered $(sink out_of_order) datagrams"
 
 # --- 4. Rate: 16 Mbit/s offered to --rate 8 with a 50-packet queue.

@@ -74,6 +74,7 @@ def summarize(delays_ms, seqs, sizes, arrivals, corrupted=0):
         "last_ns": arrivals[-1] if arrivals else 0,
         "min_delay_ms": delays_ms[0] if delays_ms else 0,
         "median_delay_ms": delays_ms[len(delays_ms) // 2] if delays_ms else 0,
+        "p95_delay_ms": delays_ms[len(delays_ms) * 95 // 100] if delays_ms else 0,
         "max_delay_ms": delays_ms[-1] if delays_ms else 0,
         "out_of_order": sum(1 for a, b in zip(seqs, seqs[1:]) if b < a),
         "corrupted": corrupted,

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <random>
 
+#include "common/cli.hpp"
+
 namespace tou::netem {
 namespace {
 
@@ -51,11 +53,6 @@ struct Flag {
   }
   bool get(bool up_direction) const { return both || (up_direction ? up : down); }
 };
-
-int usage_error(const CLI::App& app, const std::string& message) {
-  fmt::print(stderr, "tou-netem: {}\n\n{}", message, app.help());
-  return 2;
-}
 
 }  // namespace
 
@@ -119,35 +116,28 @@ int parse_options(int argc, char** argv, Options& out) {
                  "Netns: start B once a TCP socket listens on this port in A (up to 10 s)")
       ->check(CLI::Range(1, 65535));
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return usage_error(app, e.what());
-  }
+  if (auto status = tools::parse_command_line(app, argc, argv)) return *status;
 
   out.mode = netns ? Mode::kNetns : Mode::kProxy;
   if (netns) {
     if (listen_opt->count() > 0 || forward_opt->count() > 0 || out.tou) {
-      return usage_error(app, "--netns does not take --listen, --forward or --tou");
+      return tools::usage_error(app, "--netns does not take --listen, --forward or --tou");
     }
-    if (out.command_b.empty()) return usage_error(app, "--netns needs --b 'COMMAND'");
+    if (out.command_b.empty()) return tools::usage_error(app, "--netns needs --b 'COMMAND'");
   } else {
     if (out.listen.empty() || out.forward.empty()) {
-      return usage_error(app, "needs --listen ADDR:PORT and --forward ADDR:PORT (or --netns)");
+      return tools::usage_error(app,
+                                "needs --listen ADDR:PORT and --forward ADDR:PORT (or --netns)");
     }
     if (!out.command_a.empty() || !out.command_b.empty() || app.count("--mtu") > 0 ||
         app.count("--wait-tcp") > 0) {
-      return usage_error(app, "--a, --b, --mtu and --wait-tcp need --netns");
+      return tools::usage_error(app, "--a, --b, --mtu and --wait-tcp need --netns");
     }
     if (std::string err = parse_address(out.listen, out.listen_address); !err.empty()) {
-      return usage_error(app, "--listen: " + err);
+      return tools::usage_error(app, "--listen: " + err);
     }
     if (std::string err = parse_address(out.forward, out.forward_address); !err.empty()) {
-      return usage_error(app, "--forward: " + err);
+      return tools::usage_error(app, "--forward: " + err);
     }
   }
   if (seed_opt->count() == 0) out.seed = std::random_device{}();
