@@ -15,22 +15,8 @@
 namespace tou_test {
 namespace {
 
-struct Pair {
-  Fd listener, client, server;
-};
-
-Pair connected_pair(int family = AF_INET) {
-  Pair p;
-  uint16_t port = 0;
-  p.listener = listen_on(family, 4, &port);
-  p.client = connect_to(family, port);
-  p.server = Fd(tou_accept(p.listener.get(), nullptr, nullptr));
-  if (p.server) set_timeouts(p.server.get());
-  return p;
-}
-
 TEST(Files, CloseWithQueuedDataDeliversItThenFin) {
-  Pair p = connected_pair();
+  ConnectedPair p = connected_pair();
   ASSERT_TRUE(p.server);
   std::vector<uint8_t> data = random_bytes(scaled(4 << 20), 11);
   std::thread writer([&] {
@@ -45,7 +31,7 @@ TEST(Files, CloseWithQueuedDataDeliversItThenFin) {
 }
 
 TEST(Files, DupKeepsTheConnectionUntilEveryHolderCloses) {
-  Pair p = connected_pair();
+  ConnectedPair p = connected_pair();
   ASSERT_TRUE(p.server);
   Fd copy(::dup(p.client.get()));
   p.client.reset();  // one holder left: nothing happens
@@ -60,7 +46,7 @@ TEST(Files, DupKeepsTheConnectionUntilEveryHolderCloses) {
 }
 
 TEST(Files, ReadvWritevSelectAndNonBlock) {
-  Pair p = connected_pair();
+  ConnectedPair p = connected_pair();
   ASSERT_TRUE(p.server);
   char a[] = "scatter", b[] = "gather";
   iovec out[2] = {{a, 7}, {b, 6}};

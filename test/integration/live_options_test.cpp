@@ -131,12 +131,11 @@ TEST(LiveOptions, UserTimeoutSetAfterConnectAbortsStalledSend) {
 }
 
 TEST(LiveOptions, CongestionControlSwitchedAfterConnect) {
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 4, &port);
-  Fd c = connect_to(AF_INET, port);
-  ASSERT_TRUE(c);
-  Fd s(tou_accept(ls.get(), nullptr, nullptr));
-  ASSERT_TRUE(s);
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  Fd& c = p.client;
+  Fd& s = p.server;
   char name[16] = {};
   socklen_t len = sizeof name;
   ASSERT_EQ(tou_getsockopt(c.get(), IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
@@ -162,12 +161,11 @@ TEST(LiveOptions, CongestionControlSwitchedAfterConnect) {
 }
 
 TEST(LiveOptions, ReceiveBufferRaisedAfterConnectGrowsWindow) {
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 4, &port);
-  Fd c = connect_to(AF_INET, port);
-  ASSERT_TRUE(c);
-  Fd s(tou_accept(ls.get(), nullptr, nullptr));
-  ASSERT_TRUE(s);
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  Fd& c = p.client;
+  Fd& s = p.server;
   ping(c.get(), s.get());  // the server has advertised a scaled window since
   ASSERT_TRUE(
       wait_until([&] { return info_of(s.get()).rcv_wnd > (1u << 19); }, milliseconds(5000)));
@@ -183,12 +181,11 @@ TEST(LiveOptions, ReceiveBufferRaisedAfterConnectGrowsWindow) {
 }
 
 TEST(LiveOptions, MaxSegAndSendBufferSetAfterConnect) {
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 4, &port);
-  Fd c = connect_to(AF_INET, port);
-  ASSERT_TRUE(c);
-  Fd s(tou_accept(ls.get(), nullptr, nullptr));
-  ASSERT_TRUE(s);
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  Fd& c = p.client;
+  Fd& s = p.server;
   ASSERT_GT(info_of(c.get()).snd_mss, 1000u);
   set_int(c.get(), IPPROTO_TCP, TCP_MAXSEG, 1000);
   EXPECT_EQ(get_int(c.get(), IPPROTO_TCP, TCP_MAXSEG), 1000) << "the MSS in use";

@@ -34,12 +34,11 @@ void expect_reset_on_read(int fd) {
 }
 
 TEST(ResetRead, ConnectingSocketReadsEconnreset) {
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 4, &port);
-  Fd c = connect_to(AF_INET, port);
-  ASSERT_TRUE(c);
-  Fd s(tou_accept(ls.get(), nullptr, nullptr));
-  ASSERT_TRUE(s);
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  Fd& c = p.client;
+  Fd& s = p.server;
   ASSERT_TRUE(write_all(s.get(), reinterpret_cast<const uint8_t*>("hello"), 5));
   uint8_t x;
   ASSERT_TRUE(write_all(c.get(), reinterpret_cast<const uint8_t*>("!"), 1));
@@ -49,12 +48,11 @@ TEST(ResetRead, ConnectingSocketReadsEconnreset) {
 }
 
 TEST(ResetRead, AcceptedSocketReadsEconnreset) {
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 4, &port);
-  Fd c = connect_to(AF_INET, port);
-  ASSERT_TRUE(c);
-  Fd s(tou_accept(ls.get(), nullptr, nullptr));
-  ASSERT_TRUE(s);
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  Fd& c = p.client;
+  Fd& s = p.server;
   Fd dup_of_s(::dup(s.get()));  // found by inode, whatever its number
   s.reset();
   ASSERT_TRUE(write_all(c.get(), reinterpret_cast<const uint8_t*>("hello"), 5));
@@ -66,12 +64,11 @@ TEST(ResetRead, AcceptedSocketReadsEconnreset) {
 }
 
 TEST(ResetRead, CleanCloseStillReadsEndOfFile) {
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 4, &port);
-  Fd c = connect_to(AF_INET, port);
-  ASSERT_TRUE(c);
-  Fd s(tou_accept(ls.get(), nullptr, nullptr));
-  ASSERT_TRUE(s);
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  Fd& c = p.client;
+  Fd& s = p.server;
   s.reset();  // FIN
   char buf[16];
   EXPECT_EQ(::read(c.get(), buf, sizeof buf), 0);

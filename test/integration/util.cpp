@@ -90,6 +90,16 @@ Fd listen_on(int family, int backlog, uint16_t* port, const std::function<void(i
   return fd;
 }
 
+ConnectedPair connected_pair(int family) {
+  ConnectedPair p;
+  uint16_t port = 0;
+  p.listener = listen_on(family, 4, &port);
+  p.client = connect_to(family, port);
+  p.server = Fd(tou_accept(p.listener.get(), nullptr, nullptr));
+  if (p.server) set_timeouts(p.server.get());
+  return p;
+}
+
 Fd connect_to(int family, uint16_t port, const std::function<void(int)>& before_connect) {
   Fd fd(tou_socket(family, SOCK_STREAM, 0));
   if (!fd) return fd;

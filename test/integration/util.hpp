@@ -63,6 +63,13 @@ Fd listen_on(int family, int backlog, uint16_t* port,
 // A blocking connected tou socket, or an invalid Fd (errno set).
 Fd connect_to(int family, uint16_t port, const std::function<void(int)>& before_connect = {});
 
+// A listener on loopback, a client connected to it and the server's end
+// accepted (both with the test timeouts); check client and server before use.
+struct ConnectedPair {
+  Fd listener, client, server;
+};
+ConnectedPair connected_pair(int family = AF_INET);
+
 // Blocking I/O helpers (the descriptor's timeouts bound them).
 bool write_all(int fd, const uint8_t* data, size_t n);
 bool read_exact(int fd, uint8_t* data, size_t n);
