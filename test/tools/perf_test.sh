@@ -2,7 +2,8 @@
 # tou-perf end to end on loopback: bulk (-t, -n, -P 4, -R) with its --json
 # checked for consistency (streams sum to the total, bits_per_second =
 # bytes*8/seconds, every byte sent was received, one interval per second),
-# --rr and --crr percentiles, the same runs over the kernel's TCP (--tcp) with
+# --rr, --crr and --connect-rate percentiles, --idle's held connections and
+# their cost (also when descriptors run out), the same runs over the kernel's TCP (--tcp) with
 # the same JSON shape, the text layout, -1, and bad command lines (exit 2).
 source "$(dirname "$0")/lib.sh"
 
@@ -62,6 +63,33 @@ assert abs(r["per_second"] - r["transactions"] / r["seconds"]) <= 1e-6 * r["per_
 PY
 }
 
+# check_idle FILE WANTED: every connection held, at least one fd each, none failed.
+check_idle() {
+  python3 - "$@" <<'PY' || fail "bad idle JSON in $1: $(head -c 3000 "$1")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = d["end"]
+assert e["errors"] == [], e["errors"]
+i = e["idle"]
+wanted = int(sys.argv[2])
+assert i["wanted"] == wanted and i["held"] == wanted, i
+assert i["stopped_by"] == "", i
+assert i["fds_after"] - i["fds_before"] >= wanted, i
+assert i["fds_per_connection"] == (i["fds_after"] - i["fds_before"]) / wanted, i
+assert i["rss_kib_before"] > 0 and i["rss_kib_after"] > 0, i
+PY
+}
+
+# check_idle_exhausted FILE WANTED: descriptors ran out first; that is reported, not an error.
+check_idle_exhausted() {
+  python3 - "$@" <<'PY' || fail "bad exhausted idle JSON in $1: $(head -c 3000 "$1")"
+import json, sys
+i = json.load(open(sys.argv[1]))["end"]["idle"]
+assert 0 < i["held"] < int(sys.argv[2]), i
+assert i["stopped_by"].startswith("connection %d: " % (i["held"] + 1)), i
+PY
+}
+
 # The keys of a JSON document, recursively, with list entries merged.
 shape() {
   python3 -c '
@@ -108,6 +136,15 @@ client -p "$port" --rr --size 64 -t 1 --json >"$WORK/rr.json" || fail "--rr run 
 check_latency "$WORK/rr.json" rr
 client -p "$port" --crr -t 1 --json >"$WORK/crr.json" || fail "--crr run failed"
 check_latency "$WORK/crr.json" crr
+client -p "$port" --connect-rate -t 1 --json >"$WORK/connect.json" || fail "--connect-rate failed"
+check_latency "$WORK/connect.json" connect
+
+note "--idle: held connections and what they cost"
+client -p "$port" --idle 40 -t 0.2 --json >"$WORK/idle.json" || fail "--idle run failed"
+check_idle "$WORK/idle.json" 40
+(ulimit -n 64 && client -p "$port" --idle 100 -t 0.2 --json) >"$WORK/idle_emfile.json" ||
+  fail "--idle with few descriptors failed"
+check_idle_exhausted "$WORK/idle_emfile.json" 100
 client -p "$port" --rr -t 1 >"$WORK/rr.txt" || fail "--rr text run failed"
 grep -Eq 'latency: min [0-9.]+ us, mean [0-9.]+ us, p50 [0-9.]+ us, p90 [0-9.]+ us, p99 [0-9.]+ us, max' \
   "$WORK/rr.txt" || fail "no latency line: $(cat "$WORK/rr.txt")"
@@ -128,6 +165,13 @@ same_shape() {
 same_shape "$WORK/tcp_bulk.json" "$WORK/tou_bulk2.json"
 client --tcp -p "$tcp_port" --rr --size 64 -t 1 --json >"$WORK/tcp_rr.json" || fail "--tcp --rr failed"
 check_latency "$WORK/tcp_rr.json" rr
+client --tcp -p "$tcp_port" --connect-rate -t 1 --json >"$WORK/tcp_connect.json" ||
+  fail "--tcp --connect-rate failed"
+check_latency "$WORK/tcp_connect.json" connect
+same_shape "$WORK/tcp_connect.json" "$WORK/connect.json"
+client --tcp -p "$tcp_port" --idle 40 -t 0.2 --json >"$WORK/tcp_idle.json" || fail "--tcp --idle failed"
+check_idle "$WORK/tcp_idle.json" 40
+same_shape "$WORK/tcp_idle.json" "$WORK/idle.json"
 same_shape "$WORK/tcp_rr.json" "$WORK/rr.json"
 client --tcp -p "$tcp_port" --crr -t 1 --json >"$WORK/tcp_crr.json" || fail "--tcp --crr failed"
 check_latency "$WORK/tcp_crr.json" crr
@@ -161,6 +205,11 @@ bad -c 127.0.0.1 --cc bogus
 bad -c 127.0.0.1 -P 0
 bad -c 127.0.0.1 --rr --crr
 bad -c 127.0.0.1 --rr -R
+bad -c 127.0.0.1 --connect-rate --crr
+bad -c 127.0.0.1 --idle 5 -P 2
+bad -c 127.0.0.1 --idle 0
+bad -c 127.0.0.1 --idle 5 -n 1M
+bad -s --idle 5
 bad -c 127.0.0.1 -l 0
 bad -c 127.0.0.1 -n 12Q
 bad -c 127.0.0.1 -p 70000

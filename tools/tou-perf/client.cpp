@@ -112,7 +112,7 @@ class Sampler {
       fmt::print("\r\033[K[{:5.1f}/{:.1f} s] {}", now, total, format_bits(rate * 8));
     } else {
       fmt::print("\r\033[K[{:5.1f}/{:.1f} s] {:.0f} {}/s", now, total, rate,
-                 o_.mode == Mode::kCrr ? "connections" : "transactions");
+                 o_.mode == Mode::kRr ? "transactions" : "connections");
     }
     std::fflush(stdout);
     status_shown_ = true;
@@ -231,6 +231,12 @@ int run_client(const Options& o) {
         case Mode::kCrr:
           run_crr_client(ctx, p, out);
           break;
+        case Mode::kConnect:
+          run_connect_client(ctx, p, out);
+          break;
+        case Mode::kIdle:
+          run_idle_client(ctx, p, out);
+          break;
       }
       p.done.store(true);
     });
@@ -253,7 +259,7 @@ int run_client(const Options& o) {
     StreamSummary s{.id = static_cast<uint32_t>(i), .sender = {}, .receiver = {}};
     const SideSummary mine = from_client(c);
     SideSummary theirs;
-    if (o.mode == Mode::kCrr) {
+    if (per_connection_mode(o.mode)) {
       theirs = mine;  // no per-stream server side: the client saw both ways
     } else if (server_results && i < server_results->size()) {
       theirs = from_server((*server_results)[i]);
@@ -265,9 +271,11 @@ int run_client(const Options& o) {
     latencies.insert(latencies.end(), c.latencies_ns.begin(), c.latencies_ns.end());
     transactions += c.transactions;
     seconds = std::max(seconds, c.seconds);
+    if (c.idle) report.idle = c.idle;
   }
   add_totals(report);
-  if (o.mode != Mode::kBulk) report.latency = summarize_latencies(latencies, transactions, seconds);
+  if (o.mode != Mode::kBulk && o.mode != Mode::kIdle)
+    report.latency = summarize_latencies(latencies, transactions, seconds);
   if (o.json) {
     print_json(o, report);
   } else {

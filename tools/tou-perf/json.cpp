@@ -52,6 +52,16 @@ std::string latency_json(const LatencySummary& l) {
       number(l.mean_us), number(l.p50_us), number(l.p90_us), number(l.p99_us), number(l.max_us));
 }
 
+std::string idle_json(const IdleSummary& i) {
+  return fmt::format(
+      "{{\"wanted\": {}, \"held\": {}, \"open_seconds\": {}, \"fds_before\": {}, "
+      "\"fds_after\": {}, \"rss_kib_before\": {}, \"rss_kib_after\": {}, "
+      "\"fds_per_connection\": {}, \"kib_per_connection\": {}, \"stopped_by\": {}}}",
+      i.wanted, i.held, number(i.open_seconds), i.fds_before, i.fds_after, i.rss_kib_before,
+      i.rss_kib_after, number(i.fds_per_connection()), number(i.kib_per_connection()),
+      quoted(i.stopped_by));
+}
+
 }  // namespace
 
 void print_json(const Options& o, const Report& r) {
@@ -87,6 +97,7 @@ void print_json(const Options& o, const Report& r) {
                      side_json(r.sum_sent), side_json(r.sum_received));
   if (r.latency)
     out += fmt::format(",\n    {}: {}", quoted(mode_name(o.mode)), latency_json(*r.latency));
+  if (r.idle) out += fmt::format(",\n    \"idle\": {}", idle_json(*r.idle));
   out += ",\n    \"errors\": [";
   for (size_t i = 0; i < r.errors.size(); ++i) out += (i == 0 ? "" : ", ") + quoted(r.errors[i]);
   out += "]\n  }\n}\n";

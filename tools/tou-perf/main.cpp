@@ -4,6 +4,8 @@
 //   tou-perf -c host [-t secs | -n bytes] [-P n] [-R] [--cc newreno|cubic] [--json]
 //   tou-perf -c host --rr [--size N]      request/response latency and rate
 //   tou-perf -c host --crr [--size N]     connect/request/response/close rate
+//   tou-perf -c host --connect-rate       blocking connect + close in a loop
+//   tou-perf -c host --idle N             N idle connections: fds and KiB each
 //
 // Exit status: 0 on success, 1 when the run failed, 2 for a bad command line.
 #include <signal.h>

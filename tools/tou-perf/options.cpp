@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -34,10 +35,13 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       "tou-perf: iperf3 for tou (TCP over UDP), and the same workloads over the kernel's TCP\n"
       "  tou-perf -s [-p port] [-1] [--tcp]\n"
       "  tou-perf -c host [-p port] [-t secs | -n bytes] [-P streams] [-R] [--cc newreno|cubic]\n"
-      "           [--json] [-i secs] [-l bytes] [--rr | --crr] [--size N] [--tcp]",
+      "           [--json] [-i secs] [-l bytes] [--rr | --crr] [--size N] [--tcp]\n"
+      "  tou-perf -c host --connect-rate [-t secs] [-P n] [--tcp]   blocking connect, close\n"
+      "  tou-perf -c host --idle N [-t secs] [--tcp]   open N connections, hold them -t s",
       "tou-perf"};
   std::string bytes_text, len_text;
-  bool rr = false, crr = false, ipv4 = false, ipv6 = false, no_progress = false;
+  bool rr = false, crr = false, connect_rate = false, ipv4 = false, ipv6 = false,
+       no_progress = false;
   auto* server = app.add_flag("-s,--server", o.server, "Run as a server");
   auto* client = app.add_option("-c,--client", o.host, "Run as a client, connecting to host");
   server->excludes(client);
@@ -59,9 +63,17 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("-l,--len", len_text, "Bytes per write (bulk, K/M suffixes; default 128K)");
   auto* rr_flag = app.add_flag("--rr", rr, "Request/response: one outstanding --size message");
   auto* crr_flag = app.add_flag("--crr", crr, "Connect/request/response/close rate");
-  rr_flag->excludes(crr_flag);
-  rr_flag->excludes(reverse);
-  crr_flag->excludes(reverse);
+  auto* connect_flag = app.add_flag("--connect-rate", connect_rate,
+                                    "Blocking connects in a loop, each closed at once (no data)");
+  auto* idle_opt = app.add_option("--idle", o.idle,
+                                  "Open N idle connections, hold them for -t s, report the fds "
+                                  "and memory they cost this process")
+                       ->check(CLI::Range(1, 1'000'000));
+  std::vector<CLI::Option*> modes = {rr_flag, crr_flag, connect_flag, idle_opt};
+  for (size_t i = 0; i < modes.size(); ++i) {
+    modes[i]->excludes(reverse);
+    for (size_t j = i + 1; j < modes.size(); ++j) modes[i]->excludes(modes[j]);
+  }
   app.add_option("--size", o.size, "Request and response size (rr, crr; default 1)")
       ->check(CLI::Range(1, 16 * 1024 * 1024));
   app.add_flag("--tcp", o.kernel_tcp, "Use the kernel's TCP instead of tou");
@@ -72,8 +84,13 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
 
   if (!o.server && o.host.empty()) return tools::usage_error(app, "one of -s or -c is required");
   if (o.server && (app.count("-t") + app.count("-n") + app.count("-P") + app.count("-R") +
-                   app.count("--rr") + app.count("--crr") + app.count("-J")) > 0) {
-    return tools::usage_error(app, "-t, -n, -P, -R, --rr, --crr and --json are client options");
+                   app.count("--rr") + app.count("--crr") + app.count("--connect-rate") +
+                   app.count("--idle") + app.count("-J")) > 0) {
+    return tools::usage_error(
+        app, "-t, -n, -P, -R, --rr, --crr, --connect-rate, --idle and --json are client options");
+  }
+  if (idle_opt->count() > 0 && app.count("-P") > 0) {
+    return tools::usage_error(app, "--idle opens its connections from one thread: no -P");
   }
   if (!o.server && one_off->count() > 0) return tools::usage_error(app, "-1 is a server option");
   try {
@@ -90,12 +107,18 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   if (bytes->count() > 0 && o.bytes < static_cast<uint64_t>(o.streams)) {
     return tools::usage_error(app, "-n must be at least one byte per stream");
   }
-  if (bytes->count() > 0 && (rr || crr)) return tools::usage_error(app, "-n is for bulk only");
+  if (bytes->count() > 0 && (rr || crr || connect_rate || o.idle > 0)) {
+    return tools::usage_error(app, "-n is for bulk only");
+  }
   if (!o.cc.empty() && !o.kernel_tcp && o.cc != "newreno" && o.cc != "cubic") {
     return tools::usage_error(app, "--cc must be newreno or cubic for tou");
   }
   o.seconds_given = time->count() > 0;
-  o.mode = rr ? Mode::kRr : crr ? Mode::kCrr : Mode::kBulk;
+  o.mode = rr             ? Mode::kRr
+           : crr          ? Mode::kCrr
+           : connect_rate ? Mode::kConnect
+           : o.idle > 0   ? Mode::kIdle
+                          : Mode::kBulk;
   o.family = ipv6 ? AF_INET6 : ipv4 ? AF_INET : AF_UNSPEC;
   o.progress = !no_progress;
   return std::nullopt;

@@ -1,4 +1,4 @@
-// tou-perf's command line (iperf3's, plus --rr, --crr and --tcp).
+// tou-perf's command line (iperf3's, plus --rr, --crr, --connect-rate, --idle and --tcp).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,7 @@ struct Options {
   uint32_t len = 128 * 1024;
   Mode mode = Mode::kBulk;
   uint32_t size = 1;  // --size (rr, crr)
+  uint32_t idle = 0;  // --idle N: connections to open and hold
   bool kernel_tcp = false;
   bool progress = true;  // when stdout is a terminal
 

@@ -43,7 +43,9 @@ std::optional<Header> decode_header(std::span<const uint8_t, kHeaderSize> bytes)
   Header h;
   const auto kind = static_cast<uint8_t>(get(p, 1));
   const auto mode = static_cast<uint8_t>(get(p, 1));
-  if (kind < 1 || kind > 2 || mode < 1 || mode > 3) return std::nullopt;
+  if (kind < 1 || kind > 2 || mode < 1 || mode > static_cast<uint8_t>(Mode::kIdle)) {
+    return std::nullopt;
+  }
   h.kind = static_cast<Kind>(kind);
   h.mode = static_cast<Mode>(mode);
   h.flags = static_cast<uint8_t>(get(p, 1));

@@ -8,8 +8,10 @@
 //            its side's results (a count, then one StreamResult per stream).
 //   test:    bulk (one side writes until the time or byte budget is spent,
 //            then FIN; the other reads to end-of-file), rr (size-byte request,
-//            size-byte response, until the client's FIN) or crr (one rr
-//            exchange per connection).
+//            size-byte response, until the client's FIN), crr (one rr
+//            exchange per connection) or idle (nothing: the server holds the
+//            connection until the client closes it).
+// --connect-rate's test connections carry no header: connect, then close.
 #pragma once
 
 #include <array>
@@ -27,7 +29,13 @@ constexpr size_t kHeaderSize = 48;
 constexpr size_t kResultSize = 40;
 
 enum class Kind : uint8_t { kControl = 1, kTest = 2 };
-enum class Mode : uint8_t { kBulk = 1, kRr = 2, kCrr = 3 };
+enum class Mode : uint8_t { kBulk = 1, kRr = 2, kCrr = 3, kConnect = 4, kIdle = 5 };
+
+// Modes whose test connections report nothing of their own to the server's
+// session (each is short-lived or idle): the client's side tells everything.
+inline bool per_connection_mode(Mode m) {
+  return m == Mode::kCrr || m == Mode::kConnect || m == Mode::kIdle;
+}
 enum Flags : uint8_t { kReverse = 1 };
 
 struct Header {

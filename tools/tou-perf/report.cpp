@@ -60,6 +60,14 @@ LatencySummary summarize_latencies(std::vector<uint64_t>& ns, uint64_t transacti
   return l;
 }
 
+double IdleSummary::fds_per_connection() const {
+  return held > 0 ? static_cast<double>(fds_after - fds_before) / static_cast<double>(held) : 0;
+}
+double IdleSummary::kib_per_connection() const {
+  return held > 0 ? static_cast<double>(rss_kib_after - rss_kib_before) / static_cast<double>(held)
+                  : 0;
+}
+
 const char* mode_name(Mode mode) {
   switch (mode) {
     case Mode::kBulk:
@@ -68,6 +76,10 @@ const char* mode_name(Mode mode) {
       return "rr";
     case Mode::kCrr:
       return "crr";
+    case Mode::kConnect:
+      return "connect";
+    case Mode::kIdle:
+      return "idle";
   }
   return "?";
 }
@@ -167,14 +179,24 @@ void print_summary(const Options& o, const Report& r) {
   }
   if (r.latency) {
     const LatencySummary& l = *r.latency;
-    fmt::print("{}: {} {} in {:.2f} s: {:.1f} {}/s ({} stream(s), {}-byte messages)\n",
-               mode_name(o.mode), l.transactions,
-               o.mode == Mode::kCrr ? "connections" : "transactions", l.seconds, l.per_second(),
-               o.mode == Mode::kCrr ? "connections" : "transactions", o.streams, o.size);
+    const char* what = o.mode == Mode::kRr ? "transactions" : "connections";
+    fmt::print("{}: {} {} in {:.2f} s: {:.1f} {}/s ({} stream(s){})\n", mode_name(o.mode),
+               l.transactions, what, l.seconds, l.per_second(), what, o.streams,
+               o.mode == Mode::kConnect ? "" : fmt::format(", {}-byte messages", o.size));
     fmt::print(
         "latency: min {:.1f} us, mean {:.1f} us, p50 {:.1f} us, p90 {:.1f} us, "
         "p99 {:.1f} us, max {:.1f} us\n",
         l.min_us, l.mean_us, l.p50_us, l.p90_us, l.p99_us, l.max_us);
+  }
+  if (r.idle) {
+    const IdleSummary& i = *r.idle;
+    fmt::print("idle: {} of {} connections held (opened in {:.2f} s){}\n", i.held, i.wanted,
+               i.open_seconds, i.stopped_by.empty() ? "" : "; stopped by " + i.stopped_by);
+    fmt::print(
+        "this process: {} -> {} fds ({:.2f} per connection), {} -> {} KiB RSS "
+        "({:.2f} KiB per connection)\n",
+        i.fds_before, i.fds_after, i.fds_per_connection(), i.rss_kib_before, i.rss_kib_after,
+        i.kib_per_connection());
   }
   for (const std::string& e : r.errors) fmt::print(stderr, "tou-perf: {}\n", e);
   fmt::print("\n{} done.\n", o.ops().name == "tou" ? "tou-perf (tou)" : "tou-perf (kernel TCP)");
@@ -189,8 +211,8 @@ void print_server_summary(const Header& h, const std::vector<StreamResult>& resu
     retransmits += r.retransmits;
   }
   std::lock_guard lock(print_mu);
-  if (h.mode == Mode::kCrr) {
-    fmt::print("crr session ended\n");
+  if (per_connection_mode(h.mode)) {
+    fmt::print("{} session ended\n", mode_name(h.mode));
     std::fflush(stdout);
     return;
   }

@@ -45,12 +45,24 @@ struct Interval {
   uint64_t retransmits() const;
 };
 
-// rr and crr: transactions and their round-trip times.
+// rr, crr and connect: transactions (connections) and their round-trip (connect) times.
 struct LatencySummary {
   uint64_t transactions = 0;
   double seconds = 0;
   double min_us = 0, mean_us = 0, p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0;
   double per_second() const { return seconds > 0 ? transactions / seconds : 0; }
+};
+
+// --idle: what holding the connections cost this process (from /proc/self).
+struct IdleSummary {
+  uint64_t wanted = 0;
+  uint64_t held = 0;
+  double open_seconds = 0;  // to open them all (or until the first failure)
+  int64_t fds_before = 0, fds_after = 0;
+  int64_t rss_kib_before = 0, rss_kib_after = 0;
+  std::string stopped_by;  // why fewer than `wanted` were opened ("connect: ...")
+  double fds_per_connection() const;
+  double kib_per_connection() const;
 };
 
 struct Report {
@@ -59,6 +71,7 @@ struct Report {
   std::vector<StreamSummary> streams;
   SideSummary sum_sent, sum_received;
   std::optional<LatencySummary> latency;
+  std::optional<IdleSummary> idle;
   std::vector<std::string> errors;
 };
 

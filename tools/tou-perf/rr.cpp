@@ -128,6 +128,37 @@ void run_crr_client(const StreamContext& ctx, StreamProgress& progress, StreamOu
   outcome.bytes = outcome.transactions * size;
 }
 
+void run_connect_client(const StreamContext& ctx, StreamProgress& progress,
+                        StreamOutcome& outcome) {
+  const tools::SocketOps& ops = ctx.options.ops();
+  outcome.latencies_ns.reserve(1 << 16);
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::milliseconds(ctx.header.duration_ms);
+  auto now = start;
+  while (now < deadline) {
+    const auto began = now;
+    const int fd = ops.socket(ctx.address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      outcome.error = io_error("socket", errno);
+      break;
+    }
+    tools::set_io_timeout(ops, fd, kIoTimeoutSeconds);  // bounds the connect too
+    const int err = ops.connect(fd, ctx.address.data(), ctx.address.size()) == 0 ? 0 : errno;
+    now = Clock::now();
+    ops.close(fd);
+    if (err != 0) {
+      outcome.error = io_error("connect", err);
+      break;
+    }
+    if (outcome.latencies_ns.size() < kMaxSamples) {
+      outcome.latencies_ns.push_back(ns_between(began, now));
+    }
+    ++outcome.transactions;
+    progress.transactions.fetch_add(1, std::memory_order_relaxed);
+  }
+  outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 StreamResult serve_rr(const tools::SocketOps& ops, int fd, const Header& h) {
   const auto start = Clock::now();
   auto buf = std::make_unique<uint8_t[]>(h.size);

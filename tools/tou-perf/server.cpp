@@ -76,6 +76,7 @@ class Server {
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;
   std::atomic<bool> stop_{false};
   std::mutex print_mu_;
+  IdleHolder idle_{ops_};
 };
 
 int Server::run() {
@@ -115,14 +116,20 @@ void Server::handle(int fd, Address peer) {
   tools::set_io_timeout(ops_, fd, kIoTimeoutSeconds);
   std::array<uint8_t, kHeaderSize> bytes;
   std::optional<Header> h;
-  if (read_all(fd, bytes.data(), bytes.size()) == 0) h = decode_header(bytes);
-  if (!h) {
+  const int err = read_all(fd, bytes.data(), bytes.size());
+  if (err == 0) h = decode_header(bytes);
+  if (err == -1) {
+    // Closed before a header: a --connect-rate connection (or a port probe).
+  } else if (!h) {
     std::lock_guard lock(print_mu_);
     fmt::print(stderr, "tou-perf: {}: not a tou-perf client, closing\n", tools::describe(peer));
   } else {
     h->duration_ms = std::min(h->duration_ms, kMaxDurationMs);
     if (h->kind == Kind::kControl) {
       serve_control(fd, *h, peer);
+    } else if (h->mode == Mode::kIdle) {
+      idle_.hold(fd);
+      return;
     } else {
       serve_test(fd, *h);
     }
@@ -133,7 +140,7 @@ void Server::handle(int fd, Address peer) {
 void Server::serve_control(int fd, const Header& h, const Address& peer) {
   auto session = std::make_shared<Session>();
   session->header = h;
-  const size_t streams = h.mode == Mode::kCrr ? 0 : h.streams;
+  const size_t streams = per_connection_mode(h.mode) ? 0 : h.streams;
   session->results.resize(streams);
   session->started.resize(streams);
   session->ended.resize(streams);
@@ -160,7 +167,7 @@ void Server::serve_control(int fd, const Header& h, const Address& peer) {
       std::unique_lock lock(session->mu);
       session->changed.wait_for(lock, std::chrono::seconds(5), [&] {
         return session->active == 0 &&
-               (h.mode == Mode::kCrr || session->finished >= session->results.size());
+               (per_connection_mode(h.mode) || session->finished >= session->results.size());
       });
       results = session->results_now();
     }

@@ -1,18 +1,22 @@
-// The three workloads, client and server sides: bulk transfer, request/response
-// (rr), and connect/request/response/close (crr). Each test connection runs in
-// its own thread and owns its descriptor.
+// The workloads, client and server sides: bulk transfer, request/response
+// (rr), connect/request/response/close (crr), connect/close (connect) and idle
+// connections (idle). Each client stream runs in its own thread and owns its
+// descriptors.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/socket_ops.hpp"
 #include "options.hpp"
 #include "protocol.hpp"
+#include "report.hpp"
 #include "tou/socket.hpp"
 
 namespace tou::perf {
@@ -51,7 +55,8 @@ struct StreamOutcome {
   double seconds = 0;
   uint64_t transactions = 0;
   tools::ConnectionStats stats;
-  std::vector<uint64_t> latencies_ns;  // rr, crr: one per transaction
+  std::vector<uint64_t> latencies_ns;  // rr, crr, connect: one per transaction
+  std::optional<IdleSummary> idle;     // idle
   std::string error;                   // empty when the stream ran to its end
 };
 
@@ -65,6 +70,11 @@ struct StreamContext {
 void run_bulk_client(const StreamContext& ctx, StreamProgress& progress, StreamOutcome& outcome);
 void run_rr_client(const StreamContext& ctx, StreamProgress& progress, StreamOutcome& outcome);
 void run_crr_client(const StreamContext& ctx, StreamProgress& progress, StreamOutcome& outcome);
+// --connect-rate: blocking connect(), close(), again, until the time is spent.
+void run_connect_client(const StreamContext& ctx, StreamProgress& progress, StreamOutcome& outcome);
+// --idle N: opens N connections (each sends its header, then nothing), holds
+// them for the time budget, closes them; measures this process's fds and RSS.
+void run_idle_client(const StreamContext& ctx, StreamProgress& progress, StreamOutcome& outcome);
 
 // Server side, on an accepted test connection whose header has been read.
 // serve_bulk counts what it receives into `progress` as it goes, so that the
@@ -72,6 +82,28 @@ void run_crr_client(const StreamContext& ctx, StreamProgress& progress, StreamOu
 StreamResult serve_bulk(const tools::SocketOps& ops, int fd, const Header& header,
                         StreamProgress& progress);
 StreamResult serve_rr(const tools::SocketOps& ops, int fd, const Header& header);
+
+// The server's side of --idle: holds connections until their client closes
+// them, all watched by one thread (a thread each would cost more than the
+// connection and so hide what the stack costs).
+class IdleHolder {
+ public:
+  explicit IdleHolder(const tools::SocketOps& ops) : ops_(ops) {}
+  ~IdleHolder();  // closes what is still held
+  IdleHolder(const IdleHolder&) = delete;
+  IdleHolder& operator=(const IdleHolder&) = delete;
+
+  void hold(int fd);  // takes ownership
+
+ private:
+  void run();
+
+  const tools::SocketOps& ops_;
+  std::mutex mu_;
+  std::vector<int> incoming_;  // handed over, not yet watched
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // Options every test connection gets before connect (congestion control,
 // TCP_NODELAY for rr and crr).
