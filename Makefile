@@ -5,6 +5,8 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 300
+# e.g. BENCH_ARGS="--only veth --quick": one group of make bench in minutes
+BENCH_ARGS ?=
 PREFIX ?= /usr/local
 
 # Everything the build, the tests and the fuzzers need, from Debian 12.
@@ -85,7 +87,7 @@ fuzz: $(BUILD)-fuzz/.configured
 # .json), then the core's per-segment micro-benchmarks.
 bench: deps bench-deps
 	$(call cmake_build,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOU_BENCH_PEERS=ON)
-	python3 bench/run_bench.py --bin $(BUILD)/bin
+	python3 bench/run_bench.py --bin $(BUILD)/bin $(BENCH_ARGS)
 	$(BUILD)/bin/tou_core_bench --benchmark_min_time=0.2
 
 format:
