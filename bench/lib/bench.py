@@ -6,15 +6,18 @@ import re
 import subprocess
 
 # Words of --help's description of --cc that are not controller names.
-_HELP_WORDS = {"or", "and", "one", "of", "the", "default", "any", "e", "g", "is"}
+_HELP_WORDS = {"congestion", "control", "controller", "controllers", "algorithm", "tou", "or",
+               "and", "one", "of", "the", "default", "any", "with", "e", "g", "i", "is", "for",
+               "name", "names", "by", "from", "in", "see", "list", "registry", "s"}
 
 
 def tou_controllers(perf):
     """tou's congestion controllers, in the registry's order: from `tou-perf
     --list-cc` when it has that (one name per line, or one line of names), else
-    from the names --help gives for --cc ("Congestion control: newreno or cubic
-    (with --tcp ...)"). Rows take their tou columns from this, so a controller
-    shows up in make bench as soon as the registry has it."""
+    from the names --help gives for --cc before it turns to --tcp ("Congestion
+    control: newreno or cubic (with --tcp: any the kernel offers)"). Rows take
+    their tou columns from this, so a controller shows up in make bench as soon
+    as the registry has it."""
     try:
         listed = subprocess.run([perf, "--list-cc"], capture_output=True, text=True, timeout=10)
         lines = [line for line in listed.stdout.splitlines() if line.strip()]
@@ -26,10 +29,16 @@ def tou_controllers(perf):
                               timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
-    m = re.search(r"--cc\b[^\n]*?Congestion control:?\s*([^(\n]*)", text)
+    # "  --cc TEXT   Description": the option, CLI11's type name, then what it does.
+    m = re.search(r"^\s*--cc(?:\s+[A-Z]+(?::\S*)?)?\s+(.*)$", text, re.MULTILINE)
     if not m:
         return []
-    return [w for w in re.findall(r"[a-z][a-z0-9_]*", m.group(1)) if w not in _HELP_WORDS]
+    description = re.split(r"--tcp|kernel", m.group(1), maxsplit=1)[0]
+    names = []
+    for w in re.findall(r"[a-z][a-z0-9_]*", description.lower()):
+        if w not in _HELP_WORDS and w not in names:
+            names.append(w)
+    return names
 
 
 class Bench:
