@@ -85,12 +85,24 @@ def netem_run(bench, link, flows, seconds):
         argv = [bench.tool("tou-netem"), "--netns", "--quiet", *link.netem_args(), "--seed", "1",
                 "--a", " & ".join(servers) + " & wait",
                 "--b", "sleep 1; " + " & ".join(clients) + " & wait"]
-        try:
-            status = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    timeout=seconds * 3 + 60).returncode
-        except subprocess.TimeoutExpired:
-            status = "timeout"
+        status = run_netem(argv, timeout=seconds * 3 + 60)
         return [flow_result(tmp, i, status) for i in range(len(flows))]
+
+
+def run_netem(argv, timeout):
+    """tou-netem's exit status. Past the timeout it gets SIGTERM, on which it
+    stops its commands and deletes its namespaces (SIGKILL would leave them)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return "timeout"
 
 
 def read_cpu(path):

@@ -140,7 +140,8 @@ def idle_run(bench, transport, wanted):
 def exit_after_peer(bench):
     """A server's close() after its client has exited, to the server's process
     exit: tou-cat -l's stdin is closed (it then sends its FIN and closes) once
-    the client (tou-cat -w, whose stdin is empty) has closed and exited."""
+    the client (tou-cat -w 1, whose stdin is empty: it sends its FIN, waits a
+    second for the server's, then closes and exits) is gone."""
     tries = 1 if bench.quick else 3
     print(f"== a server's close after its client exited: close() to exit, {tries} tries",
           flush=True)
@@ -169,7 +170,7 @@ def exit_run(bench, transport):
                               stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.3)
-        client = subprocess.run([cat, "-w", "0.5"] + tcp_flag(transport) +
+        client = subprocess.run([cat, "-w", "1"] + tcp_flag(transport) +
                                 [procs.LOOPBACK, port], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
         if client.returncode != 0:

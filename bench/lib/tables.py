@@ -75,7 +75,9 @@ def connections(rs):
             side_by_side(rs, "connect", "per_second", "blocking connects per second (a loop)"),
             side_by_side(rs, "connect", "p50_us", "blocking connect() p50 µs")]
     return ["## Connection rate (loopback)", ""] + table(
-        ["workload", "tou", "kernel TCP", "tou ÷ kernel"], rows)
+        ["workload", "tou", "kernel TCP", "tou ÷ kernel"], rows) + [
+        "", "One client thread, one connection at a time; tou-perf's server serves each "
+            "connection in a thread of its own, for both transports."]
 
 
 def veth(rs):
@@ -165,8 +167,9 @@ def links(rs):
     rate = "; the long fat row is 50 Mbit/s" if any("50 Mbit/s" in r[0] for r in rows) else ""
     return ["## Goodput over tou-netem --netns (100 Mbit/s unless said, 1-BDP drop-tail queue "
             f"unless said{rate})", ""] + table(header, rows) + [
-        "", "CPU seconds (client + server) per GB moved over the same links:", ""] + table(
-        ["link"] + [label(*c) for c in columns], cpu_rows)
+        "", "CPU seconds (client + server) per GB moved over the same links (at these rates "
+            "what a process costs while it waits weighs as much as what each byte costs):",
+        ""] + table(["link"] + [label(*c) for c in columns], cpu_rows)
 
 
 def reorder(rs):
