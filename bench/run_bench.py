@@ -85,7 +85,8 @@ def main():
         for row in bench.rows[start:]:
             row["group"] = name
         ran[name] = {"date": datetime.datetime.now(datetime.timezone.utc)
-                     .strftime("%Y-%m-%d %H:%M UTC"), "seconds": seconds, "quick": args.quick}
+                     .strftime("%Y-%m-%d %H:%M UTC"), "seconds": seconds, "quick": args.quick,
+                     "rounds": bench.rounds}
 
     os.makedirs(args.out, exist_ok=True)
     json_path = os.path.join(args.out, "results.json")

@@ -59,6 +59,11 @@ class Bench:
               flush=True)
 
     @property
+    def rounds(self):
+        """Runs of each loopback and veth workload per transport (the best is kept)."""
+        return 1 if self.quick else 2
+
+    @property
     def link_seconds(self):
         """A run over an emulated link: long enough for slow start at 200 ms RTT."""
         return 4 if self.quick else max(self.seconds * 2, 10)

@@ -235,7 +235,11 @@ def markdown(rows, meta, external_groups):
     when = "; ".join(f"{d}, {s} s per run{' (--quick)' if q else ''}" for d, s, q in runs)
     lines = ["# tou benchmark results", "",
              f"Measured on {meta['machine']} by `make bench` ({when}). Every ratio is tou ÷ "
-             "the other, measured back to back in the same run.", ""]
+             "the other, measured back to back in the same run. Loopback and veth rows are "
+             "each transport's best of "
+             f"{max(g.get('rounds', 1) for g in meta['groups'].values())} runs, taken in "
+             "alternating order (tou, kernel, kernel, tou); `runs` in results.json has them all.",
+             ""]
     sections = [bulk, rr, connections, veth, idle, exits, links, reorder, fairness]
     for make in sections:
         part = make(rs)
