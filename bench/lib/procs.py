@@ -70,7 +70,10 @@ def running(proc):
 
 
 def fd_limit(n):
-    """A preexec_fn: the child runs under `ulimit -n n`."""
+    """A preexec_fn: the child runs under `ulimit -n n` (or the hard limit, if lower)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY:
+        n = min(n, hard)
     return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
 
 

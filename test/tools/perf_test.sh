@@ -87,6 +87,8 @@ import json, sys
 i = json.load(open(sys.argv[1]))["end"]["idle"]
 assert 0 < i["held"] < int(sys.argv[2]), i
 assert i["stopped_by"].startswith("connection %d: " % (i["held"] + 1)), i
+# /proc is still read with every other descriptor taken.
+assert i["fds_after"] - i["fds_before"] >= i["held"] and i["rss_kib_after"] > 0, i
 PY
 }
 
