@@ -128,21 +128,28 @@ def idle_run(bench, transport, wanted):
     limit = procs.fd_limit(IDLE_FD_LIMIT)
     server, server_out = spawn([perf_bin, "-s", "-p", port] + tcp_flag(transport),
                                preexec_fn=limit)
-    time.sleep(0.5)  # listening, its engine running
-    base_fds, base_rss = procs.fd_count(server.pid), procs.proc_status_kib(server.pid, "VmRSS")
-    client, client_out = spawn([perf_bin, "-c", procs.LOOPBACK, "-p", port, "--json", "-i", "0",
-                                "--idle", str(wanted), "-t", "2"] + tcp_flag(transport),
-                               preexec_fn=limit)
-    # The server's side: its most descriptors and memory while the client holds.
-    max_fds, max_rss = base_fds or 0, base_rss or 0
-    deadline = time.monotonic() + 120
-    while procs.running(client) and time.monotonic() < deadline:
-        max_fds = max(max_fds, procs.fd_count(server.pid) or 0)
-        max_rss = max(max_rss, procs.proc_status_kib(server.pid, "VmRSS") or 0)
-        time.sleep(0.1)
-    run = wait_run(client, client_out, 5)
-    procs.stop(server)
-    wait_run(server, server_out, 5)
+    client = None
+    try:
+        time.sleep(0.5)  # listening, its engine running
+        base_fds = procs.fd_count(server.pid)
+        base_rss = procs.proc_status_kib(server.pid, "VmRSS")
+        client, client_out = spawn([perf_bin, "-c", procs.LOOPBACK, "-p", port, "--json", "-i",
+                                    "0", "--idle", str(wanted), "-t", "2"] + tcp_flag(transport),
+                                   preexec_fn=limit)
+        # The server's side: its most descriptors and memory while the client holds.
+        max_fds, max_rss = base_fds or 0, base_rss or 0
+        deadline = time.monotonic() + 120
+        while procs.running(client) and time.monotonic() < deadline:
+            max_fds = max(max_fds, procs.fd_count(server.pid) or 0)
+            max_rss = max(max_rss, procs.proc_status_kib(server.pid, "VmRSS") or 0)
+            time.sleep(0.1)
+        run = wait_run(client, client_out, 5)
+        procs.stop(server)
+        wait_run(server, server_out, 5)
+    finally:
+        for proc in (client, server):
+            if proc is not None:
+                procs.kill_if_running(proc)
     row = {"section": "idle", "transport": transport, "wanted": wanted}
     try:
         i = parse_json(run, f"idle {transport}")["end"]["idle"]

@@ -106,13 +106,23 @@ def free_port():
 def client_server(server_argv, client_argv, timeout, preexec_fn=None):
     """Starts the server, runs the client to the end, stops the server."""
     server, server_out = spawn(server_argv, preexec_fn=preexec_fn)
-    time.sleep(0.3)  # the server binds its port
-    client, client_out = spawn(client_argv, preexec_fn=preexec_fn)
-    client_run = wait_run(client, client_out, timeout)
-    time.sleep(0.1)  # let the server finish closing before it is stopped
-    server_rss = peak_rss_kib(server.pid, 0)
-    stop(server)
-    return client_run, wait_run(server, server_out, 5, server_rss)
+    try:
+        time.sleep(0.3)  # the server binds its port
+        client, client_out = spawn(client_argv, preexec_fn=preexec_fn)
+        client_run = wait_run(client, client_out, timeout)
+        time.sleep(0.1)  # let the server finish closing before it is stopped
+        server_rss = peak_rss_kib(server.pid, 0)
+        stop(server)
+        return client_run, wait_run(server, server_out, 5, server_rss)
+    finally:
+        kill_if_running(server)
+
+
+def kill_if_running(proc):
+    """For the way out of a failed row: no process of ours outlives it."""
+    if proc.returncode is None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def parse_json(run, what):
