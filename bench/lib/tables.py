@@ -128,13 +128,15 @@ def exits(rs):
 
 
 def controller_columns(rs, section):
-    """(transport, cc) pairs present in a section, tou's first, in the order run."""
+    """(transport, cc) pairs present in a section, each controller's tou column
+    beside the kernel's (tou newreno, tou cubic, kernel cubic, tou bbr, kernel bbr)."""
     seen = []
     for r in rs.section(section):
         key = (r["transport"], r["cc"])
         if key not in seen:
             seen.append(key)
-    return sorted(seen, key=lambda k: k[0] != "tou")
+    ccs = [cc for t, cc in seen if t == "tou"] + [cc for t, cc in seen if t != "tou"]
+    return sorted(seen, key=lambda k: (ccs.index(k[1]), k[0] != "tou"))
 
 
 def label(transport, cc):

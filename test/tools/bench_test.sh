@@ -30,7 +30,7 @@ for t, cc, mbit in (("tou", "cubic", 45.0), ("tou", "bbr", 90.0), ("tcp", "cubic
 meta = {"machine": "test", "groups": {"bulk": {"date": "d", "seconds": 1, "quick": True}}}
 md = tables.markdown(rows, meta, [])
 assert "| tcp | 1 | 10.0 | 0.50× | 1.0 | 3.00× |" in md, md
-assert "| tou cubic | tou bbr | kernel cubic | kernel bbr |" in md, md
+assert "| tou cubic | kernel cubic | tou bbr | kernel bbr |" in md, md
 assert "| 0.90× | 0.90× |" in md, md
 assert "Connection rate" not in md  # no rows, no table
 PY
