@@ -23,8 +23,27 @@
 namespace tou::api {
 
 namespace {
-constexpr size_t kEngineSendBuffer = 1 << 20;
+// The pair of a socket whose SO_RCVBUF the program did not set (SO_SNDBUF
+// 1 MiB, which the kernel doubles).
+constexpr size_t kDeepPair = 2 << 20;
+// Linux doubles SO_SNDBUF and charges an AF_UNIX stream's bytes at their
+// buffers' true size, a little above the bytes: asking for a quarter of what
+// should be held keeps the pair near half of it.
+constexpr size_t kPairChargeFactor = 2;
+constexpr size_t kPairSlack = 64 * 1024;
 }  // namespace
+
+ReceiveSplit receive_split(size_t rcvbuf, bool locked) {
+  if (!locked) return {rcvbuf, kDeepPair};
+  return {rcvbuf, rcvbuf / 2};
+}
+
+void size_pair(int engine_fd, size_t bytes) {
+  // Best effort, capped by net.core.wmem_max; the kernel's minimum (about
+  // 4.5 KiB) bounds it from below.
+  int sndbuf = static_cast<int>(std::min<size_t>(bytes / kPairChargeFactor, INT32_MAX));
+  ::setsockopt(engine_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+}
 
 int make_pair(bool app_nonblock, bool app_cloexec, int& app_fd, int& engine_fd) {
   int sv[2];
@@ -40,9 +59,8 @@ int make_pair(bool app_nonblock, bool app_cloexec, int& app_fd, int& engine_fd) 
     return err;
   }
   // A deeper pair toward the program: fewer wake-ups of both sides per byte
-  // received (bulk +~30% here; best effort, capped by net.core.wmem_max).
-  int sndbuf = static_cast<int>(kEngineSendBuffer);
-  ::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  // received (bulk +~30% here). SO_RCVBUF resizes it (size_pair).
+  size_pair(sv[1], kDeepPair);
   app_fd = sv[0];
   engine_fd = sv[1];
   return 0;
@@ -314,6 +332,24 @@ bool StreamBridge::push(Connection& core, Instant now) {
     moved = true;
   }
   return moved;
+}
+
+bool StreamBridge::deliver_before_error(Connection& core, Instant now) {
+  if (fd_ < 0) return true;
+  if (!writes_refused_) {
+    // Room for what the pair holds and what the core still has, at their
+    // true size (kPairChargeFactor covers the kernel's overhead).
+    size_t want = static_cast<size_t>(unread_by_peer(fd_)) + core.readable();
+    size_pair(fd_, kPairChargeFactor * want + kPairSlack);
+    writable_ = true;
+  }
+  push(core, now);
+  if (core.readable() == 0 || app_read_shut_) return true;
+  if (!writes_refused_) {
+    ::shutdown(fd_, SHUT_RD);
+    writes_refused_ = true;
+  }
+  return false;
 }
 
 void StreamBridge::close() {

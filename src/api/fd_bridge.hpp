@@ -40,6 +40,23 @@ using engine::SockAddr;
 // Returns 0 or errno.
 int make_pair(bool app_nonblock, bool app_cloexec, int& app_fd, int& engine_fd);
 
+// What the program's received bytes may occupy, split between the core's
+// receive buffer (which sets the advertised window) and the pair (bytes the
+// core has handed on and the program has not read yet).
+struct ReceiveSplit {
+  size_t core = 0;        // the core's receive buffer limit
+  size_t pair_bytes = 0;  // about what the pair holds before it refuses more
+};
+// For SO_RCVBUF `rcvbuf`: set by the program (`locked`, as Linux's
+// SOCK_RCVBUF_LOCK), the core keeps `rcvbuf` (the window the program asked
+// for) and the pair about half as much again, so that what is acknowledged
+// and unread stays within the 2 * SO_RCVBUF a kernel socket may hold. Not set,
+// the pair is deep (kDeepPair): fewer wake-ups per byte, as Linux's
+// autotuning grows an unlocked buffer.
+ReceiveSplit receive_split(size_t rcvbuf, bool locked);
+// Sizes the engine end's send side to hold about `bytes` (best effort).
+void size_pair(int engine_fd, size_t bytes);
+
 // --- Names: what a program-side fd is, readable from any process. ---
 enum class FdKind : uint8_t { kUnknown = 0, kListener = 1, kConnection = 2 };
 
@@ -117,6 +134,13 @@ class StreamBridge {
   // Moves received bytes to the program and forwards the peer's FIN as
   // end-of-file. Returns true when anything moved.
   bool push(Connection& core, Instant now);
+  // The connection failed while received bytes wait in the core: a kernel
+  // socket lets the program read them, then reports the error. Deepens the
+  // pair to take them all at once (up to net.core.wmem_max) and returns true
+  // when it did. Otherwise the program's writes fail from now on (EPIPE;
+  // tou_send tells the exact error) while it reads the rest, and the caller
+  // tries again when the pair drains.
+  bool deliver_before_error(Connection& core, Instant now);
 
   // Bytes to discard before the program's data: written by a non-blocking
   // connect so that the fd is not writable until the handshake completes.
@@ -150,6 +174,7 @@ class StreamBridge {
   bool app_reset_ = false;
   bool app_read_shut_ = false;  // the program shut its read side: discard
   bool eof_sent_ = false;
+  bool writes_refused_ = false;
 };
 
 }  // namespace tou::api

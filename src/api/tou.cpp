@@ -3,7 +3,11 @@
 #include "tou/tou.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +59,52 @@ int identify(int fd, Target& t) {
 
 bool is_timeout_option(int level, int name) {
   return level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO);
+}
+
+// The error this process's engine holds for the connection, taken once; 0
+// when there is none (or another process's engine serves it).
+int take_engine_error(int fd) {
+  Target t;
+  if (identify(fd, t) != 0 || t.engine == nullptr) return 0;
+  return t.engine->take_error(fd, t.ino);
+}
+
+// Shortest and longest pause between two looks at the queue while waiting
+// for MSG_PEEK | MSG_WAITALL (poll() cannot wait for "more than N bytes").
+constexpr int kPeekPollMinMs = 1;
+constexpr int kPeekPollMaxMs = 16;
+
+// MSG_PEEK | MSG_WAITALL on a blocking socket: waits until `len` bytes are
+// queued, the stream ends or fails, or SO_RCVTIMEO passes (then, as TCP, the
+// peek returns what is there, or EAGAIN). 0, or EINTR for a signal.
+int wait_for_bytes(int fd, size_t len, int flags) {
+  int fl = ::fcntl(fd, F_GETFL);
+  if ((flags & MSG_DONTWAIT) != 0 || fl < 0 || (fl & O_NONBLOCK) != 0) return 0;
+  timeval tv{};
+  socklen_t tvlen = sizeof tv;
+  ::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tvlen);
+  const int64_t timeout_ms = int64_t{tv.tv_sec} * 1000 + tv.tv_usec / 1000;
+  timespec start{};
+  ::clock_gettime(CLOCK_MONOTONIC, &start);
+  int pause_ms = kPeekPollMinMs;
+  for (;;) {
+    int queued = 0;
+    if (::ioctl(fd, FIONREAD, &queued) != 0 || static_cast<size_t>(queued) >= len) return 0;
+    int wait_ms = queued == 0 ? -1 : pause_ms;  // empty: poll wakes on the first byte
+    if (timeout_ms > 0) {
+      timespec now{};
+      ::clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t left = timeout_ms -
+                     ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+      if (left <= 0) return 0;
+      wait_ms = wait_ms < 0 ? static_cast<int>(left) : std::min<int>(wait_ms, left);
+    }
+    pollfd p{fd, static_cast<short>(queued == 0 ? POLLIN | POLLRDHUP : POLLRDHUP), 0};
+    int r = ::poll(&p, 1, wait_ms);
+    if (r < 0 && errno == EINTR) return EINTR;
+    if (r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) return 0;  // no more comes
+    pause_ms = std::min(pause_ms * 2, kPeekPollMaxMs);
+  }
 }
 
 }  // namespace
@@ -245,30 +295,32 @@ int tou_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optl
 
 ssize_t tou_send(int fd, const void* buf, size_t len, int flags) {
   if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
-  ssize_t n = ::send(fd, buf, len, flags);
+  // SIGPIPE is ours to raise: after a reset Linux reports ECONNRESET first,
+  // without a signal, and only then EPIPE with SIGPIPE (sk_stream_error).
+  ssize_t n = ::send(fd, buf, len, flags | MSG_NOSIGNAL);
   if (n >= 0) return n;
   int err = errno;
   if (err == EPIPE || err == ECONNRESET) {
     // The pair only knows "closed"; the engine knows why (reset, timeout).
-    Target t;
-    if (identify(fd, t) == 0 && t.engine != nullptr) {
-      if (int exact = t.engine->take_error(t.ino); exact != 0) return fail(exact);
-    }
+    if (int exact = take_engine_error(fd); exact != 0) return fail(exact);
   }
+  if (err == EPIPE && (flags & MSG_NOSIGNAL) == 0) ::raise(SIGPIPE);
   return fail(err);
 }
 
 ssize_t tou_recv(int fd, void* buf, size_t len, int flags) {
   if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  if ((flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL) && len > 0) {
+    // AF_UNIX peeks at what is queued and returns; TCP waits for all of it.
+    if (int err = wait_for_bytes(fd, len, flags); err != 0) return fail(err);
+  }
   ssize_t n = ::recv(fd, buf, len, flags);
   if (n > 0 || (n == 0 && len == 0)) return n;
   int err = n < 0 ? errno : 0;
   if (n == 0 || err == ECONNRESET) {
-    // End-of-file may be a reset or a timeout in disguise: ask the engine.
-    Target t;
-    if (identify(fd, t) == 0 && t.engine != nullptr) {
-      if (int exact = t.engine->take_error(t.ino); exact != 0) return fail(exact);
-    }
+    // End-of-file may be a reset or a timeout in disguise: ask the engine
+    // (which also knows whether a plain read() took the reset already).
+    if (int exact = take_engine_error(fd); exact != 0) return fail(exact);
   }
   return n == 0 ? 0 : fail(err);
 }

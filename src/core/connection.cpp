@@ -142,9 +142,12 @@ void Connection::maybe_update_window(size_t window_before) {
   // RFC 7323 2.3: no window beyond what the agreed shift can express.
   size_t max_window = size_t{0xffff} << rcv_.wscale;
   size_t now_window = std::min(rcv_.buffer.window(), max_window);
+  // RFC 9293 3.8.6.2.2: the window may move by min(RCV.BUFF / 2, MSS) (as
+  // window_field steps it); a buffer below two segments must still reopen.
+  size_t step = std::min<size_t>(rcv_.buffer.capacity() / 2, rcv_.mss);
   if (now_window > std::min(window_before, max_window) &&
       2 * advertised <= rcv_.buffer.capacity() && now_window >= 2 * advertised &&
-      now_window - advertised >= rcv_.mss) {
+      now_window - advertised >= step) {
     rcv_.ack_now = true;
     ++stats_.window_updates;
   }

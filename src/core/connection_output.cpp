@@ -118,7 +118,9 @@ uint16_t Connection::window_field(bool syn) {
   if (edge > rcv_.adv_edge && static_cast<uint32_t>(edge - rcv_.adv_edge) < step)
     edge = rcv_.adv_edge;
   edge = seq_max(edge, rcv_.adv_edge);
-  uint32_t wnd = static_cast<uint32_t>(edge - rcv_.nxt);
+  // A FIN accepted at the right edge of a full window takes RCV.NXT one past
+  // the advertised edge: the window is zero then, not negative.
+  uint32_t wnd = edge > rcv_.nxt ? static_cast<uint32_t>(edge - rcv_.nxt) : 0;
   uint32_t field = std::min<uint32_t>(wnd >> shift, 0xffff);
   rcv_.adv_edge = seq_max(rcv_.adv_edge, rcv_.nxt + (field << shift));
   return static_cast<uint16_t>(field);

@@ -410,6 +410,13 @@ void Engine::finish_if_done(Stream& s) {
     // from a kernel socket that reached CLOSED.
     bool undelivered = c.readable() > 0;
     if (s.error == 0 && s.bridge.open() && undelivered) return;
+    // Reset (or timed out) with received bytes not yet delivered: the
+    // program reads them first, then the error, as from a kernel socket
+    // (tcp_recvmsg returns queued data before sk_err). Its writes fail now.
+    if (s.error != 0 && s.bridge.open() && undelivered && !s.bridge.app_hung_up() &&
+        !s.bridge.deliver_before_error(c, now_)) {
+      return;
+    }
     destroy_stream(s, s.error);
     return;
   }
@@ -436,7 +443,7 @@ void Engine::finish_if_done(Stream& s) {
 // tou_recv.
 void Engine::close_bridge(Stream& s, int error) {
   if (!s.bridge.open()) return;
-  if (error == ECONNRESET && s.ino != 0) api::mark_reset_for_app(s.ino, s.app_fd_hint);
+  bool in_pair = error == ECONNRESET && s.ino != 0 && api::mark_reset_for_app(s.ino, s.app_fd_hint);
   loop_.remove(s.bridge.fd());
   s.bridge.close();
   if (s.ino != 0) {
@@ -447,7 +454,7 @@ void Engine::close_bridge(Stream& s, int error) {
       info = std::make_shared<tou_info>();
       get_connection_info(&s, *info);
     }
-    add_tombstone(s.ino, error, s.local, false, std::move(info));
+    add_tombstone(s.ino, error, s.local, false, std::move(info), in_pair);
   }
 }
 
@@ -485,9 +492,9 @@ void Engine::bury(Stream& s) {
 }
 
 void Engine::add_tombstone(ino_t ino, int error, const SockAddr& local, bool listener,
-                           std::shared_ptr<tou_info> info) {
-  auto [it, inserted] =
-      tombstones_.insert_or_assign(ino, Tombstone{error, local, listener, std::move(info)});
+                           std::shared_ptr<tou_info> info, bool error_in_pair) {
+  auto [it, inserted] = tombstones_.insert_or_assign(
+      ino, Tombstone{error, local, listener, std::move(info), error_in_pair});
   if (inserted) tombstone_order_.push_back(ino);
   while (tombstone_order_.size() > kMaxTombstones) {
     tombstones_.erase(tombstone_order_.front());
@@ -525,6 +532,8 @@ void Engine::hand_over(Stream& s) {
     return;
   }
   s.bridge.reset(eng);
+  api::size_pair(
+      eng, api::receive_split(s.opts.receive_buffer, s.opts.receive_buffer_locked).pair_bytes);
   loop_.add(eng, kStreamEvents, &s);
   struct stat st;
   ::fstat(app, &st);
@@ -650,7 +659,7 @@ std::unique_ptr<Connection> Engine::make_core(const SocketOptions& o, const Sock
   cfg.mss = mss_for_mtu(remote.family(), mtu);
   if (o.maxseg > 0) cfg.mss = static_cast<uint16_t>(std::min<int>(cfg.mss, o.maxseg));
   cfg.send_buffer = o.send_buffer;
-  cfg.receive_buffer = o.receive_buffer;
+  cfg.receive_buffer = api::receive_split(o.receive_buffer, o.receive_buffer_locked).core;
   cfg.window_scale_space = o.receive_buffer_locked ? 0 : kMaxBuffer;
   cfg.nodelay = o.nodelay;
   cfg.keepalive = o.keepalive;

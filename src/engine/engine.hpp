@@ -109,8 +109,10 @@ class Engine final : SendBatch::ErrorSink {
   int set_option(int fd, ino_t ino, int level, int name, const void* value, socklen_t len);
   int get_option(int fd, ino_t ino, int level, int name, void* value, socklen_t* len);
   // The exact error of a connection that failed (ECONNRESET, ETIMEDOUT, ...),
-  // reported once; 0 when there is none or the socket is unknown.
-  int take_error(ino_t ino);
+  // reported once, whichever call reports it first (a plain read() of `fd`
+  // too, see Tombstone::error_in_pair); 0 when there is none or the socket is
+  // unknown.
+  int take_error(int fd, ino_t ino);
   // True when the socket is one of this engine's listeners / connections (or was).
   bool is_listener(ino_t ino);
   bool knows(ino_t ino);
@@ -180,9 +182,15 @@ class Engine final : SendBatch::ErrorSink {
     SockAddr local;
     bool listener = false;
     std::shared_ptr<tou_info> info;
+    // The reset is also pending on the program's end of the pair (its next
+    // read() fails with ECONNRESET, api::mark_reset_for_app): that end's
+    // SO_ERROR, which such a read clears, tells whether it is still unreported.
+    bool error_in_pair = false;
   };
   void add_tombstone(ino_t ino, int error, const SockAddr& local, bool listener,
-                     std::shared_ptr<tou_info> info = nullptr);
+                     std::shared_ptr<tou_info> info = nullptr, bool error_in_pair = false);
+  // Takes a tombstone's error once (see Tombstone::error_in_pair).
+  static int take_tombstone_error(Tombstone& t, int fd);
   Stream* find_stream(ino_t ino);
   Listener* find_listener(ino_t ino);
   void bury(Stream& s);

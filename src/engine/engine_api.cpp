@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -323,11 +324,24 @@ int Engine::peer_address(ino_t ino, SockAddr& out) {
   return ENOTSOCK;
 }
 
-int Engine::take_error(ino_t ino) {
+int Engine::take_tombstone_error(Tombstone& t, int fd) {
+  int err = std::exchange(t.error, 0);
+  if (!std::exchange(t.error_in_pair, false)) return err;
+  // Linux reports a reset once (sock_error clears sk_err), to whichever call
+  // comes first: a plain read() of the pair may have taken it already.
+  int pending = 0;
+  socklen_t len = sizeof pending;
+  // A raw system call: an LD_PRELOAD shim would route getsockopt() back here.
+  if (fd < 0 || ::syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, &pending, &len) != 0)
+    return err;
+  return pending;
+}
+
+int Engine::take_error(int fd, ino_t ino) {
   std::lock_guard g(mu_);
   if (Stream* s = find_stream(ino)) return std::exchange(s->error, 0);
   if (auto t = tombstones_.find(ino); t != tombstones_.end())
-    return std::exchange(t->second.error, 0);
+    return take_tombstone_error(t->second, fd);
   return 0;
 }
 
@@ -479,6 +493,10 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
                                            static_cast<int64_t>(kMaxBuffer));
         (name == SO_RCVBUF ? o.receive_buffer : o.send_buffer) = bytes;
         if (name == SO_RCVBUF && (s == nullptr || !s->core)) o.receive_buffer_locked = true;
+        if (name == SO_RCVBUF && s != nullptr && s->bridge.open()) {
+          // What the pair holds counts against SO_RCVBUF too (fd_bridge.hpp).
+          api::size_pair(s->bridge.fd(), api::receive_split(bytes, true).pair_bytes);
+        }
         apply_live(s, level, name);
         return 0;
       }
@@ -569,7 +587,6 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
 }
 
 int Engine::get_option(int fd, ino_t ino, int level, int name, void* value, socklen_t* len) {
-  (void)fd;
   if (value == nullptr || len == nullptr) return EFAULT;
   std::lock_guard g(mu_);
   Stream* s = find_stream(ino);
@@ -586,7 +603,7 @@ int Engine::get_option(int fd, ino_t ino, int level, int name, void* value, sock
         if (s != nullptr) {
           err = std::exchange(s->error, 0);
         } else if (l == nullptr) {
-          err = std::exchange(tomb->second.error, 0);
+          err = take_tombstone_error(tomb->second, fd);
         }
         return write_int(value, len, err);
       }
