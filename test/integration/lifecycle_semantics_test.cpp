@@ -1,0 +1,262 @@
+// A socket's life around its data, one behaviour per test, each run against
+// the kernel's TCP and against tou (stacks.hpp): SO_RCVBUF bounding what is
+// acknowledged unread, SO_LINGER with a timeout, fork with both processes
+// doing I/O, many listeners, rebinding a port (after close, in TIME-WAIT),
+// IPV6_V6ONLY, a non-blocking connect that times out.
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "integration/stacks.hpp"
+
+namespace tou_test {
+namespace {
+
+class Lifecycle : public StackTest {};
+
+const uint8_t* u8(const char* s) {
+  return reinterpret_cast<const uint8_t*>(s);
+}
+
+// A receiver that never reads: what its stack takes in (acknowledges) is what
+// SO_RCVBUF allows. Linux doubles the value for its bookkeeping and may hold
+// up to that; tou holds SO_RCVBUF in the core and about half again in the pair.
+TEST_P(Lifecycle, RcvbufBoundsWhatIsAcknowledgedUnread) {
+  constexpr int kRcvbuf = 64 * 1024;
+  Conn c = pair(AF_INET, [&](int fd) { set_int(fd, SOL_SOCKET, SO_RCVBUF, kRcvbuf); });
+  ASSERT_TRUE(c.server);
+  std::vector<uint8_t> chunk(64 * 1024, 'r');
+  uint64_t last = 0;
+  int stable = 0;
+  for (int i = 0; i < 400 && stable < 10; ++i) {  // at most ~4 s
+    while (api().send(c.server.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >
+           0) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    uint64_t now = api().bytes_received(c.client.get());
+    stable = now == last ? stable + 1 : 0;
+    last = now;
+  }
+  EXPECT_GE(last, static_cast<uint64_t>(kRcvbuf) / 2) << "the window was used";
+  EXPECT_LE(last, 2u * kRcvbuf + 16 * 1024)
+      << "acknowledged but unread: within what the kernel's doubled SO_RCVBUF allows";
+  std::printf("[ %s ] SO_RCVBUF %d: %llu bytes acknowledged unread\n", api().name, kRcvbuf,
+              static_cast<unsigned long long>(last));
+}
+
+// close() with SO_LINGER {1, N} returns once what was written is
+// acknowledged: by then the peer has read all but what its buffers hold.
+TEST_P(Lifecycle, LingerWithTimeoutWaitsForTheAcknowledgment) {
+  constexpr int kRcvbuf = 64 * 1024;
+  Conn c = pair(AF_INET, [&](int fd) { set_int(fd, SOL_SOCKET, SO_RCVBUF, kRcvbuf); });
+  ASSERT_TRUE(c.server);
+  const size_t total = 2 << 20;
+  std::vector<uint8_t> data = random_bytes(total, 5);
+  std::atomic<size_t> read_by_peer{0};
+  std::vector<uint8_t> got;
+  std::thread reader([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the writer gets ahead
+    uint8_t buf[16384];
+    for (;;) {
+      ssize_t n = ::read(c.client.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      got.insert(got.end(), buf, buf + n);
+      read_by_peer += static_cast<size_t>(n);
+    }
+  });
+  ASSERT_TRUE(write_all(c.server.get(), data.data(), data.size()));
+  linger lg{1, 20};
+  ASSERT_EQ(api().setsockopt(c.server.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  c.server.reset();  // the stack's close()
+  size_t at_close = read_by_peer.load();
+  reader.join();
+  EXPECT_GE(at_close + 4 * kRcvbuf + 64 * 1024, total)
+      << "close() returned before the data was acknowledged";
+  EXPECT_EQ(got, data) << "all delivered, then end-of-file (not a reset)";
+}
+
+// After fork() the parent and the child both write and read the one
+// connection, taking turns.
+TEST_P(Lifecycle, ParentAndChildBothDoIoAfterFork) {
+  Conn c = pair();
+  ASSERT_TRUE(c.server);
+  int turn[2];
+  ASSERT_EQ(::pipe(turn), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char go;
+    bool ok = ::read(turn[0], &go, 1) == 1;            // wait for the parent's turn
+    ok = ok && write_all(c.server.get(), u8("C"), 1);  // then write
+    uint8_t in = 0;
+    ok = ok && read_exact(c.server.get(), &in, 1) && in == 'y';
+    ::_exit(ok ? 0 : 1);
+  }
+  ::close(turn[0]);
+  ASSERT_TRUE(write_all(c.server.get(), u8("P"), 1));
+  uint8_t b[2] = {};
+  ASSERT_TRUE(read_exact(c.client.get(), b, 1));
+  EXPECT_EQ(b[0], 'P');
+  ASSERT_TRUE(write_all(c.client.get(), u8("x"), 1));
+  uint8_t x = 0;
+  ASSERT_TRUE(read_exact(c.server.get(), &x, 1));
+  EXPECT_EQ(x, 'x') << "the parent reads";
+  ASSERT_EQ(::write(turn[1], "g", 1), 1);
+  ASSERT_TRUE(read_exact(c.client.get(), b + 1, 1));
+  EXPECT_EQ(b[1], 'C') << "the child's write";
+  ASSERT_TRUE(write_all(c.client.get(), u8("y"), 1));
+  ::close(turn[1]);
+  int status = -1;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child read 'y'";
+}
+
+TEST_P(Lifecycle, ManyListenersAtOnce) {
+  constexpr int kListeners = 64;
+  std::vector<SFd> listeners;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < kListeners; ++i) {
+    uint16_t port = 0;
+    listeners.push_back(listener(AF_INET, &port));
+    ASSERT_TRUE(listeners.back()) << i << ": " << std::strerror(errno);
+    ports.push_back(port);
+  }
+  for (int i = kListeners - 1; i >= 0; --i) {
+    SFd cl = connect(AF_INET, ports[static_cast<size_t>(i)]);
+    ASSERT_TRUE(cl) << i;
+    SFd sv = accept(listeners[static_cast<size_t>(i)].get());
+    ASSERT_TRUE(sv) << i;
+    uint8_t v = static_cast<uint8_t>(i), got = 0;
+    ASSERT_TRUE(write_all(cl.get(), &v, 1));
+    ASSERT_TRUE(read_exact(sv.get(), &got, 1));
+    EXPECT_EQ(got, v);
+  }
+}
+
+TEST_P(Lifecycle, RebindAPortAfterItsListenerClosed) {
+  uint16_t port = 0;
+  SFd l = listener(AF_INET, &port);
+  ASSERT_TRUE(l);
+  l.reset();
+  SFd again = listener(AF_INET, &port);
+  EXPECT_TRUE(again) << "no connection ever used it: free at once, " << std::strerror(errno);
+}
+
+// The server closes first, so its side of the connection (on the listener's
+// port) sits in TIME-WAIT: binding the port again needs SO_REUSEADDR (on the
+// old socket too, as Linux's bind conflict check asks of both).
+TEST_P(Lifecycle, RebindDuringTimeWaitNeedsReuseaddr) {
+  uint16_t port = 0;
+  auto reuseaddr = [&](int fd) { set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1); };
+  Conn c;
+  c.listener = listener(AF_INET, &port, 16, reuseaddr);
+  ASSERT_TRUE(c.listener);
+  c.client = connect(AF_INET, port);
+  ASSERT_TRUE(c.client);
+  c.server = accept(c.listener.get());
+  ASSERT_TRUE(c.server);
+  c.server.reset();  // FIN first: TIME-WAIT on the server's side
+  char buf[4];
+  ASSERT_EQ(::read(c.client.get(), buf, sizeof buf), 0);
+  c.client.reset();
+  c.listener.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the last ACK has arrived
+  uint16_t same = port;
+  SFd plain = listener(AF_INET, &same);
+  EXPECT_FALSE(plain) << "TIME-WAIT holds the port";
+  EXPECT_EQ(errno, EADDRINUSE);
+  plain.reset();
+  SFd reuse = listener(AF_INET, &same, 16, reuseaddr);
+  EXPECT_TRUE(reuse) << "SO_REUSEADDR binds over TIME-WAIT: " << std::strerror(errno);
+}
+
+TEST_P(Lifecycle, V6OnlyListenerRefusesIpv4) {
+  uint16_t port = 0;
+  SFd l = listener(AF_INET6, &port, 16,
+                   [&](int fd) { ASSERT_EQ(set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1), 0); });
+  ASSERT_TRUE(l);
+  // Listening on ::1 already excludes IPv4; the wildcard shows V6ONLY's effect.
+  l.reset();
+  SFd w = make(AF_INET6);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(set_int(w.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1), 0);
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_addr = in6addr_any;
+  ASSERT_EQ(api().bind(w.get(), reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(api().listen(w.get(), 4), 0);
+  sockaddr_in6 bound{};
+  socklen_t len = sizeof bound;
+  ASSERT_EQ(api().getsockname(w.get(), reinterpret_cast<sockaddr*>(&bound), &len), 0);
+  uint16_t wport = ntohs(bound.sin6_port);
+  SFd v4 = connect(AF_INET, wport, [&](int fd) { set_int(fd, IPPROTO_TCP, TCP_SYNCNT, 1); });
+  EXPECT_FALSE(v4) << "IPv4 to a V6ONLY wildcard listener";
+  SFd v6 = connect(AF_INET6, wport);
+  EXPECT_TRUE(v6) << "IPv6 still connects: " << std::strerror(errno);
+}
+
+TEST_P(Lifecycle, DualStackListenerAcceptsIpv4) {
+  SFd w = make(AF_INET6);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(set_int(w.get(), IPPROTO_IPV6, IPV6_V6ONLY, 0), 0);
+  int v = -1;
+  socklen_t vlen = sizeof v;
+  ASSERT_EQ(api().getsockopt(w.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v, &vlen), 0);
+  EXPECT_EQ(v, 0);
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_addr = in6addr_any;
+  ASSERT_EQ(api().bind(w.get(), reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(api().listen(w.get(), 4), 0);
+  sockaddr_in6 bound{};
+  socklen_t len = sizeof bound;
+  ASSERT_EQ(api().getsockname(w.get(), reinterpret_cast<sockaddr*>(&bound), &len), 0);
+  SFd v4 = connect(AF_INET, ntohs(bound.sin6_port));
+  ASSERT_TRUE(v4) << std::strerror(errno);
+  SFd s = accept(w.get());
+  ASSERT_TRUE(s);
+  uint8_t b = 0;
+  ASSERT_TRUE(write_all(v4.get(), u8("4"), 1));
+  ASSERT_TRUE(read_exact(s.get(), &b, 1));
+  EXPECT_EQ(b, '4');
+}
+
+// A listener whose accept queue is full drops SYNs (both stacks do), so a
+// second connect with one SYN retry times out: non-blocking, the failure
+// comes through poll() and SO_ERROR.
+TEST_P(Lifecycle, NonBlockingConnectTimesOut) {
+  uint16_t port = 0;
+  SFd l = listener(AF_INET, &port, 1);
+  ASSERT_TRUE(l);
+  std::vector<SFd> fill;  // connections nobody accepts
+  for (int i = 0; i < 2; ++i) {
+    SFd f = make(AF_INET, SOCK_NONBLOCK);
+    Addr a = loopback(AF_INET, port);
+    api().connect(f.get(), a.get(), a.len);
+    fill.push_back(std::move(f));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  SFd s = make(AF_INET, SOCK_NONBLOCK);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(set_int(s.get(), IPPROTO_TCP, TCP_SYNCNT, 1), 0);
+  Addr a = loopback(AF_INET, port);
+  ASSERT_EQ(api().connect(s.get(), a.get(), a.len), -1);
+  ASSERT_EQ(errno, EINPROGRESS);
+  short ev = wait_events(s.get(), POLLOUT, 20000);
+  ASSERT_NE(ev, 0) << "the attempt ends within the SYN retries";
+  int err = -1;
+  socklen_t len = sizeof err;
+  ASSERT_EQ(api().getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &len), 0);
+  EXPECT_EQ(err, ETIMEDOUT) << std::strerror(err);
+}
+
+INSTANTIATE_STACKS(Lifecycle);
+
+}  // namespace
+}  // namespace tou_test
