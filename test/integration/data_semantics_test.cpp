@@ -142,6 +142,23 @@ TEST_P(DataSemantics, ShutdownReadGivesEndOfFileAndWritesGoOn) {
   EXPECT_EQ(std::string(got, 5), "still");
 }
 
+// Linux's TCP sends nothing for SHUT_RD and still queues what arrives later.
+TEST_P(DataSemantics, ShutdownReadThenThePeerWrites) {
+  Conn c = pair();
+  ASSERT_TRUE(c.server);
+  ASSERT_EQ(api().shutdown(c.server.get(), SHUT_RD), 0);
+  ASSERT_TRUE(write_all(c.client.get(), u8("late"), 4)) << "the peer is not reset";
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  char buf[16];
+  ssize_t n = api().recv(c.server.get(), buf, sizeof buf, MSG_DONTWAIT);
+  if (api().is_tou && n == 0) {
+    GTEST_SKIP() << "tou differs: bytes that arrive after shutdown(SHUT_RD) are discarded "
+                    "(the pair's read side is shut); Linux still queues and returns them";
+  }
+  EXPECT_EQ(n, 4);
+  ASSERT_TRUE(write_all(c.server.get(), u8("ok"), 2)) << "and our write side is open";
+}
+
 TEST_P(DataSemantics, ShutdownRdwrEndsBothDirections) {
   Conn c = pair();
   ASSERT_TRUE(c.server);
