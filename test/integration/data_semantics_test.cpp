@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -26,6 +27,12 @@ class DataSemantics : public StackTest {};
 
 const uint8_t* u8(const char* s) {
   return reinterpret_cast<const uint8_t*>(s);
+}
+
+// Bytes ready to read on fd (FIONREAD).
+int queued(int fd) {
+  int n = 0;
+  return ::ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
 }
 
 // Writes `first`, then after a pause the rest (as two separate segments).
@@ -101,6 +108,8 @@ TEST_P(DataSemantics, WaitAllGivesWhatCameWhenTheTimeoutPasses) {
   timeval tv{0, 200 * 1000};
   ASSERT_EQ(api().setsockopt(c.server.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
   ASSERT_TRUE(write_all(c.client.get(), u8("abcd"), 4));
+  int server = c.server.get();
+  ASSERT_TRUE(wait_until([server] { return queued(server) >= 4; }, std::chrono::seconds(10)));
   char buf[100];
   EXPECT_EQ(api().recv(c.server.get(), buf, sizeof buf, MSG_PEEK | MSG_WAITALL), 4);
   EXPECT_EQ(api().recv(c.server.get(), buf, sizeof buf, MSG_WAITALL), 4);
@@ -148,7 +157,8 @@ TEST_P(DataSemantics, ShutdownReadThenThePeerWrites) {
   ASSERT_TRUE(c.server);
   ASSERT_EQ(api().shutdown(c.server.get(), SHUT_RD), 0);
   ASSERT_TRUE(write_all(c.client.get(), u8("late"), 4)) << "the peer is not reset";
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int server = c.server.get();
+  wait_until([server] { return queued(server) >= 4; }, std::chrono::seconds(3));
   char buf[16];
   ssize_t n = api().recv(c.server.get(), buf, sizeof buf, MSG_DONTWAIT);
   if (api().is_tou && n == 0) {

@@ -36,7 +36,7 @@ uint64_t flood_until_stalled(const Stack& api, int sender, int receiver) {
   std::vector<uint8_t> chunk(64 * 1024, 'r');
   uint64_t last = 0;
   int stable = 0;
-  for (int i = 0; i < 400 && stable < 10; ++i) {
+  for (int i = 0; i < 400 && stable < 20; ++i) {
     while (api.send(sender, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -266,14 +266,14 @@ TEST_P(Lifecycle, NonBlockingConnectTimesOut) {
   uint16_t port = 0;
   SFd l = listener(AF_INET, &port, 1);
   ASSERT_TRUE(l);
-  std::vector<SFd> fill;  // connections nobody accepts
+  std::vector<SFd> fill;  // connections nobody accepts, until SYNs are dropped
   for (int i = 0; i < 2; ++i) {
     SFd f = make(AF_INET, SOCK_NONBLOCK);
     Addr a = loopback(AF_INET, port);
     api().connect(f.get(), a.get(), a.len);
+    wait_events(f.get(), POLLOUT, 1500);  // established, or its SYN was dropped
     fill.push_back(std::move(f));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   SFd s = make(AF_INET, SOCK_NONBLOCK);
   ASSERT_TRUE(s);
   ASSERT_EQ(set_int(s.get(), IPPROTO_TCP, TCP_SYNCNT, 1), 0);
