@@ -45,16 +45,19 @@ bool write_through(int fd, ino_t ino) {
   if (dup < 0) return false;
   struct stat st {};
   bool ours = ::fstat(dup, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ino;
+  bool marked = false;
   if (ours) {
     // EAGAIN means our end's queue is full already: unread bytes, as wanted.
+    // EPIPE: the engine end no longer reads (StreamBridge::refuse_writes).
     static const char kByte = 'r';
-    ::syscall(SYS_sendto, dup, &kByte, 1, MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0);
+    long n = ::syscall(SYS_sendto, dup, &kByte, 1, MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0);
+    marked = n == 1 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
   }
   // The program closed `fd` and reused its number between the check and the
   // dup: a socket's duplicate is closed, any other file's is left open, since
   // closing it would drop the program's POSIX record locks on that file.
   if (ours || S_ISSOCK(st.st_mode)) raw_close(dup);
-  return ours;
+  return marked;
 }
 
 }  // namespace

@@ -344,12 +344,23 @@ bool StreamBridge::deliver_before_error(Connection& core, Instant now) {
     writable_ = true;
   }
   push(core, now);
-  if (core.readable() == 0 || app_read_shut_) return true;
-  if (!writes_refused_) {
-    ::shutdown(fd_, SHUT_RD);
-    writes_refused_ = true;
+  return core.readable() == 0 || app_read_shut_;
+}
+
+void StreamBridge::refuse_writes() {
+  if (fd_ < 0 || writes_refused_) return;
+  ::shutdown(fd_, SHUT_RD);
+  writes_refused_ = true;
+}
+
+void StreamBridge::discard_input() {
+  if (fd_ < 0) return;
+  char drop[4096];
+  for (int i = 0; i < 1024; ++i) {  // bounded: the program's writes were refused
+    ssize_t n = ::recv(fd_, drop, sizeof drop, MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    return;
   }
-  return false;
 }
 
 void StreamBridge::close() {

@@ -137,10 +137,16 @@ class StreamBridge {
   // The connection failed while received bytes wait in the core: a kernel
   // socket lets the program read them, then reports the error. Deepens the
   // pair to take them all at once (up to net.core.wmem_max) and returns true
-  // when it did. Otherwise the program's writes fail from now on (EPIPE;
-  // tou_send tells the exact error) while it reads the rest, and the caller
-  // tries again when the pair drains.
+  // when it did; otherwise the caller calls refuse_writes() and tries again
+  // when the pair drains.
   bool deliver_before_error(Connection& core, Instant now);
+  // The program's writes fail from now on (EPIPE; tou_send tells the exact
+  // error). A reset must be marked (mark_reset_for_app) before this.
+  void refuse_writes();
+  bool writes_refused() const { return writes_refused_; }
+  // Drops what the program wrote and nobody will read (a reset mark that is
+  // no longer wanted), so that closing this end reads as end-of-file.
+  void discard_input();
 
   // Bytes to discard before the program's data: written by a non-blocking
   // connect so that the fd is not writable until the handshake completes.

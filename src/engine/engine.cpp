@@ -415,6 +415,12 @@ void Engine::finish_if_done(Stream& s) {
     // (tcp_recvmsg returns queued data before sk_err). Its writes fail now.
     if (s.error != 0 && s.bridge.open() && undelivered && !s.bridge.app_hung_up() &&
         !s.bridge.deliver_before_error(c, now_)) {
+      if (!s.bridge.writes_refused()) {
+        // The mark goes in while the engine end still reads.
+        if (s.error == ECONNRESET && s.ino != 0)
+          s.reset_marked = api::mark_reset_for_app(s.ino, s.app_fd_hint);
+        s.bridge.refuse_writes();
+      }
       return;
     }
     destroy_stream(s, s.error);
@@ -443,7 +449,13 @@ void Engine::finish_if_done(Stream& s) {
 // tou_recv.
 void Engine::close_bridge(Stream& s, int error) {
   if (!s.bridge.open()) return;
-  bool in_pair = error == ECONNRESET && s.ino != 0 && api::mark_reset_for_app(s.ino, s.app_fd_hint);
+  bool in_pair = false;
+  if (s.reset_marked) {
+    in_pair = error == ECONNRESET;
+    if (!in_pair) s.bridge.discard_input();  // reported already (tou_send took it)
+  } else if (error == ECONNRESET && s.ino != 0) {
+    in_pair = api::mark_reset_for_app(s.ino, s.app_fd_hint);
+  }
   loop_.remove(s.bridge.fd());
   s.bridge.close();
   if (s.ino != 0) {

@@ -5,8 +5,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "integration/util.hpp"
 #include "tou/tou.h"
@@ -76,6 +80,79 @@ TEST(ResetRead, CleanCloseStillReadsEndOfFile) {
   socklen_t len = sizeof err;
   EXPECT_EQ(tou_getsockopt(c.get(), SOL_SOCKET, SO_ERROR, &err, &len), 0);
   EXPECT_EQ(err, 0);
+}
+
+// More bytes acknowledged than the pair can ever hold (net.core.wmem_max caps
+// it) when the reset arrives: the rest waits in the core and follows as the
+// program reads (writes fail meanwhile), then the reset is reported once.
+struct ResetBehindData {
+  Fd client;
+  std::vector<uint8_t> data;
+};
+
+ResetBehindData reset_behind_more_than_the_pair_holds() {
+  ResetBehindData r;
+  long wmem_max = 212992;
+  if (FILE* f = std::fopen("/proc/sys/net/core/wmem_max", "r")) {
+    if (std::fscanf(f, "%ld", &wmem_max) != 1) wmem_max = 212992;
+    std::fclose(f);
+  }
+  // The pair holds at most about 2 * wmem_max: send twice that and more.
+  const size_t total = std::min<size_t>(4 * static_cast<size_t>(wmem_max) + (1 << 20), 40 << 20);
+  const int rcvbuf = static_cast<int>(total + (1 << 20));
+  uint16_t port = 0;
+  Fd l = listen_on(AF_INET, 4, &port);
+  r.client = connect_to(AF_INET, port, [&](int fd) {
+    tou_setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  });
+  if (!l || !r.client) return r;
+  Fd s(tou_accept(l.get(), nullptr, nullptr));
+  r.data = random_bytes(total, 9);
+  EXPECT_TRUE(write_all(s.get(), r.data.data(), r.data.size()));
+  auto info_of = [](int fd) {
+    tou_info info{};
+    socklen_t len = sizeof info;
+    tou_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+    return info;
+  };
+  EXPECT_TRUE(wait_until(
+      [&] {
+        tou_info i = info_of(s.get());
+        return i.bytes_acked >= total && i.flight_size == 0;
+      },
+      std::chrono::seconds(30)));
+  abort_now(s);
+  int c = r.client.get();
+  EXPECT_TRUE(
+      wait_until([&] { return info_of(c).state == TOU_STATE_CLOSED; }, std::chrono::seconds(10)))
+      << "the reset arrived";
+  return r;
+}
+
+TEST(ResetRead, BytesBeyondWhatThePairHoldsComeBeforeTheReset) {
+  ResetBehindData r = reset_behind_more_than_the_pair_holds();
+  ASSERT_TRUE(r.client);
+  std::vector<uint8_t> got(r.data.size());
+  ASSERT_TRUE(read_exact(r.client.get(), got.data(), got.size()));
+  EXPECT_TRUE(got == r.data);
+  char buf[16];
+  EXPECT_EQ(::read(r.client.get(), buf, sizeof buf), -1);
+  EXPECT_EQ(errno, ECONNRESET) << strerror(errno);
+  EXPECT_EQ(tou_recv(r.client.get(), buf, sizeof buf, 0), 0) << "then end-of-file";
+}
+
+TEST(ResetRead, SendTakesTheResetWhileBytesAreStillToRead) {
+  ResetBehindData r = reset_behind_more_than_the_pair_holds();
+  ASSERT_TRUE(r.client);
+  EXPECT_EQ(tou_send(r.client.get(), "x", 1, MSG_NOSIGNAL), -1);
+  EXPECT_EQ(errno, ECONNRESET) << strerror(errno);
+  std::vector<uint8_t> got(r.data.size());
+  ASSERT_TRUE(read_exact(r.client.get(), got.data(), got.size()));
+  EXPECT_TRUE(got == r.data);
+  char buf[16];
+  EXPECT_EQ(::read(r.client.get(), buf, sizeof buf), 0) << "reported once: end-of-file";
+  EXPECT_EQ(tou_send(r.client.get(), "x", 1, MSG_NOSIGNAL), -1);
+  EXPECT_EQ(errno, EPIPE);
 }
 
 }  // namespace
