@@ -544,8 +544,8 @@ void Engine::hand_over(Stream& s) {
     return;
   }
   s.bridge.reset(eng);
-  api::size_pair(
-      eng, api::receive_split(s.opts.receive_buffer, s.opts.receive_buffer_locked).pair_bytes);
+  if (s.opts.receive_buffer_locked)  // the listener's SO_RCVBUF (make_pair made it deep)
+    api::size_pair(eng, api::receive_split(s.opts.receive_buffer, true).pair_bytes);
   loop_.add(eng, kStreamEvents, &s);
   struct stat st;
   ::fstat(app, &st);
