@@ -31,11 +31,15 @@ constexpr size_t kDeepPair = 2 << 20;
 // should be held keeps the pair near half of it.
 constexpr size_t kPairChargeFactor = 2;
 constexpr size_t kPairSlack = 64 * 1024;
+constexpr size_t kPairMarginDivisor = 16;  // the pair's margin above half of SO_RCVBUF
 }  // namespace
 
 ReceiveSplit receive_split(size_t rcvbuf, bool locked) {
   if (!locked) return {rcvbuf, kDeepPair};
-  return {rcvbuf, rcvbuf / 2};
+  // Half the buffer is the step by which the core reopens its window (RFC
+  // 9293 3.8.6.2.2, min(RCV.BUFF / 2, MSS)): the pair takes a little more, so
+  // that handing half on to it reopens the window even before the program reads.
+  return {rcvbuf, rcvbuf / 2 + rcvbuf / kPairMarginDivisor};
 }
 
 void size_pair(int engine_fd, size_t bytes) {

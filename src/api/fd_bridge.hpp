@@ -49,8 +49,9 @@ struct ReceiveSplit {
 };
 // For SO_RCVBUF `rcvbuf`: set by the program (`locked`, as Linux's
 // SOCK_RCVBUF_LOCK), the core keeps `rcvbuf` (the window the program asked
-// for) and the pair about half as much again, so that what is acknowledged
-// and unread stays within the 2 * SO_RCVBUF a kernel socket may hold. Not set,
+// for) and the pair a little over half as much again, so that what is
+// acknowledged and unread stays within the 2 * SO_RCVBUF a kernel socket may
+// hold. Not set,
 // the pair is deep (kDeepPair): fewer wake-ups per byte, as Linux's
 // autotuning grows an unlocked buffer.
 ReceiveSplit receive_split(size_t rcvbuf, bool locked);
