@@ -195,12 +195,24 @@ bool Connection::pacing_allows(Instant now) const {
   return !config_.pacing || now >= snd_.next_paced;
 }
 
+// Pacing releases a quantum at a time, then waits for the quantum to drain at
+// the pacing rate, like Linux's TSO autosizing (tcp_tso_autosize): about 1 ms
+// of the rate, at least 2 segments, at most 64 KiB. A quantum leaves in one
+// wake-up, so the engine sends it as one GSO train instead of waking per segment.
 void Connection::on_paced_send(Instant now, size_t bytes) {
   if (!config_.pacing || !rtt_.has_sample()) return;
   std::optional<uint64_t> rate = cc_->pacing_rate(rtt_.srtt());
   if (!rate || *rate == 0) return;
+  constexpr uint64_t kQuantumUs = 1000;
+  constexpr uint64_t kMaxQuantum = 64 * 1024;
+  const uint64_t min_quantum = 2 * uint64_t{snd_.mss};
+  const uint64_t quantum =
+      std::clamp(*rate * kQuantumUs / 1'000'000, min_quantum, std::max(min_quantum, kMaxQuantum));
+  snd_.paced_burst += bytes;
+  if (snd_.paced_burst < quantum) return;
   Instant base = std::max(snd_.next_paced, now);
-  snd_.next_paced = base + Duration{static_cast<int64_t>(bytes * 1'000'000 / *rate)};
+  snd_.next_paced = base + Duration{static_cast<int64_t>(snd_.paced_burst * 1'000'000 / *rate)};
+  snd_.paced_burst = 0;
 }
 
 size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {

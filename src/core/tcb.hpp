@@ -54,10 +54,11 @@ struct SendSequence {
   bool tlp_new_data_due = false;  // the probe sends one new segment, whatever cwnd says
   int recovery_dup_acks = 0;      // NewReno: dup ACKs since recovery began or the last partial ACK
 
-  int rto_backoffs = 0;   // consecutive RTO expiries (reset by progress)
-  Instant stall_start{};  // since when outstanding data has seen no ACK progress (user timeout)
-  Instant last_send{};    // for the idle restart (RFC 5681 4.1)
-  Instant next_paced{};   // pacing: earliest time for the next data segment
+  int rto_backoffs = 0;    // consecutive RTO expiries (reset by progress)
+  Instant stall_start{};   // since when outstanding data has seen no ACK progress (user timeout)
+  Instant last_send{};     // for the idle restart (RFC 5681 4.1)
+  Instant next_paced{};    // pacing: earliest time for the next data segment
+  size_t paced_burst = 0;  // bytes sent since next_paced last moved (pacing quantum)
   uint64_t challenge_window_start_us = 0;  // RFC 5961 7 rate limit
   int challenge_acks_in_window = 0;
 };

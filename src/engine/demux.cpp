@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "engine/engine.hpp"
+#include "engine/gso.hpp"
 #include "engine/sockets.hpp"
 
 namespace tou::engine {
@@ -45,9 +46,11 @@ void Engine::receive(Endpoint& ep) {
       }
       continue;
     }
-    for (int i = 0; i < n && !ep.dead; ++i) {
-      on_datagram(ep, recv_.source(static_cast<size_t>(i)),
-                  recv_.destination(static_cast<size_t>(i)), recv_.data(static_cast<size_t>(i)));
+    for (size_t i = 0; i < static_cast<size_t>(n) && !ep.dead; ++i) {
+      // A GRO batch is the peer's datagrams back to back: each on its own.
+      for_each_gro_segment(recv_.data(i), recv_.segment_size(i), [&](auto segment) {
+        if (!ep.dead) on_datagram(ep, recv_.source(i), recv_.destination(i), segment);
+      });
     }
     if (n < static_cast<int>(RecvBatch::kSlots)) return;  // drained
   }

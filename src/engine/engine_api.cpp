@@ -94,6 +94,7 @@ int Engine::open_endpoint(int domain, const SocketOptions& opts, const SockAddr*
     if (int err = ep->sock.bind(*bind_to); err != 0) return err;
   }
   ep->sock.set_buffer_sizes(kUdpBufferBytes);
+  enable_gro(ep->sock.fd());  // best effort: without it, datagrams arrive one by one
   ep->sock.local_address(ep->local);
   ep->wildcard = ep->local.is_wildcard();
   if (int err = loop_.add(ep->sock.fd(), EPOLLIN | EPOLLET, ep.get()); err != 0) return err;

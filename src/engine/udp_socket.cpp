@@ -4,11 +4,15 @@
 
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace tou::engine {
 
@@ -111,6 +115,62 @@ void UdpSocket::close() {
   fd_ = -1;
 }
 
+// --- GSO / GRO ---
+
+namespace {
+
+std::atomic<GsoMode> g_gso_mode{GsoMode::kOn};
+
+// Read once, before the first flush: TOU_GSO=off disables GSO, TOU_GSO=fail
+// makes the first train fail as on a kernel without UDP_SEGMENT.
+GsoMode initial_gso_mode() {
+  const char* env = std::getenv("TOU_GSO");
+  if (env == nullptr) return GsoMode::kOn;
+  if (std::strcmp(env, "off") == 0 || std::strcmp(env, "0") == 0) return GsoMode::kOff;
+  if (std::strcmp(env, "fail") == 0) return GsoMode::kFailOnce;
+  return GsoMode::kOn;
+}
+
+std::once_flag g_gso_env_once;
+
+// What a kernel without UDP_SEGMENT (or a device without checksum offload)
+// answers a train with: the datagrams go one by one from then on.
+bool is_gso_refusal(int err) {
+  return err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT;
+}
+
+// Appends a control message to h (whose msg_control has room for it).
+template <typename T>
+void append_cmsg(msghdr& h, int level, int type, const T& value) {
+  size_t at = h.msg_controllen;
+  auto* c = reinterpret_cast<cmsghdr*>(static_cast<uint8_t*>(h.msg_control) + at);
+  std::memset(c, 0, CMSG_SPACE(sizeof(T)));
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof(T));
+  std::memcpy(CMSG_DATA(c), &value, sizeof(T));
+  h.msg_controllen = at + CMSG_SPACE(sizeof(T));
+}
+
+}  // namespace
+
+void set_gso_mode(GsoMode mode) {
+  std::call_once(g_gso_env_once, [] {});
+  g_gso_mode.store(mode);
+}
+
+GsoMode gso_mode() {
+  std::call_once(g_gso_env_once, [] { g_gso_mode.store(initial_gso_mode()); });
+  return g_gso_mode.load();
+}
+
+bool enable_gro(int fd) {
+  int on = 1;
+  return ::setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
+}
+
+// --- RecvBatch ---
+
 RecvBatch::RecvBatch()
     : buffer_(new uint8_t[kSlots * kMaxDatagram]),
       msgs_(kSlots),
@@ -119,8 +179,9 @@ RecvBatch::RecvBatch()
       destinations_(kSlots),
       has_destination_(kSlots),
       lengths_(kSlots),
+      segment_sizes_(kSlots),
       control_(new uint8_t[kSlots * kControlSize]) {
-  static_assert(CMSG_SPACE(sizeof(in6_pktinfo)) <= kControlSize);
+  static_assert(CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) <= kControlSize);
   for (size_t i = 0; i < kSlots; ++i) {
     iovs_[i] = {slot(i), kMaxDatagram};
     msgs_[i].msg_hdr.msg_iov = &iovs_[i];
@@ -145,6 +206,16 @@ int RecvBatch::receive(int fd) {
     lengths_[i] = (h.msg_flags & MSG_TRUNC) ? 0 : msgs_[i].msg_len;
     sources_[i].set_size(h.msg_namelen);
     has_destination_[i] = false;
+    segment_sizes_[i] = 0;
+    // UDP_GRO: the buffer holds datagrams of this size each, the last shorter.
+    if (auto gso = find_cmsg<int>(h, IPPROTO_UDP, UDP_GRO); gso && *gso > 0) {
+      size_t size = static_cast<size_t>(*gso);
+      if (size < lengths_[i]) {
+        segment_sizes_[i] = size;
+        ++stats_.gro_batches;
+        stats_.gro_segments += (lengths_[i] + size - 1) / size;
+      }
+    }
     // One of the two is enabled per socket (UdpSocket::enable_pktinfo).
     if (auto info6 = find_cmsg<in6_pktinfo>(h, IPPROTO_IPV6, IPV6_PKTINFO)) {
       SockAddr d = SockAddr::any(AF_INET6);
@@ -165,39 +236,140 @@ const SockAddr* RecvBatch::destination(size_t i) const {
   return has_destination_[i] ? &destinations_[i] : nullptr;
 }
 
+// --- SendBatch ---
+
 SendBatch::SendBatch()
-    : buffer_(new uint8_t[kSlots * kMaxDatagram]),
+    : buffer_(new uint8_t[kBufferSize]),
+      queued_(kSlots),
+      meta_(kSlots),
       msgs_(kSlots),
       iovs_(kSlots),
-      fds_(kSlots),
-      dests_(kSlots),
-      control_(new uint8_t[kSlots * kControlSize]) {}
+      msg_first_(kSlots),
+      msg_count_(kSlots),
+      control_(new uint8_t[kSlots * kControlSize]) {
+  static_assert(CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)) <= kControlSize);
+  // Touched once here, so that the process's memory does not grow later with
+  // the size of its largest flush.
+  std::memset(buffer_.get(), 0, kBufferSize);
+}
 
 void SendBatch::commit(int fd, size_t len, const SockAddr* dest, const SockAddr* source) {
   size_t i = count_++;
-  fds_[i] = fd;
-  iovs_[i] = {slot(i), len};
-  msghdr& h = msgs_[i].msg_hdr;
-  h = msghdr{};
-  h.msg_iov = &iovs_[i];
-  h.msg_iovlen = 1;
-  if (dest != nullptr) {
-    dests_[i] = *dest;
-    h.msg_name = dests_[i].get();
-    h.msg_namelen = dests_[i].size();
+  Meta& m = meta_[i];
+  m.fd = fd;
+  m.has_dest = dest != nullptr;
+  if (m.has_dest) m.dest = *dest;
+  m.has_source = source != nullptr && !source->is_wildcard();
+  if (m.has_source) m.source = *source;
+  // Datagrams that share socket, destination and source share a route: only
+  // they may travel in one train.
+  bool same = i > 0;
+  if (same) {
+    const Meta& p = meta_[i - 1];
+    same = p.fd == m.fd && p.has_dest == m.has_dest && p.has_source == m.has_source &&
+           (!m.has_dest || p.dest == m.dest) && (!m.has_source || p.source == m.source);
   }
-  if (source != nullptr && !source->is_wildcard()) {
-    uint8_t* control = control_.get() + i * kControlSize;
-    if (source->family() == AF_INET6) {
+  if (!same) ++next_route_;
+  queued_[i] = {used_, len, next_route_};
+  used_ += len;
+}
+
+void SendBatch::build_message(size_t m, size_t first, size_t n) {
+  const Meta& meta = meta_[first];
+  size_t bytes = 0;
+  for (size_t k = first; k < first + n; ++k) bytes += queued_[k].length;
+  iovs_[m] = {buffer_.get() + queued_[first].offset, bytes};
+  msghdr& h = msgs_[m].msg_hdr;
+  h = msghdr{};
+  h.msg_iov = &iovs_[m];
+  h.msg_iovlen = 1;
+  h.msg_control = control_.get() + m * kControlSize;
+  h.msg_controllen = 0;
+  if (meta.has_dest) {
+    h.msg_name = const_cast<sockaddr*>(meta.dest.get());
+    h.msg_namelen = meta.dest.size();
+  }
+  if (meta.has_source) {
+    if (meta.source.family() == AF_INET6) {
       in6_pktinfo info{};
-      info.ipi6_addr = reinterpret_cast<const sockaddr_in6*>(source->get())->sin6_addr;
-      put_cmsg(h, control, IPPROTO_IPV6, IPV6_PKTINFO, info);
+      info.ipi6_addr = reinterpret_cast<const sockaddr_in6*>(meta.source.get())->sin6_addr;
+      append_cmsg(h, IPPROTO_IPV6, IPV6_PKTINFO, info);
     } else {
       in_pktinfo info{};
-      info.ipi_spec_dst = reinterpret_cast<const sockaddr_in*>(source->get())->sin_addr;
-      put_cmsg(h, control, IPPROTO_IP, IP_PKTINFO, info);
+      info.ipi_spec_dst = reinterpret_cast<const sockaddr_in*>(meta.source.get())->sin_addr;
+      append_cmsg(h, IPPROTO_IP, IP_PKTINFO, info);
     }
   }
+  if (n > 1) {
+    // RFC 8085 and Linux udp(7): UDP_SEGMENT splits the payload into
+    // datagrams of this size, the last one shorter.
+    auto size = static_cast<uint16_t>(queued_[first].length);
+    append_cmsg(h, IPPROTO_UDP, UDP_SEGMENT, size);
+  }
+  if (h.msg_controllen == 0) h.msg_control = nullptr;
+  msg_first_[m] = first;
+  msg_count_[m] = n;
+}
+
+size_t SendBatch::send_run(size_t first, size_t end, ErrorSink& errors) {
+  const int fd = meta_[first].fd;
+  size_t sent = 0;
+  size_t i = first;
+  bool run_without_gso = false;
+  while (i < end) {
+    // Plan the messages: trains while GSO is on, else one datagram each.
+    GsoMode mode = gso_mode();
+    bool gso = gso_ && !run_without_gso && mode != GsoMode::kOff;
+    size_t nmsg = 0;
+    for (size_t k = i; k < end; ++nmsg) {
+      size_t n = gso ? gso_train_length({queued_.data() + k, end - k}) : 1;
+      build_message(nmsg, k, n);
+      k += n;
+    }
+    size_t m = 0;
+    while (m < nmsg) {
+      int n;
+      if (msg_count_[m] > 1 && mode == GsoMode::kFailOnce) {
+        set_gso_mode(GsoMode::kOn);
+        mode = GsoMode::kOn;
+        n = -1;
+        errno = EIO;
+      } else {
+        n = ::sendmmsg(fd, msgs_.data() + m, static_cast<unsigned>(nmsg - m), 0);
+      }
+      if (n > 0) {
+        for (size_t k = m; k < m + static_cast<size_t>(n); ++k) {
+          sent += msg_count_[k];
+          if (msg_count_[k] > 1) {
+            ++stats_.gso_trains;
+            stats_.gso_segments += msg_count_[k];
+          }
+        }
+        m += static_cast<size_t>(n);
+        continue;
+      }
+      int err = n < 0 ? errno : EIO;
+      if (err == EINTR) continue;
+      if (msg_count_[m] > 1 && is_gso_refusal(err)) {
+        // The kernel cannot send trains: from here on, one by one. EINVAL
+        // after trains went out is about this train (a segment above a
+        // lowered path MTU): only this run goes one by one.
+        if (err != EINVAL || stats_.gso_trains == 0) gso_ = false;
+        ++stats_.gso_fallbacks;
+        run_without_gso = true;
+        break;
+      }
+      errors.on_send_error(fd, err);
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        m = nmsg;  // the socket is full: the rest of this run is lost like any drop
+      } else {
+        ++m;  // a pending ICMP error or a bad destination: skip this one message
+      }
+    }
+    if (m == nmsg) return sent;
+    i = msg_first_[m];  // replan from the refused train, without GSO
+  }
+  return sent;
 }
 
 size_t SendBatch::flush(ErrorSink& errors) {
@@ -205,25 +377,12 @@ size_t SendBatch::flush(ErrorSink& errors) {
   size_t i = 0;
   while (i < count_) {
     size_t end = i + 1;
-    while (end < count_ && fds_[end] == fds_[i]) ++end;
-    while (i < end) {
-      int n = ::sendmmsg(fds_[i], msgs_.data() + i, static_cast<unsigned>(end - i), 0);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-        i += static_cast<size_t>(n);
-        continue;
-      }
-      int err = n < 0 ? errno : EIO;
-      if (err == EINTR) continue;
-      errors.on_send_error(fds_[i], err);
-      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-        i = end;  // the socket is full: the rest of this run is lost like any drop
-      } else {
-        ++i;  // a pending ICMP error or a bad destination: skip this one datagram
-      }
-    }
+    while (end < count_ && meta_[end].fd == meta_[i].fd) ++end;
+    sent += send_run(i, end, errors);
+    i = end;
   }
   count_ = 0;
+  used_ = 0;
   return sent;
 }
 

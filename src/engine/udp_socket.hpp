@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/address.hpp"
+#include "engine/gso.hpp"
 
 namespace tou::engine {
 
@@ -59,23 +60,47 @@ int path_mtu_to(const SockAddr& remote);
 // more than a UDP datagram can carry (RFC 9293 3.7.1, RFC 8085 3.2).
 uint16_t mss_for_mtu(int family, int mtu);
 
+// Datagram I/O counters of one batch (the engine's send or receive path).
+struct BatchStats {
+  uint64_t gso_trains = 0;     // sendmsg()s that carried more than one datagram (UDP_SEGMENT)
+  uint64_t gso_segments = 0;   // datagrams sent in those trains
+  uint64_t gso_fallbacks = 0;  // the kernel refused a train: GSO off, one by one from then on
+  uint64_t gro_batches = 0;    // received buffers that held more than one datagram (UDP_GRO)
+  uint64_t gro_segments = 0;   // datagrams split out of them
+};
+
+// GSO on send: kOn (the default; off by itself when the kernel refuses it),
+// kOff (never), kFailOnce (a test hook: the next train fails with EIO as on a
+// kernel without UDP_SEGMENT, so the fallback runs). Process-wide; read at each
+// flush. The environment sets the initial mode: TOU_GSO=off or TOU_GSO=fail.
+enum class GsoMode : uint8_t { kOn, kOff, kFailOnce };
+void set_gso_mode(GsoMode mode);
+GsoMode gso_mode();
+
+// Asks for GRO batches on receive (UDP_GRO); false when the kernel lacks it.
+bool enable_gro(int fd);
+
 class RecvBatch {
  public:
   static constexpr size_t kSlots = 32;
 
   RecvBatch();
-  // One recvmmsg(); returns how many datagrams arrived (0 when none) or -errno.
+  // One recvmmsg(); returns how many buffers arrived (0 when none) or -errno.
   int receive(int fd);
   std::span<const uint8_t> data(size_t i) const { return {slot(i), lengths_[i]}; }
+  // The size of each datagram in buffer i when the kernel coalesced several
+  // (UDP_GRO), else 0: split it with for_each_gro_segment (engine/gso.hpp).
+  size_t segment_size(size_t i) const { return segment_sizes_[i]; }
   const SockAddr& source(size_t i) const { return sources_[i]; }
   // The local address the datagram was sent to (needs enable_pktinfo), port 0.
   const SockAddr* destination(size_t i) const;
+  BatchStats& stats() { return stats_; }
 
  private:
   uint8_t* slot(size_t i) { return buffer_.get() + i * kMaxDatagram; }
   const uint8_t* slot(size_t i) const { return buffer_.get() + i * kMaxDatagram; }
 
-  static constexpr size_t kControlSize = 64;
+  static constexpr size_t kControlSize = 128;
   std::unique_ptr<uint8_t[]> buffer_;
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
@@ -83,12 +108,20 @@ class RecvBatch {
   std::vector<SockAddr> destinations_;
   std::vector<bool> has_destination_;
   std::vector<size_t> lengths_;
+  std::vector<size_t> segment_sizes_;
   std::unique_ptr<uint8_t[]> control_;
+  BatchStats stats_;
 };
 
+// Datagrams queued back to back in one buffer, sent at flush(): a run of
+// equal-size datagrams to one destination (a connection's poll_transmit()
+// output in one turn) leaves as one GSO train, and the trains of one socket
+// leave in one sendmmsg().
 class SendBatch {
  public:
-  static constexpr size_t kSlots = 32;
+  static constexpr size_t kSlots = 64;
+  // Room for kSlots datagrams of a 1500-byte path, or 16 of loopback's 64 KiB.
+  static constexpr size_t kBufferSize = 16 * kMaxDatagram;
 
   // Called for each failed send with the socket and errno; the datagram is dropped.
   struct ErrorSink {
@@ -101,27 +134,44 @@ class SendBatch {
   SendBatch();
   // The buffer for the next datagram: write it, then commit() it. Flush first
   // when full().
-  std::span<uint8_t> next() { return {slot(count_), kMaxDatagram}; }
+  std::span<uint8_t> next() { return {buffer_.get() + used_, kMaxDatagram}; }
   // Queues the datagram in next(): len bytes on fd to dest (nullptr: the
   // connected peer), from source (nullptr: the kernel chooses).
   void commit(int fd, size_t len, const SockAddr* dest, const SockAddr* source);
-  bool full() const { return count_ == kSlots; }
+  bool full() const { return count_ == kSlots || used_ + kMaxDatagram > kBufferSize; }
   bool empty() const { return count_ == 0; }
   // Sends everything queued, one sendmmsg() per run of datagrams on one socket.
   // Returns the number of datagrams sent.
   size_t flush(ErrorSink& errors);
+  BatchStats& stats() { return stats_; }
 
  private:
-  uint8_t* slot(size_t i) { return buffer_.get() + i * kMaxDatagram; }
+  struct Meta {
+    int fd = -1;
+    SockAddr dest;
+    bool has_dest = false;
+    SockAddr source;
+    bool has_source = false;
+  };
+  // Sends the run [first, end) of datagrams on one socket; returns how many left.
+  size_t send_run(size_t first, size_t end, ErrorSink& errors);
+  // Fills msgs_[m] with datagrams [first, first + n), as a train when n > 1.
+  void build_message(size_t m, size_t first, size_t n);
 
-  static constexpr size_t kControlSize = 64;
+  static constexpr size_t kControlSize = 128;
   std::unique_ptr<uint8_t[]> buffer_;
+  std::vector<QueuedDatagram> queued_;
+  std::vector<Meta> meta_;
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
-  std::vector<int> fds_;
-  std::vector<SockAddr> dests_;
+  std::vector<size_t> msg_first_;  // the first datagram of each message
+  std::vector<size_t> msg_count_;
   std::unique_ptr<uint8_t[]> control_;
   size_t count_ = 0;
+  size_t used_ = 0;
+  uint64_t next_route_ = 0;
+  bool gso_ = true;  // false once the kernel refused a train
+  BatchStats stats_;
 };
 
 }  // namespace tou::engine
