@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -40,21 +41,23 @@ constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
 constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
 constexpr size_t kMaxTombstones = 4096;
-// At exit, wait while the peers keep acknowledging, giving up after a stall
-// of kExitStall (a peer that vanished) or kExitLingerMax in all.
-constexpr Duration kExitStall = std::chrono::seconds(5);
-constexpr Duration kExitLingerMax = std::chrono::seconds(60);
 
 }  // namespace
 
 // --- Lifetime ---
 
+// The fork that hands connections to a lingering process at exit
+// (exit.cpp) keeps this process's engine as it is, in both processes.
+std::atomic<bool> g_lingerer_fork{false};
+
 void engine_atfork_prepare() {
+  if (g_lingerer_fork) return;
   g_mu.lock();
   if (g_engine != nullptr) g_engine->mu_.lock();
 }
 
 void engine_atfork_parent() {
+  if (g_lingerer_fork) return;
   if (g_engine != nullptr) g_engine->mu_.unlock();
   g_mu.unlock();
 }
@@ -63,6 +66,7 @@ void engine_atfork_parent() {
 // (so that the parent's engine alone holds them, and end-of-file and resets
 // still reach the program) and starts an engine of its own if it makes sockets.
 void engine_atfork_child() {
+  if (g_lingerer_fork) return;
   if (g_engine != nullptr) {
     g_engine->close_fds_in_child();
     g_engine->abandoned_next_ = g_abandoned;
@@ -126,42 +130,6 @@ int Engine::start() {
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return 0;
-}
-
-// At exit the process's descriptors are about to close, and a kernel's TCP
-// would go on delivering what was written and then send FIN. So: every
-// connection is closed as by the program (once what it wrote has been read
-// from the pair), and the engine waits until every FIN has been acknowledged,
-// for as long as the peers keep acknowledging (see kExitStall); then the
-// thread stops.
-void Engine::stop_at_exit() {
-  std::unique_lock lock(mu_);
-  exiting_ = true;
-  for (Stream* s : all_streams_) mark_dirty(*s);
-  loop_.wake();
-  const Instant give_up = EventLoop::now() + kExitLingerMax;
-  Instant last_progress = EventLoop::now();
-  uint64_t acked_before = 0;
-  for (;;) {
-    bool busy = false;
-    uint64_t acked = 0;
-    for (Stream* s : all_streams_) {
-      if (!s->core) continue;
-      TcpState st = s->core->state();
-      busy |= st == TcpState::kEstablished || st == TcpState::kCloseWait ||
-              st == TcpState::kFinWait1 || st == TcpState::kClosing || st == TcpState::kLastAck;
-      acked += s->core->stats().bytes_acked;
-    }
-    const Instant now = EventLoop::now();
-    if (acked != acked_before) last_progress = now;
-    acked_before = acked;
-    if (!busy || now >= give_up || now - last_progress >= kExitStall) break;
-    cv_.wait_for(lock, std::chrono::milliseconds(5));
-  }
-  stopping_ = true;
-  loop_.wake();
-  lock.unlock();
-  if (thread_.joinable()) thread_.join();
 }
 
 void Engine::close_fds_in_child() {
@@ -485,6 +453,13 @@ void Engine::destroy_stream(Stream& s, int error) {
   if (s.handoff_fd >= 0) {
     ::close(s.handoff_fd);
     s.handoff_fd = -1;
+  }
+  // The program may still hold its descriptor after its end of the pair
+  // closed (SHUT_WR and end-of-file): TCP_INFO shows the final state then.
+  if (!s.bridge.open() && s.core && s.ino != 0) {
+    if (auto it = tombstones_.find(s.ino); it != tombstones_.end() && it->second.info) {
+      get_connection_info(&s, *it->second.info);
+    }
   }
   close_bridge(s, error);
   loop_.timers().cancel(s);

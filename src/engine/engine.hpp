@@ -136,7 +136,13 @@ class Engine final : SendBatch::ErrorSink {
   int start();
   void run();
   void iterate();
+  // At exit (exit.cpp): hands closing connections to a lingering process.
   void stop_at_exit();
+  bool closing_work(bool time_wait_too, uint64_t& acked);
+  bool hand_over_to_lingerer(std::unique_lock<std::mutex>& lock);
+  void run_until_closed(std::unique_lock<std::mutex>& lock, bool time_wait_too, Duration limit,
+                        Duration stall);
+  std::vector<int> own_fds() const;
   void close_fds_in_child();
   friend void engine_atfork_prepare();
   friend void engine_atfork_parent();
