@@ -193,6 +193,12 @@ int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr&
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
+  // With no descriptor free the kernel would drop the passed one (MSG_CTRUNC)
+  // and the connection with it; accept() fails with EMFILE instead and the
+  // connection stays queued, as with a kernel's TCP.
+  int probe = ::fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+  if (probe < 0) return errno == EMFILE ? EMFILE : errno;
+  ::close(probe);
   ssize_t n = ::recvmsg(listen_fd, &msg, cloexec ? MSG_CMSG_CLOEXEC : 0);
   if (n < 0) return errno == ECONNRESET || errno == EPIPE ? EINVAL : errno;
   int got = engine::find_cmsg<int>(msg, SOL_SOCKET, SCM_RIGHTS).value_or(-1);

@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "engine/demux.hpp"
+#include "engine/high_fd.hpp"
 #include "engine/sockets.hpp"
 #include "tou/tou.h"
 
@@ -518,6 +519,9 @@ void Engine::hand_over(Stream& s) {
     s.core->abort(now_);  // no descriptors left: refuse the connection
     return;
   }
+  // Both ends are the engine's until accept() takes the program's.
+  app = move_high(app);
+  eng = move_high(eng);
   s.bridge.reset(eng);
   if (s.opts.receive_buffer_locked)  // the listener's SO_RCVBUF (make_pair made it deep)
     api::size_pair(eng, api::receive_split(s.opts.receive_buffer, true).pair_bytes);

@@ -15,6 +15,7 @@
 
 #include "cc/congestion_controller.hpp"
 #include "engine/demux.hpp"
+#include "engine/high_fd.hpp"
 #include "engine/engine.hpp"
 #include "engine/sockets.hpp"
 #include "tou/tou.h"
@@ -107,6 +108,7 @@ int Engine::open_socket(int domain, bool nonblock, bool cloexec, int& fd) {
   std::lock_guard g(mu_);
   int app = -1, eng = -1;
   if (int err = api::make_pair(nonblock, cloexec, app, eng); err != 0) return err;
+  eng = move_high(eng);  // the program's end keeps the low number socket() returns
   auto s = std::make_unique<Stream>(this);
   s->domain = domain;
   s->local = SockAddr::any(domain);

@@ -1,5 +1,7 @@
 #include "engine/event_loop.hpp"
 
+#include "engine/high_fd.hpp"
+
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,9 +24,9 @@ EventLoop::~EventLoop() {
 }
 
 int EventLoop::init() {
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_fd_ = move_high(::epoll_create1(EPOLL_CLOEXEC));
   if (epoll_fd_ < 0) return errno;
-  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  wake_fd_ = move_high(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (wake_fd_ < 0) return errno;
   epoll_event ev{};
   ev.events = EPOLLIN;

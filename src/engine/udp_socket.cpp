@@ -1,6 +1,7 @@
 #include "engine/udp_socket.hpp"
 
 #include "engine/cmsg.hpp"
+#include "engine/high_fd.hpp"
 
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -27,7 +28,7 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
 
 int UdpSocket::open(int family, int v6only) {
   close();
-  fd_ = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  fd_ = move_high(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd_ < 0) {
     fd_ = -1;
     return errno;
