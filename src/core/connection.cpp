@@ -45,7 +45,8 @@ Connection::Connection(const ConnectionConfig& config)
           {.mss = config.mss, .initial_window_segments = config.initial_window_segments})),
       rtt_(config.rtt),
       snd_(config.send_buffer),
-      rcv_(config.receive_buffer) {
+      rcv_(config.receive_buffer),
+      plpmtud_(config.plpmtud) {
   if (!cc_) {
     // Unknown names are rejected by the API layer (ENOENT, as Linux's
     // TCP_CONGESTION); the core falls back rather than fail.
@@ -295,6 +296,9 @@ ConnectionInfo Connection::info() const {
   i.sack = sack_ok_;
   i.timestamps = ts_ok_;
   i.in_recovery = snd_.in_recovery;
+  i.pmtu = plpmtud_.enabled() ? plpmtud_.plpmtu() : 0;
+  i.pmtud_state = plpmtud_.state();
+  i.pmtud = plpmtud_.stats();
   i.stats = stats_;
   return i;
 }

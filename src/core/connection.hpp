@@ -21,6 +21,7 @@
 
 #include "base/time.hpp"
 #include "cc/congestion_controller.hpp"
+#include "core/plpmtud.hpp"
 #include "core/rtt_estimator.hpp"
 #include "core/stats.hpp"
 #include "core/tcb.hpp"
@@ -61,6 +62,9 @@ struct ConnectionConfig {
   Duration keepalive_interval = std::chrono::seconds(75);
   int keepalive_count = 9;
   int challenge_ack_limit = 10;  // challenge ACKs per second (RFC 5961 7)
+  // DPLPMTUD (RFC 8899): off by default; the engine turns it on for real
+  // paths. When on, the send MSS follows the probed path MTU, below `mss`.
+  PlpmtudConfig plpmtud;
 };
 
 // What the caller chooses for a new connection: the ports (equal to the UDP
@@ -176,6 +180,17 @@ class Connection {
   // connection the MSS becomes min(peer's MSS option, ours, limit).
   void set_mss_limit(uint16_t limit);
 
+  // Path MTU (RFC 8899, connection_pmtu.cpp). An ICMP Packet Too Big (or
+  // ICMPv6) reporting `mtu`, with the start of the datagram it quotes (our
+  // segment, from its TCP header on). Validated (RFC 8899 4.6.1: our ports, a
+  // sequence number in flight, a size below what was sent) before it lowers
+  // the MSS at once; returns false (counted) when rejected.
+  bool on_packet_too_big(Instant now, uint32_t mtu, std::span<const uint8_t> quoted);
+  // Our own stack refused a datagram as larger than the interface's `mtu`
+  // (EMSGSIZE): the largest size the search may use becomes mtu.
+  void on_local_mtu(Instant now, uint32_t mtu);
+  const Plpmtud& plpmtud() const { return plpmtud_; }
+
  private:
   void open(const OpenParams& params, bool passive);
 
@@ -231,6 +246,14 @@ class Connection {
   void note_ack_needed(Instant now, bool immediate);
   void maybe_update_window(size_t window_before);
   uint16_t effective_send_mss() const;
+  void refresh_send_mss();
+  // DPLPMTUD (connection_pmtu.cpp).
+  std::optional<uint32_t> pmtu_probe_len(Instant now, size_t out_size);
+  void on_pmtu_probe_sent(Instant now, SeqNum seq, uint32_t len);
+  bool check_pmtu_probe(Instant now);
+  void check_black_hole(Instant now);
+  void after_mtu_drop(uint16_t mss_before);
+  uint32_t mss_for_plpmtu(uint32_t mtu) const;
 
   ConnectionConfig config_;
   TcpState state_ = TcpState::kClosed;
@@ -251,6 +274,9 @@ class Connection {
   bool ts_ok_ = false;
   bool passive_ = false;
   uint16_t mss_limit_ = 0;  // TCP_MAXSEG, 0 = none
+  Plpmtud plpmtud_;
+  std::optional<SeqNum> pmtu_probe_seq_;  // the path MTU probe in flight
+  SeqNum pmtu_probe_end_;
 };
 
 // RFC 9293 3.10.7.1: the reset answering a segment for no connection (or for a

@@ -175,6 +175,15 @@ void Connection::on_handshake_done(Instant now) {
   timers_.retransmit.reset();
   if (!snd_.sent.empty()) arm_rto(now);
   rcv_.last_input = now;
+  if (plpmtud_.enabled()) {
+    // RFC 8899 5.1.2: no probe larger than the peer's MSS option (or
+    // TCP_MAXSEG) lets through.
+    uint16_t cap = std::min(snd_.peer_mss, config_.mss);
+    if (mss_limit_ != 0) cap = std::min(cap, mss_limit_);
+    plpmtud_.lower_max(
+        now, static_cast<uint16_t>(std::min<uint32_t>(cap + plpmtud_.overhead() + 20u, 0xffff)));
+    refresh_send_mss();
+  }
   if (config_.keepalive) timers_.keepalive = now + config_.keepalive_idle;
   push_event(ConnectionEvent::kEstablished);
   if (snd_.buffer.free_space() > 0) push_event(ConnectionEvent::kWritable);
@@ -483,6 +492,12 @@ void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
   if (snd_.sent.empty()) return;
   size_t newly_lost = 0;
   if (sack_ok_) newly_lost = snd_.sent.mark_losses(3, snd_.mss) + rack_detect_losses(now);
+  // Without SACK, duplicate ACKs at a path MTU probe say the probe is lost.
+  if (!sack_ok_ && is_dup_ack && snd_.dup_acks >= 3 && pmtu_probe_seq_ == snd_.una) {
+    snd_.sent.mark_lost(0);
+  }
+  // RFC 8899 4.4: a lost probe alone is not congestion.
+  if (check_pmtu_probe(now) && newly_lost <= 1) return;
   // RFC 6675 5: enter recovery on DupThresh duplicate ACKs or when IsLost()
   // holds for the first unacknowledged segment.
   if ((is_dup_ack && snd_.dup_acks >= 3) || newly_lost > 0) maybe_enter_recovery(now);

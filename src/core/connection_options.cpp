@@ -18,7 +18,18 @@ uint16_t Connection::effective_send_mss() const {
   // RFC 9293 3.7.1: never more than the peer's MSS option or ours.
   uint16_t mss = std::min(snd_.peer_mss, config_.mss);
   if (mss_limit_ != 0) mss = std::min(mss, mss_limit_);
+  // RFC 8899: never more than the path MTU found so far allows.
+  if (plpmtud_.enabled()) {
+    mss = static_cast<uint16_t>(std::min<uint32_t>(mss, mss_for_plpmtu(plpmtud_.plpmtu())));
+  }
   return std::max(mss, kMinMss);
+}
+
+void Connection::refresh_send_mss() {
+  uint16_t mss = effective_send_mss();
+  if (mss == snd_.mss) return;
+  snd_.mss = mss;
+  cc_->set_mss(snd_.mss - (ts_ok_ ? kTimestampOptionSize : 0));
 }
 
 void Connection::set_keepalive(Instant now, bool on, Duration idle, Duration interval, int count) {
@@ -101,10 +112,10 @@ void Connection::set_mss_limit(uint16_t limit) {
   mss_limit_ = limit;
   // Before the handshake apply_peer_syn_options() applies it.
   if (!is_synchronized(state_) && state_ != TcpState::kSynReceived) return;
-  uint16_t mss = effective_send_mss();
-  if (mss == snd_.mss) return;
-  snd_.mss = mss;
-  cc_->set_mss(snd_.mss - (ts_ok_ ? kTimestampOptionSize : 0));
+  if (limit != 0 && plpmtud_.enabled()) {
+    plpmtud_.lower_max(snd_.last_send, static_cast<uint16_t>(limit + plpmtud_.overhead() + 20));
+  }
+  refresh_send_mss();
 }
 
 }  // namespace tou

@@ -48,6 +48,7 @@ size_t Connection::poll_transmit(Instant now, std::span<uint8_t> out) {
     default:
       break;
   }
+  check_pmtu_probe(now);  // a timeout or tail loss probe may have marked it lost
   if (size_t n = send_retransmission(now, out)) return n;
   if (size_t n = try_send_data(now, out)) return n;
   if (timers_.persist_probe_due || timers_.keepalive_probe_due) {
@@ -162,6 +163,12 @@ uint32_t Connection::max_payload(bool with_sacks) const {
 size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   std::optional<size_t> i = snd_.sent.first_lost();
   if (!i) return 0;
+  // A segment sent before the path MTU went down (or a lost path MTU probe)
+  // goes out again in pieces that fit (RFC 8899 4.4).
+  uint32_t fits = max_payload(false);
+  if (const SentSegment& big = snd_.sent[*i]; !big.syn && big.len - (big.fin ? 1 : 0) > fits) {
+    snd_.sent.split(*i, fits);
+  }
   const SentSegment& r = snd_.sent[*i];
   uint32_t pipe = bytes_in_pipe();
   uint32_t cwnd = cc_->cwnd();
@@ -243,6 +250,13 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   bool with_sacks = sack_ok_ && !rcv_.buffer.out_of_order().empty();
   uint32_t max_len = max_payload(with_sacks);
   if (probe) cwnd_room = std::max(cwnd_room, max_len);
+  // RFC 8899 4.1: a path MTU probe is a data segment of the probed size, sent
+  // only when the data and both windows fill it.
+  std::optional<uint32_t> pmtu_probe = probe ? std::nullopt : pmtu_probe_len(now, out.size());
+  if (pmtu_probe && (unsent < *pmtu_probe || wnd_room < *pmtu_probe || cwnd_room < *pmtu_probe)) {
+    pmtu_probe.reset();
+  }
+  if (pmtu_probe) max_len = *pmtu_probe;
   uint32_t len = std::min({unsent, max_len, wnd_room, cwnd_room});
   if (unsent > 0) {
     if (len == 0) return 0;
@@ -269,6 +283,7 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   if (snd_.sent.empty()) snd_.stall_start = now;
   size_t n = emit(now, out, snd_.nxt, f, offset, len, false);
   snd_.sent.on_sent(snd_.nxt, len + (fin ? 1 : 0), now, false, fin);
+  if (pmtu_probe) on_pmtu_probe_sent(now, snd_.nxt, len);
   snd_.nxt += len;
   if (fin) {
     snd_.fin_sent = true;

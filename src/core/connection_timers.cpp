@@ -142,6 +142,7 @@ void Connection::on_rto(Instant now) {
   snd_.sent.mark_all_lost();
   rtt_.backoff();
   arm_rto(now);
+  if (is_synchronized(state_)) check_black_hole(now);  // RFC 8899 4.3
 }
 
 void Connection::on_persist(Instant now) {

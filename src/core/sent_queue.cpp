@@ -186,6 +186,39 @@ void SentQueue::mark_all_lost() {
   first_lost_hint_ = 0;
 }
 
+size_t SentQueue::mark_lost_longer_than(uint32_t max_payload) {
+  size_t n = 0;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    SentSegment& s = records_[i];
+    uint32_t payload = s.len - (s.syn ? 1 : 0) - (s.fin ? 1 : 0);
+    if (s.sacked || s.lost || payload <= max_payload) continue;
+    s.lost = true;
+    lost_bytes_ += s.len;
+    first_lost_hint_ = std::min(first_lost_hint_, i);
+    ++n;
+  }
+  return n;
+}
+
+void SentQueue::split(size_t i, uint32_t first_len) {
+  assert(i < records_.size());
+  assert(first_len > 0 && first_len < records_[i].len);
+  SentSegment tail = records_[i];
+  tail.seq = records_[i].seq + first_len;
+  tail.len = records_[i].len - first_len;
+  tail.syn = false;
+  records_[i].len = first_len;
+  records_[i].fin = false;
+  records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(i) + 1, tail);
+}
+
+std::optional<size_t> SentQueue::find(SeqNum seq) const {
+  auto it = std::partition_point(records_.begin(), records_.end(),
+                                 [&](const SentSegment& s) { return s.seq < seq; });
+  if (it == records_.end() || it->seq != seq) return std::nullopt;
+  return static_cast<size_t>(it - records_.begin());
+}
+
 uint32_t SentQueue::pipe() const {
   // RFC 6675 4 SetPipe(), kept incrementally: sacked and lost records are disjoint.
   return total_bytes_ - sacked_bytes_ - lost_bytes_;

@@ -84,6 +84,16 @@ class SentQueue {
   void mark_lost(size_t i);
   // RFC 6298 (5) / RFC 6675 5.1: after an RTO every un-SACKed record counts as lost.
   void mark_all_lost();
+  // The path MTU went down (RFC 8899 4.6.2): every un-SACKed record whose
+  // payload exceeds max_payload was dropped on the way; marks them lost.
+  // Returns how many became lost.
+  size_t mark_lost_longer_than(uint32_t max_payload);
+  // Splits the record at index i after first_len bytes of its sequence space
+  // (0 < first_len < len): a segment too large for a smaller path MTU is
+  // retransmitted in pieces. Both halves keep its state; a FIN stays at the end.
+  void split(size_t i, uint32_t first_len);
+  // Index of the record that starts at seq, if any.
+  std::optional<size_t> find(SeqNum seq) const;
 
   // RFC 6675 4 SetPipe(): bytes considered in the network: the sequence space of
   // every record that is neither SACKed nor lost (a lost record counts again once

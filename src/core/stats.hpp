@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "base/time.hpp"
+#include "core/plpmtud.hpp"
 #include "core/tcp_state.hpp"
 #include "wire/segment.hpp"
 
@@ -68,6 +69,9 @@ struct ConnectionInfo {
   bool sack = false;
   bool timestamps = false;
   bool in_recovery = false;
+  uint16_t pmtu = 0;  // the path MTU sent with (IP bytes), 0 without DPLPMTUD
+  Plpmtud::State pmtud_state = Plpmtud::State::kDisabled;
+  PlpmtudStats pmtud;
   ConnectionStats stats;
 };
 
