@@ -260,6 +260,24 @@ struct tou_info {
   uint64_t rto_timeouts;
   uint64_t fast_recoveries;
   uint64_t dropped_malformed; /* datagrams from the peer's address that did not parse */
+  /* Path MTU discovery (RFC 8899 DPLPMTUD); pmtu is 0 when it is off
+   * (loopback peers, or TOU_PMTUD=0 in the environment). */
+  uint32_t pmtu;        /* the path MTU sent with: IP bytes per datagram */
+  uint32_t pmtud_state; /* TOU_PMTUD_* */
+  uint64_t pmtu_probes_sent;
+  uint64_t pmtu_probes_acked;
+  uint64_t pmtu_probes_lost;
+  uint64_t pmtu_ptb_accepted; /* ICMP "too big" reports validated and acted on */
+  uint64_t pmtu_ptb_rejected; /* ... that named nothing in flight (or a size not smaller) */
+  uint64_t pmtu_black_holes;  /* fall-backs to the base size without any ICMP */
+};
+/* tou_info.pmtud_state (RFC 8899 5.2). */
+enum {
+  TOU_PMTUD_DISABLED = 0,
+  TOU_PMTUD_BASE = 1,
+  TOU_PMTUD_SEARCHING = 2,
+  TOU_PMTUD_SEARCH_COMPLETE = 3,
+  TOU_PMTUD_ERROR = 4,
 };
 #define TOU_OPT_SACK 1
 #define TOU_OPT_TIMESTAMPS 2

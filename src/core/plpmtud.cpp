@@ -161,17 +161,16 @@ bool Plpmtud::on_ptb(Instant now, uint32_t ptb_mtu, bool quoted_probe) {
   if (probe) {
     probe_in_flight_ = false;
     ++stats_.probes_lost;
-    search_high_ = std::min(search_high_, probe_size_);
-    if (mtu > plpmtu_) {
-      // The path told the size to try: probe exactly that next.
+    if (mtu >= plpmtu_) {
+      // The probe failed and the path named its size: nothing above it fits.
       search_high_ = std::min<uint16_t>(search_high_, static_cast<uint16_t>(mtu + 1));
-      probe_size_ = mtu;
-      probe_count_ = 0;
-      state_ = State::kSearching;
-      return true;
-    }
-    if (mtu == plpmtu_) {
-      choose_next(now);
+      if (mtu > plpmtu_) {
+        probe_size_ = mtu;  // exactly that next
+        probe_count_ = 0;
+        state_ = State::kSearching;
+      } else {
+        choose_next(now);
+      }
       return true;
     }
   }

@@ -19,6 +19,7 @@ void TimeWaitEntry::on_timer(Instant) {
 
 void Engine::on_endpoint_events(Endpoint& ep, uint32_t events) {
   if (ep.dead) return;
+  if (events & EPOLLERR) drain_errors(ep);
   if (events & (EPOLLIN | EPOLLERR)) receive(ep);
 }
 
@@ -31,19 +32,7 @@ void Engine::receive(Endpoint& ep) {
     int n = recv_.receive(ep.sock.fd());
     if (n < 0) {
       ++stats_.receive_errors;
-      int err = -n;
-      // A connected client socket reports the peer's ICMP port unreachable here:
-      // during the handshake that is a refusal (as Linux's TCP treats it), later a
-      // soft error to ignore.
-      if (err == ECONNREFUSED && ep.connected) {
-        for (auto& [key, s] : ep.flows) {
-          if (s->core && s->core->state() == TcpState::kSynSent) {
-            s->error = ECONNREFUSED;
-            s->core->abort(now_);
-            mark_dirty(*s);
-          }
-        }
-      }
+      if (-n == ECONNREFUSED) refuse_handshakes(ep);
       continue;
     }
     for (size_t i = 0; i < static_cast<size_t>(n) && !ep.dead; ++i) {

@@ -37,6 +37,11 @@ struct EndpointStats {
   uint64_t resets_sent = 0;
   uint64_t time_wait_acks = 0;
   uint64_t dropped_other = 0;  // wrong port, RST for no connection, ...
+  // The error queue (src/engine/path_mtu.cpp).
+  uint64_t ptb_received = 0;   // ICMP / ICMPv6 "too big" for this socket
+  uint64_t ptb_unmatched = 0;  // ... naming a peer with no connection here
+  uint64_t local_too_big = 0;  // EMSGSIZE from our own stack
+  uint64_t icmp_other = 0;     // other ICMP errors (unreachable, ...)
 };
 
 // What is left of a connection in TIME-WAIT (RFC 9293 3.4.2): the core is

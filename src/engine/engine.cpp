@@ -21,6 +21,7 @@
 
 #include "engine/demux.hpp"
 #include "engine/high_fd.hpp"
+#include "engine/path_mtu.hpp"
 #include "engine/sockets.hpp"
 #include "tou/tou.h"
 
@@ -349,16 +350,31 @@ void Engine::flush_sends() {
 
 void Engine::on_send_error(int fd, int err) {
   ++stats_.send_errors;
+  if (err == EMSGSIZE) {
+    // Larger than the interface: the error queue says how large may go.
+    for (Endpoint* ep : endpoints_) {
+      if (ep->sock.fd() == fd && !ep->dead) drain_errors(*ep);
+    }
+    return;
+  }
   if (err != ECONNREFUSED) return;
   // A pending ICMP port unreachable, reported by the send: see receive().
   for (Endpoint* ep : endpoints_) {
-    if (ep->sock.fd() != fd || !ep->connected) continue;
-    for (auto& [key, s] : ep->flows) {
-      if (s->core && s->core->state() == TcpState::kSynSent) {
-        s->error = ECONNREFUSED;
-        s->core->abort(now_);
-        mark_dirty(*s);
-      }
+    if (ep->sock.fd() == fd) refuse_handshakes(*ep);
+  }
+}
+
+// A connected client socket learns of the peer's ICMP port unreachable (as a
+// socket error on receive or send, or from the error queue): during the
+// handshake that is a refusal (as Linux's TCP treats it), later a soft error
+// to ignore.
+void Engine::refuse_handshakes(Endpoint& ep) {
+  if (!ep.connected) return;
+  for (auto& [key, s] : ep.flows) {
+    if (s->core && s->core->state() == TcpState::kSynSent) {
+      s->error = ECONNREFUSED;
+      s->core->abort(now_);
+      mark_dirty(*s);
     }
   }
 }
@@ -648,6 +664,7 @@ std::unique_ptr<Connection> Engine::make_core(const SocketOptions& o, const Sock
                                               int mtu) {
   ConnectionConfig cfg;
   cfg.mss = mss_for_mtu(remote.family(), mtu);
+  cfg.plpmtud = plpmtud_config(remote, mtu);
   if (o.maxseg > 0) cfg.mss = static_cast<uint16_t>(std::min<int>(cfg.mss, o.maxseg));
   cfg.send_buffer = o.send_buffer;
   cfg.receive_buffer = api::receive_split(o.receive_buffer, o.receive_buffer_locked).core;

@@ -161,8 +161,12 @@ class Engine final : SendBatch::ErrorSink {
   void reschedule(Stream& s);
   void flush_sends();
   void on_send_error(int fd, int err) override;
+  void refuse_handshakes(Endpoint& ep);
 
   void receive(Endpoint& ep);
+  // The socket's error queue: ICMP "too big" to the connection it names
+  // (path_mtu.cpp).
+  void drain_errors(Endpoint& ep);
   void on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                    std::span<const uint8_t> bytes);
   void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,

@@ -417,6 +417,14 @@ int Engine::get_connection_info(Stream* s, tou_info& out) {
   out.rto_timeouts = st.rto_timeouts;
   out.fast_recoveries = st.fast_recoveries;
   out.dropped_malformed = st.dropped_malformed_total();
+  out.pmtu = i.pmtu;
+  out.pmtud_state = static_cast<uint32_t>(i.pmtud_state);  // same numbering as TOU_PMTUD_*
+  out.pmtu_probes_sent = i.pmtud.probes_sent;
+  out.pmtu_probes_acked = i.pmtud.probes_acked;
+  out.pmtu_probes_lost = i.pmtud.probes_lost;
+  out.pmtu_ptb_accepted = i.pmtud.ptb_accepted;
+  out.pmtu_ptb_rejected = i.pmtud.ptb_rejected;
+  out.pmtu_black_holes = i.pmtud.black_holes;
   return 0;
 }
 

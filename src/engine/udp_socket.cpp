@@ -3,6 +3,7 @@
 #include "engine/cmsg.hpp"
 #include "engine/high_fd.hpp"
 
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -16,6 +17,29 @@
 #include <mutex>
 
 namespace tou::engine {
+
+namespace {
+
+// RFC 8899 3 / RFC 8085 3.2: tou finds the path MTU itself, so the kernel must
+// never fragment: DF on every datagram, whatever its cached path MTU says
+// (PMTUDISC_PROBE: DF set, sizes up to the interface's MTU allowed), and ICMP
+// errors queued for us to read (RECVERR). An AF_INET6 socket carries IPv4
+// peers as v4-mapped addresses, so it takes the IPv4 options too.
+int set_path_mtu_options(int fd, int family) {
+  int probe = IP_PMTUDISC_PROBE, on = 1;
+  bool v4_ok = ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe) == 0 &&
+               ::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on) == 0;
+  if (family == AF_INET) return v4_ok ? 0 : errno;
+  int probe6 = IPV6_PMTUDISC_PROBE;
+  if (::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof probe6) != 0 ||
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &on, sizeof on) != 0 ||
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on) != 0) {
+    return errno;
+  }
+  return 0;
+}
+
+}  // namespace
 
 UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
   if (this != &o) {
@@ -37,7 +61,7 @@ int UdpSocket::open(int family, int v6only) {
     int on = v6only;
     if (::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) return errno;
   }
-  return 0;
+  return set_path_mtu_options(fd_, family);
 }
 
 int UdpSocket::bind(const SockAddr& local) {
@@ -109,6 +133,42 @@ void UdpSocket::enable_pktinfo() {
   } else {
     ::setsockopt(fd_, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
   }
+}
+
+int UdpSocket::read_error(ErrorReport& out) {
+  out = ErrorReport{};
+  // Room for the extended error and the offender's address after it.
+  alignas(cmsghdr)
+      uint8_t control[CMSG_SPACE(sizeof(sock_extended_err) + sizeof(sockaddr_in6)) * 2];
+  iovec iov{out.quoted.data(), out.quoted.size()};
+  msghdr h{};
+  h.msg_name = out.dest.get();
+  h.msg_namelen = sizeof(sockaddr_storage);
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = control;
+  h.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd_, &h, MSG_ERRQUEUE | MSG_DONTWAIT);
+  if (n < 0) return errno == EWOULDBLOCK ? EAGAIN : errno;
+  out.dest.set_size(h.msg_namelen);
+  out.quoted_len = static_cast<size_t>(n);
+  // IPv4 errors on an AF_INET6 socket come as IPV6_RECVERR with a v4-mapped name.
+  std::optional<sock_extended_err> ee = find_cmsg<sock_extended_err>(h, IPPROTO_IP, IP_RECVERR);
+  if (!ee) ee = find_cmsg<sock_extended_err>(h, IPPROTO_IPV6, IPV6_RECVERR);
+  if (!ee) return 0;  // nothing to learn from it: kOther
+  out.error = static_cast<int>(ee->ee_errno);
+  out.mtu = ee->ee_info;
+  constexpr uint8_t kIcmpDestUnreach = 3, kIcmpFragNeeded = 4;  // RFC 792, RFC 1191
+  constexpr uint8_t kIcmp6PacketTooBig = 2;                     // RFC 4443 3.2
+  if ((ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == kIcmpDestUnreach &&
+       ee->ee_code == kIcmpFragNeeded) ||
+      (ee->ee_origin == SO_EE_ORIGIN_ICMP6 && ee->ee_type == kIcmp6PacketTooBig)) {
+    out.kind = ErrorReport::Kind::kPacketTooBig;
+  } else if (ee->ee_origin == SO_EE_ORIGIN_LOCAL && ee->ee_errno == EMSGSIZE) {
+    out.kind = ErrorReport::Kind::kLocalTooBig;
+    out.quoted_len = 0;
+  }
+  return 0;
 }
 
 void UdpSocket::close() {
@@ -317,6 +377,7 @@ size_t SendBatch::send_run(size_t first, size_t end, ErrorSink& errors) {
   size_t sent = 0;
   size_t i = first;
   bool run_without_gso = false;
+  bool retried = false;  // the message at m failed once
   while (i < end) {
     // Plan the messages: trains while GSO is on, else one datagram each.
     GsoMode mode = gso_mode();
@@ -339,6 +400,7 @@ size_t SendBatch::send_run(size_t first, size_t end, ErrorSink& errors) {
         n = ::sendmmsg(fd, msgs_.data() + m, static_cast<unsigned>(nmsg - m), 0);
       }
       if (n > 0) {
+        retried = false;
         for (size_t k = m; k < m + static_cast<size_t>(n); ++k) {
           sent += msg_count_[k];
           if (msg_count_[k] > 1) {
@@ -363,8 +425,14 @@ size_t SendBatch::send_run(size_t first, size_t end, ErrorSink& errors) {
       errors.on_send_error(fd, err);
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
         m = nmsg;  // the socket is full: the rest of this run is lost like any drop
+      } else if (!retried) {
+        // With IP_RECVERR, an ICMP error about any peer of this socket (a
+        // port unreachable, a late "too big") is also reported once by the
+        // next send, which then sends nothing: the message goes again.
+        retried = true;
       } else {
-        ++m;  // a pending ICMP error or a bad destination: skip this one message
+        retried = false;
+        ++m;  // its own error (a bad destination, larger than the interface): skip it
       }
     }
     if (m == nmsg) return sent;

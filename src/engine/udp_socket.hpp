@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,24 @@ namespace tou::engine {
 // The largest UDP payload (IPv4: 65535 - 20 - 8) rounded up, plus room for the
 // 60 bytes of TCP header poll_transmit() may add to a full MSS.
 constexpr size_t kMaxDatagram = 65536 + 128;
+
+// One message from a socket's error queue (IP_RECVERR / IPV6_RECVERR).
+struct ErrorReport {
+  enum class Kind : uint8_t {
+    kPacketTooBig,  // ICMP "fragmentation needed" or ICMPv6 "packet too big" from the path
+    kLocalTooBig,   // our own stack refused a datagram larger than the interface (EMSGSIZE)
+    kOther,         // any other ICMP error (unreachable, time exceeded, ...)
+  };
+  Kind kind = Kind::kOther;
+  int error = 0;     // ee_errno
+  uint32_t mtu = 0;  // ee_info: the MTU a too-big report names
+  SockAddr dest;     // where the datagram was going (the peer)
+  // The start of the datagram the error quotes (our segment from its TCP
+  // header on; empty for local errors).
+  std::array<uint8_t, 64> quoted{};
+  size_t quoted_len = 0;
+  std::span<const uint8_t> quote() const { return {quoted.data(), quoted_len}; }
+};
 
 class UdpSocket {
  public:
@@ -42,6 +61,9 @@ class UdpSocket {
   // Ask for IP_PKTINFO / IPV6_PKTINFO on receive (a wildcard-bound listener
   // learns which local address each peer reached).
   void enable_pktinfo();
+  // One message from the error queue (MSG_ERRQUEUE): 0 and `out` filled,
+  // EAGAIN when the queue is empty, or another errno.
+  int read_error(ErrorReport& out);
 
   int fd() const { return fd_; }
   void close();
