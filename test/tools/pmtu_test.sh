@@ -3,7 +3,10 @@
 # from A to B arrives intact with zero IP fragments (i) with ICMP working (the
 # router's "fragmentation needed" lowers tou's size at once), (ii) with that
 # ICMP black-holed at the router (tou's probes find the size), within 60 s,
-# and (iii) over IPv6 (ICMPv6 "packet too big"). Needs root; skips otherwise.
+# (iii) over IPv6 (ICMPv6 "packet too big"), and (iv) when the hop narrows to
+# 1280 in the middle of a transfer that had found 1500, with ICMP black-holed
+# (black-hole detection), and (v) when A's own interface narrows to 1280
+# mid-transfer (EMSGSIZE from A's stack). Needs root; skips otherwise.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pmtu_netns.sh"
 
@@ -17,9 +20,11 @@ random_file "$WORK/file" "$BYTES"
 PORT=9077
 
 # Sends the file from A to B over tou (tou-cat); both sides bounded by 60 s.
-# The sender's statistics line (tou-cat -v) is in $WORK/a.err.
+# The sender's statistics line (tou-cat -v) is in $WORK/a.err. With a second
+# argument, the sender's input pauses 2 s after that many bytes while
+# $WORK/pause-hook runs.
 transfer() {
-  local dest=$1
+  local dest=$1 pause_at=${2:-}
   rm -f "$WORK/received"
   ip netns exec "$PMTU_B" timeout -k 5 70 "$CAT" -l "$dest" "$PORT" >"$WORK/received" \
     2>"$WORK/b.err" &
@@ -31,8 +36,14 @@ transfer() {
     sleep 0.05
   done
   local status=0
-  ip netns exec "$PMTU_A" timeout -k 5 60 "$CAT" -v -w 10 "$dest" "$PORT" <"$WORK/file" \
-    2>"$WORK/a.err" || status=$?
+  if [[ -n $pause_at ]]; then
+    { head -c "$pause_at" "$WORK/file"; bash "$WORK/pause-hook" >&2; sleep 2; tail -c +$((pause_at + 1)) "$WORK/file"; } |
+      ip netns exec "$PMTU_A" timeout -k 5 60 "$CAT" -v -w 10 "$dest" "$PORT" 2>"$WORK/a.err" ||
+      status=$?
+  else
+    ip netns exec "$PMTU_A" timeout -k 5 60 "$CAT" -v -w 10 "$dest" "$PORT" <"$WORK/file" \
+      2>"$WORK/a.err" || status=$?
+  fi
   [[ $status == 0 ]] || fail "tou-cat to $dest exited $status (124: not done in 60 s): $(cat "$WORK/a.err")"
   wait_within 15 "$server" || fail "the receiver did not finish"
   [[ $(stat -c %s "$WORK/received") == "$BYTES" ]] ||
@@ -42,6 +53,9 @@ transfer() {
 
 # The MSS the sender ended with (tou-cat -v: "mss N B").
 final_mss() { grep -o 'mss [0-9]*' "$WORK/a.err" | tail -1 | cut -d' ' -f2; }
+# A path MTU counter from the same line: "ICMP too-big N", "black holes N".
+pmtu_counter() { grep -o "$1 [0-9]*" "$WORK/a.err" | tail -1 | awk '{print $NF}'; }
+pmtu_line() { grep -o 'path MTU.*' "$WORK/a.err" | tail -1; }
 
 # --- (i) ICMP working: the router's "fragmentation needed" (MTU 1280).
 pmtu_netns_up
@@ -53,7 +67,8 @@ icmp=$(pmtu_snmp "$PMTU_R" OutDestUnreachs)
 mss=$(final_mss)
 # 1280 - 20 (IP) - 8 (UDP) - 20 (TCP) = 1232.
 [[ $mss == 1232 ]] || fail "ICMP working: final MSS $mss, expected 1232 (path MTU 1280)"
-note "ICMP working: $BYTES bytes intact, 0 fragments, $icmp ICMP from the router, MSS $mss"
+(($(pmtu_counter "ICMP too-big") > 0)) || fail "ICMP working: no too-big report accepted"
+note "ICMP working: $BYTES bytes intact, 0 fragments, $icmp ICMP from the router, MSS $mss; $(pmtu_line)"
 
 # --- (ii) ICMP black-holed at the router: probing alone finds the size.
 pmtu_netns_up
@@ -67,7 +82,7 @@ dropped=$(pmtu_snmp "$PMTU_R" FragFails)
 mss=$(final_mss)
 ((mss <= 1232 && mss >= 1232 - 4)) ||
   fail "ICMP black-holed: final MSS $mss, expected 1228..1232 (path MTU 1280, search granularity 4)"
-note "ICMP black-holed: $BYTES bytes intact, 0 fragments, $dropped probes dropped, MSS $mss"
+note "ICMP black-holed: $BYTES bytes intact, 0 fragments, $dropped probes dropped, MSS $mss; $(pmtu_line)"
 
 # --- (iii) IPv6: ICMPv6 "packet too big".
 pmtu_netns_up
@@ -77,5 +92,34 @@ frags=$(pmtu_fragments)
 mss=$(final_mss)
 # 1280 - 40 (IPv6) - 8 (UDP) - 20 (TCP) = 1212.
 [[ $mss == 1212 ]] || fail "IPv6: final MSS $mss, expected 1212 (path MTU 1280)"
-note "IPv6: $BYTES bytes intact, 0 fragments, MSS $mss"
+note "IPv6: $BYTES bytes intact, 0 fragments, MSS $mss; $(pmtu_line)"
+
+# --- (iv) A black hole that opens mid-transfer: the hop is 1500 while the
+# first 4 MB go (tou finds 1500), then narrows to 1280 with ICMP black-holed.
+pmtu_netns_up
+pmtu_blackhole_icmp
+ip -n "$PMTU_R" link set vrb mtu 1500
+echo "ip -n $PMTU_R link set vrb mtu 1280" >"$WORK/pause-hook"
+transfer 10.77.2.1 4000000
+frags=$(pmtu_fragments)
+[[ $frags == 0 ]] || fail "black hole mid-transfer: $frags IP fragments made or reassembled"
+[[ $(pmtu_snmp "$PMTU_R" OutDestUnreachs) == 0 ]] || fail "the black hole let ICMP out"
+dropped=$(pmtu_snmp "$PMTU_R" FragFails)
+((dropped > 0)) || fail "nothing was dropped at the narrowed hop"
+mss=$(final_mss)
+((mss <= 1232 && mss >= 1232 - 4)) || fail "black hole mid-transfer: final MSS $mss, expected 1228..1232"
+(($(pmtu_counter "black holes") > 0)) || fail "black hole mid-transfer: none detected: $(cat "$WORK/a.err")"
+note "black hole mid-transfer: $BYTES bytes intact, 0 fragments, $dropped dropped at the hop, MSS $mss; $(pmtu_line)"
+
+# --- (v) The sender's own interface narrows mid-transfer: its kernel refuses
+# the larger datagrams (EMSGSIZE, with the MTU in the error queue).
+pmtu_netns_up
+ip -n "$PMTU_R" link set vrb mtu 1500
+echo "ip -n $PMTU_A link set va mtu 1280" >"$WORK/pause-hook"
+transfer 10.77.2.1 4000000
+frags=$(pmtu_fragments)
+[[ $frags == 0 ]] || fail "interface narrowed: $frags IP fragments made or reassembled"
+mss=$(final_mss)
+[[ $mss == 1232 ]] || fail "interface narrowed: final MSS $mss, expected 1232: $(cat "$WORK/a.err")"
+note "interface narrowed mid-transfer: $BYTES bytes intact, 0 fragments, MSS $mss; $(pmtu_line)"
 echo "PASS"

@@ -26,6 +26,10 @@ int tou_stats(int fd, ConnectionStats& out) {
   out.bytes_received = info.bytes_received;
   out.fin_acked = info.state == TOU_STATE_FIN_WAIT_2 || info.state == TOU_STATE_TIME_WAIT ||
                   info.state == TOU_STATE_CLOSED;
+  out.pmtu = info.pmtu;
+  out.pmtu_probes_lost = info.pmtu_probes_lost;
+  out.pmtu_ptb = info.pmtu_ptb_accepted;
+  out.pmtu_black_holes = info.pmtu_black_holes;
   return 0;
 }
 
@@ -69,11 +73,16 @@ int set_io_timeout(const SocketOps& ops, int fd, double seconds) {
 }
 
 std::string format_stats(const ConnectionStats& s) {
-  return fmt::format(
+  std::string line = fmt::format(
       "rtt {:.3f} ms (var {:.3f} ms), cwnd {} B, mss {} B, retransmissions {} ({} B), "
       "sent {} B, received {} B",
       s.rtt_us / 1000.0, s.rttvar_us / 1000.0, s.cwnd_bytes, s.mss, s.retransmits,
       s.bytes_retransmitted, s.bytes_sent, s.bytes_received);
+  if (s.pmtu != 0) {
+    line += fmt::format(", path MTU {} B (probes lost {}, ICMP too-big {}, black holes {})", s.pmtu,
+                        s.pmtu_probes_lost, s.pmtu_ptb, s.pmtu_black_holes);
+  }
+  return line;
 }
 
 }  // namespace tou::tools

@@ -23,6 +23,11 @@ struct ConnectionStats {
   uint64_t bytes_retransmitted = 0;
   uint64_t bytes_received = 0;
   bool fin_acked = false;  // our FIN was acknowledged: every byte we sent was delivered
+  // Path MTU discovery (tou only; pmtu 0 when off).
+  uint32_t pmtu = 0;
+  uint64_t pmtu_probes_lost = 0;
+  uint64_t pmtu_ptb = 0;  // ICMP "too big" reports accepted
+  uint64_t pmtu_black_holes = 0;
 };
 
 struct SocketOps {
@@ -52,7 +57,8 @@ int set_int_option(const SocketOps& ops, int fd, int level, int name, int value)
 // SO_RCVTIMEO and SO_SNDTIMEO, so that no blocking call waits longer.
 int set_io_timeout(const SocketOps& ops, int fd, double seconds);
 
-// "rtt 0.123 ms, cwnd 1.50 MB, retransmissions 0, sent 1048576 B, received 0 B".
+// "rtt 0.123 ms, cwnd 1.50 MB, retransmissions 0, sent 1048576 B, received 0 B",
+// then ", path MTU 1280 B (...)" when tou discovers it.
 std::string format_stats(const ConnectionStats& stats);
 
 }  // namespace tou::tools
