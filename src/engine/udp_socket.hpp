@@ -145,7 +145,8 @@ class SendBatch {
   // Room for kSlots datagrams of a 1500-byte path, or 16 of loopback's 64 KiB.
   static constexpr size_t kBufferSize = 16 * kMaxDatagram;
 
-  // Called for each failed send with the socket and errno; the datagram is dropped.
+  // Called for each failed send with the socket and errno. A datagram is
+  // tried once more (see send_run), then dropped; a full socket drops the rest.
   struct ErrorSink {
     virtual void on_send_error(int fd, int err) = 0;
 
