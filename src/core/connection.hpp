@@ -251,6 +251,8 @@ class Connection {
   std::optional<uint32_t> pmtu_probe_len(Instant now, size_t out_size);
   void on_pmtu_probe_sent(Instant now, SeqNum seq, uint32_t len);
   bool check_pmtu_probe(Instant now);
+  size_t discount_probe_loss(Instant now, size_t newly_lost);
+  bool in_probe_hole() const;
   void check_black_hole(Instant now);
   void after_mtu_drop(uint16_t mss_before);
   uint32_t mss_for_plpmtu(uint32_t mtu) const;
@@ -277,6 +279,7 @@ class Connection {
   Plpmtud plpmtud_;
   std::optional<SeqNum> pmtu_probe_seq_;  // the path MTU probe in flight
   SeqNum pmtu_probe_end_;
+  std::optional<SeqNum> pmtu_hole_end_;  // a lost probe's bytes, not all acknowledged yet
 };
 
 // RFC 9293 3.10.7.1: the reset answering a segment for no connection (or for a

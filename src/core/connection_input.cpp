@@ -496,10 +496,10 @@ void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
   if (!sack_ok_ && is_dup_ack && snd_.dup_acks >= 3 && pmtu_probe_seq_ == snd_.una) {
     snd_.sent.mark_lost(0);
   }
-  // RFC 8899 4.4: a lost probe alone is not congestion.
-  if (check_pmtu_probe(now) && newly_lost <= 1) return;
-  // RFC 6675 5: enter recovery on DupThresh duplicate ACKs or when IsLost()
-  // holds for the first unacknowledged segment.
+  // RFC 8899 4.4: a lost path MTU probe is not congestion, nor are the
+  // duplicate ACKs its hole causes.
+  newly_lost = discount_probe_loss(now, newly_lost);
+  if (in_probe_hole()) is_dup_ack = false;
   if ((is_dup_ack && snd_.dup_acks >= 3) || newly_lost > 0) maybe_enter_recovery(now);
 }
 

@@ -60,6 +60,7 @@ void Connection::on_pmtu_probe_sent(Instant now, SeqNum seq, uint32_t len) {
 // Settles the probe in flight: delivered (cumulatively or SACKed) or judged
 // lost by loss detection. Returns true when it was just found lost.
 bool Connection::check_pmtu_probe(Instant now) {
+  if (pmtu_hole_end_ && snd_.una >= *pmtu_hole_end_) pmtu_hole_end_.reset();
   if (!pmtu_probe_seq_) return false;
   bool acked = snd_.una > *pmtu_probe_seq_;
   bool lost = false;
@@ -78,13 +79,23 @@ bool Connection::check_pmtu_probe(Instant now) {
     plpmtud_.on_probe_acked(now);
   } else {
     plpmtud_.on_probe_lost(now);
-    // RFC 8899 4.4: the loss of a probe is no sign of congestion. The
-    // duplicate ACKs it causes must not start a recovery either (RFC 6582's
-    // "recover" guard, as after a timeout).
-    if (!snd_.in_recovery) snd_.recover = snd_.nxt;
+    pmtu_hole_end_ = pmtu_probe_end_;
   }
   refresh_send_mss();
   return lost;
+}
+
+// RFC 8899 4.4: of the segments loss detection just marked lost, the path
+// MTU probe is no sign of congestion. Returns how many others there are.
+size_t Connection::discount_probe_loss(Instant now, size_t newly_lost) {
+  if (check_pmtu_probe(now) && newly_lost > 0) --newly_lost;
+  return newly_lost;
+}
+
+// Duplicate ACKs while the lost probe's bytes are missing at the peer report
+// that hole, not congestion.
+bool Connection::in_probe_hole() const {
+  return pmtu_hole_end_ && snd_.una < *pmtu_hole_end_;
 }
 
 bool Connection::on_packet_too_big(Instant now, uint32_t mtu, std::span<const uint8_t> quoted) {
@@ -98,13 +109,20 @@ bool Connection::on_packet_too_big(Instant now, uint32_t mtu, std::span<const ui
     return false;
   }
   bool quoted_probe = pmtu_probe_seq_ && seq == *pmtu_probe_seq_;
+  uint32_t quoted_size = 0;  // the quoted segment's IP size, as sent
+  if (std::optional<size_t> i = snd_.sent.find(seq)) {
+    const SentSegment& r = snd_.sent[*i];
+    uint32_t payload = r.len - (r.syn ? 1 : 0) - (r.fin ? 1 : 0);
+    uint32_t options = snd_.mss - max_payload(false);
+    quoted_size = payload + options + kTcpHeader + plpmtud_.overhead();
+  }
   uint16_t mss_before = snd_.mss;
-  if (!plpmtud_.on_ptb(now, mtu, quoted_probe)) return false;
+  if (!plpmtud_.on_ptb(now, mtu, quoted_probe, quoted_size)) return false;
   if (quoted_probe) {
     // The probe was dropped: resend its bytes at once, in segments that fit.
     pmtu_probe_seq_.reset();
     if (std::optional<size_t> i = snd_.sent.find(seq)) snd_.sent.mark_lost(*i);
-    if (!snd_.in_recovery) snd_.recover = snd_.nxt;
+    pmtu_hole_end_ = pmtu_probe_end_;
   }
   refresh_send_mss();
   after_mtu_drop(mss_before);

@@ -146,10 +146,10 @@ void Plpmtud::complete(Instant now) {
   raise_at_ = now + config_.raise_interval;
 }
 
-bool Plpmtud::on_ptb(Instant now, uint32_t ptb_mtu, bool quoted_probe) {
+bool Plpmtud::on_ptb(Instant now, uint32_t ptb_mtu, bool quoted_probe, uint32_t quoted_size) {
   if (state_ == State::kDisabled) return false;
   bool probe = quoted_probe && probe_in_flight_;
-  uint16_t sent = probe ? probe_size_ : plpmtu_;
+  uint32_t sent = probe ? probe_size_ : quoted_size != 0 ? quoted_size : plpmtu_;
   // RFC 8899 4.6.2: a PTB claiming the sent size fits (or an impossible size)
   // is not believed.
   if (ptb_mtu >= sent || ptb_mtu < kSmallestMtu) {
@@ -174,9 +174,12 @@ bool Plpmtud::on_ptb(Instant now, uint32_t ptb_mtu, bool quoted_probe) {
       return true;
     }
   }
+  // A report about a segment sent before the size went down (one ICMP for
+  // each packet of a flight): true, and nothing more to do.
+  if (mtu >= plpmtu_) return true;
   // The current size does not fit: lower it at once (RFC 8899 4.6.2), and
   // let the raise timer try larger ones again later.
-  set_plpmtu(std::min(mtu, plpmtu_));
+  set_plpmtu(mtu);
   search_low_ = plpmtu_;
   search_high_ = static_cast<uint16_t>(plpmtu_ + 1);
   if (plpmtu_ < config_.base_mtu) {

@@ -84,11 +84,13 @@ class Plpmtud {
   void on_probe_lost(Instant now);
 
   // RFC 8899 4.6.2: a PTB the caller validated against a segment in flight
-  // (quoted_probe: the quoted segment was the probe in flight). Returns true
-  // when accepted: the size (or the probe) went down to ptb_mtu, never below
-  // min_mtu, never above the size that was sent. A report not smaller than
-  // what was sent is rejected (counted).
-  bool on_ptb(Instant now, uint32_t ptb_mtu, bool quoted_probe);
+  // (quoted_probe: the quoted segment was the probe in flight; quoted_size:
+  // that segment's IP size as sent, 0 when unknown). Returns true when
+  // accepted: the size (or the probe) went down to ptb_mtu, never below
+  // min_mtu, never above the size that was sent; a report about a segment
+  // sent before the size went down changes nothing. A report not smaller
+  // than what was sent is rejected (counted).
+  bool on_ptb(Instant now, uint32_t ptb_mtu, bool quoted_probe, uint32_t quoted_size = 0);
   // Rejected before reaching the state machine (no segment in flight matched).
   void count_rejected_ptb() { ++stats_.ptb_rejected; }
   // RFC 8899 4.3: full-sized segments keep being lost while the path carried

@@ -139,6 +139,28 @@ TEST(Pmtu, LostProbeIsNotCongestion_RFC8899_4_4) {
   EXPECT_EQ(sent_at(probe_seq + kBaseMss), size_t{kMaxMss - kBaseMss});
 }
 
+TEST(Pmtu, ProbeLostWithOtherDataIsStillCongestion_RFC8899_4_4) {
+  ScriptTest t(pmtu_config(true));
+  t.establish_active(seg().sack_ok());
+  t.app_send(kBaseMss);
+  t.take();
+  t.at_ms(10);
+  t.inject(peer_ack(1001 + kBaseMss));
+  uint32_t probe_seq = 1001 + kBaseMss;
+  t.app_send(kMaxMss + 5 * kBaseMss);
+  EXPECT_EQ(t.take().payload.size(), kMaxMss);  // the probe: lost
+  for (int i = 0; i < 5; ++i) t.take();         // the second of these: lost too
+  uint32_t first = probe_seq + kMaxMss;         // delivered
+  uint32_t third = first + 2 * kBaseMss;        // delivered, with the two after it
+  t.at_ms(20);
+  t.inject(peer_ack(probe_seq).sack(first, first + kBaseMss));
+  t.inject(peer_ack(probe_seq).sack(third, third + kBaseMss).sack(first, first + kBaseMss));
+  t.inject(peer_ack(probe_seq).sack(third, third + 2 * kBaseMss).sack(first, first + kBaseMss));
+  t.inject(peer_ack(probe_seq).sack(third, third + 3 * kBaseMss).sack(first, first + kBaseMss));
+  EXPECT_EQ(t.conn().plpmtud().stats().probes_lost, 1u);
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 1u) << "the other segment's loss is congestion";
+}
+
 // A peer behind a path that drops every packet above `mtu` (no ICMP): it
 // acknowledges what arrives, with SACK blocks for what is out of order.
 class LossyPath {
@@ -224,6 +246,11 @@ TEST(Pmtu, ValidPtbLowersTheMssAtOnce_RFC8899_4_6_2) {
   EXPECT_EQ(t.conn().info().pmtu, 1280);
   EXPECT_EQ(t.conn().info().snd_mss, 1280 - 48);
   EXPECT_EQ(t.conn().plpmtud().stats().ptb_accepted, 1u);
+  // The router reports each packet of the flight: the others change nothing.
+  EXPECT_TRUE(t.conn().on_packet_too_big(t.now(), 1280, quote(nxt)));
+  EXPECT_TRUE(t.conn().on_packet_too_big(t.now(), 1280, quote(nxt + 2 * kMaxMss)));
+  EXPECT_EQ(t.conn().plpmtud().stats().ptb_rejected, 0u);
+  EXPECT_EQ(t.conn().info().pmtu, 1280);
   // The three segments were too big: each goes again in two pieces that fit.
   t.drain();
   std::vector<size_t> sizes;
