@@ -105,15 +105,21 @@ TEST(Pmtu, ProbeNeverLargerThanThePeersMss_RFC8899_5_1_2) {
   EXPECT_EQ(t.conn().plpmtud().max_mtu(), 1300 + 48);
 }
 
-TEST(Pmtu, LostProbeIsNotCongestion_RFC8899_4_4) {
-  ScriptTest t(pmtu_config(true));
+// Handshake with SACK and the base confirmed by one full segment acknowledged
+// 10 ms later; returns SND.NXT, where the next probe goes.
+uint32_t confirm_base_with_sack(ScriptTest& t) {
   t.establish_active(seg().sack_ok());
   t.app_send(kBaseMss);
   t.take();
   t.at_ms(10);
   t.inject(peer_ack(1001 + kBaseMss));
+  return 1001 + kBaseMss;
+}
+
+TEST(Pmtu, LostProbeIsNotCongestion_RFC8899_4_4) {
+  ScriptTest t(pmtu_config(true));
+  uint32_t probe_seq = confirm_base_with_sack(t);
   uint32_t cwnd = t.conn().info().cwnd;
-  uint32_t probe_seq = 1001 + kBaseMss;
   t.app_send(kMaxMss + 4 * kBaseMss);
   EXPECT_EQ(t.take().payload.size(), kMaxMss);  // the probe, lost on the way
   for (int i = 0; i < 4; ++i) EXPECT_EQ(t.take().payload.size(), kBaseMss);
@@ -141,12 +147,7 @@ TEST(Pmtu, LostProbeIsNotCongestion_RFC8899_4_4) {
 
 TEST(Pmtu, ProbeLostWithOtherDataIsStillCongestion_RFC8899_4_4) {
   ScriptTest t(pmtu_config(true));
-  t.establish_active(seg().sack_ok());
-  t.app_send(kBaseMss);
-  t.take();
-  t.at_ms(10);
-  t.inject(peer_ack(1001 + kBaseMss));
-  uint32_t probe_seq = 1001 + kBaseMss;
+  uint32_t probe_seq = confirm_base_with_sack(t);
   t.app_send(kMaxMss + 5 * kBaseMss);
   EXPECT_EQ(t.take().payload.size(), kMaxMss);  // the probe: lost
   for (int i = 0; i < 5; ++i) t.take();         // the second of these: lost too
