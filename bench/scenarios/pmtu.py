@@ -5,8 +5,7 @@ veths at 1500 except the router's side of R -- B at 1280, the shape of
 test/tools/pmtu_test.sh. tou-perf over tou, then over the kernel's TCP, on the
 same path in the same run:
 
-  - the 1280 hop at veth speed (CPU-bound: the kernel's TCP has GSO/GRO, tou
-    sends one datagram per segment),
+  - the 1280 hop at veth speed (CPU-bound: the cost per byte decides),
   - the 1280 hop shaped to 200 Mbit/s by htb (when the kernel has it): there
     the protocol decides,
   - the same with the router's ICMP "fragmentation needed" black-holed: tou
