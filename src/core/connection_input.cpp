@@ -251,7 +251,8 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
   if (state_ == TcpState::kClosed) return;
 
   rcv_.last_input = now;
-  if (config_.keepalive && is_synchronized(state_)) {
+  // RFC 9293 3.8.4: keep-alives probe an open connection, never one in TIME-WAIT.
+  if (config_.keepalive && is_synchronized(state_) && state_ != TcpState::kTimeWait) {
     timers_.keepalive = now + config_.keepalive_idle;
     timers_.keepalive_probes_sent = 0;
   }

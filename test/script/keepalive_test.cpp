@@ -100,5 +100,32 @@ TEST(Keepalive, IncomingDataRestartsIdleTimer_RFC9293_3_8_4) {
   t.expect(seg().ack_flag().seq(1000).ack(5011));
 }
 
+// A TIME-WAIT connection probes nothing: a segment it receives there (a
+// duplicate ACK) must not re-arm keepalive, whose probe would go unanswered
+// and end a finished connection in ETIMEDOUT (found by tou-sim's stall check).
+TEST(Keepalive, NoProbeInTimeWait_RFC9293_3_8_4) {
+  ConnectionConfig c = keepalive_config();
+  c.keepalive_idle = std::chrono::milliseconds(300);
+  c.keepalive_interval = std::chrono::milliseconds(100);
+  ScriptTest t(c);
+  t.establish_active();
+  t.conn().shutdown(t.now());
+  t.expect(seg().ack_flag().fin().seq(1001).ack(5001));
+  t.at_ms(10);
+  t.inject(seg().seq(5001).ack(1002).win(65535));
+  t.at_ms(20);
+  t.inject(seg().seq(5001).ack(1002).win(65535).fin());
+  t.expect(seg().ack_flag().seq(1002).ack(5002));
+  ASSERT_EQ(t.conn().state(), TcpState::kTimeWait);
+  t.at_ms(30);
+  t.inject(seg().seq(5002).ack(1002).win(65535));  // a late duplicate ACK
+  t.at_ms(2019);
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().keepalive_probes, 0u);
+  t.at_ms(2020);  // 2 MSL after entering TIME-WAIT
+  EXPECT_EQ(t.conn().state(), TcpState::kClosed);
+  EXPECT_EQ(t.conn().error(), 0);
+}
+
 }  // namespace
 }  // namespace tou::script
