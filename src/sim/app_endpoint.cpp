@@ -76,7 +76,7 @@ void AppEndpoint::on_datagram(Instant now, EndpointId /*from*/, std::span<const 
   } else {
     conn_.on_datagram(now, datagram);
   }
-  drive(now);
+  drive(now, /*network=*/true);
 }
 
 Transmit AppEndpoint::poll_transmit(Instant now, std::span<uint8_t> buf) {
@@ -133,15 +133,28 @@ void AppEndpoint::app_fail(Instant now, std::string reason) {
   log(now, "FAILURE " + reason);
 }
 
-void AppEndpoint::note_state(Instant now) {
+void AppEndpoint::note_progress(Instant now) {
+  if (progress_ != nullptr) progress_->note(now);
+}
+
+void AppEndpoint::note_state(Instant now, bool network) {
   if (conn_.state() == logged_state_) return;
   log(now, fmt::format("{} -> {}{}", to_string(logged_state_), to_string(conn_.state()),
                        conn_.error() != 0 ? " error " + errno_name(conn_.error()) : ""));
+  if (conn_.state() == TcpState::kClosed && conn_.error() != 0) {
+    // An error ends a stall without being progress (progress.hpp).
+    if (!rec_.error_at) {
+      rec_.error_at = now;
+      if (progress_ != nullptr) rec_.error_stall = progress_->stall_until(now);
+    }
+  } else if (network && logged_state_ != TcpState::kTimeWait) {
+    note_progress(now);  // the peer's segment got through (TIME-WAIT's end is a timer)
+  }
   logged_state_ = conn_.state();
 }
 
-void AppEndpoint::drive(Instant now) {
-  note_state(now);
+void AppEndpoint::drive(Instant now, bool network) {
+  note_state(now, network);
   if (!synchronized_ && is_synchronized(conn_.state())) {
     synchronized_ = true;
     rec_.established_at = now;
@@ -176,7 +189,7 @@ void AppEndpoint::drive(Instant now) {
     }
   }
   drain_events(now);
-  note_state(now);
+  note_state(now, false);
   if (conn_.state() == TcpState::kClosed && !rec_.closed_at) rec_.closed_at = now;
 }
 
@@ -196,6 +209,7 @@ void AppEndpoint::read_all(Instant now) {
       app_fail(now, fmt::format("byte {} of the stream is wrong (got {:#04x}, want {:#04x})",
                                 rec_.received + *bad, got[*bad], in_.at(rec_.received + *bad)));
     }
+    note_progress(now);
     if (!rec_.first_byte_at) rec_.first_byte_at = now;
     rec_.last_byte_at = now;
     rec_.received += n;
@@ -215,6 +229,7 @@ void AppEndpoint::read_all(Instant now) {
   if (!rec_.eof && conn_.read_eof()) {
     rec_.eof = true;
     rec_.eof_at = now;
+    note_progress(now);
     log(now, fmt::format("read EOF after {} bytes", rec_.received));
     if (rec_.received != plan_.bytes_to_receive) {
       app_fail(now, fmt::format("EOF after {} of {} bytes", rec_.received, plan_.bytes_to_receive));

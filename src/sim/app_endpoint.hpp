@@ -19,6 +19,7 @@
 #include "core/connection.hpp"
 #include "sim/data_pattern.hpp"
 #include "sim/network.hpp"
+#include "sim/progress.hpp"
 
 namespace tou::sim {
 
@@ -54,6 +55,8 @@ struct AppRecord {
   std::optional<Instant> steady_mark_at;  // received reached steady_state_from * bytes_to_receive
   uint64_t steady_mark_bytes = 0;
   std::optional<Instant> closed_at;  // the connection reached CLOSED
+  std::optional<Instant> error_at;   // it reached CLOSED with an error
+  Stall error_stall;                 // the stall that ended in that error (ProgressClock)
   bool error_event = false;          // ConnectionEvent::kError seen
   uint64_t resets_sent = 0;          // answers to datagrams after CLOSED
   std::string failure;               // first application-level failure (wrong byte, EOF early, ...)
@@ -65,6 +68,8 @@ class AppEndpoint : public Endpoint {
 
   // Receives one line per application call and state change (optional).
   void set_log(std::function<void(Instant, const std::string&)> log) { log_ = std::move(log); }
+  // Where this endpoint reports delivery progress (optional; shared with the peer).
+  void set_progress(ProgressClock* progress) { progress_ = progress; }
   // Sets the peer all datagrams go to; call before the run.
   void set_peer(EndpointId peer) { peer_ = peer; }
   // Opens the connection (connect or listen) at `now`.
@@ -88,13 +93,15 @@ class AppEndpoint : public Endpoint {
   std::string describe() const;
 
  private:
-  void drive(Instant now);
+  // `network`: a datagram arrived (a state change it caused is progress).
+  void drive(Instant now, bool network = false);
   void read_all(Instant now);
   void write_all(Instant now);
   void drain_events(Instant now);
   void app_fail(Instant now, std::string reason);
   void log(Instant now, const std::string& what);
-  void note_state(Instant now);  // logs a state change since the last call
+  void note_state(Instant now, bool network);  // logs a state change since the last call
+  void note_progress(Instant now);
 
   const char* name_;
   Connection conn_;
@@ -108,6 +115,7 @@ class AppEndpoint : public Endpoint {
   std::vector<uint8_t> chunk_;
   TcpState logged_state_ = TcpState::kClosed;
   std::function<void(Instant, const std::string&)> log_;
+  ProgressClock* progress_ = nullptr;
 };
 
 }  // namespace tou::sim

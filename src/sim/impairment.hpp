@@ -1,16 +1,18 @@
-// The per-datagram impairment decisions of a link, without any notion of time:
-// the propagation delay with jitter, loss (independent or Gilbert-Elliott),
+// The per-datagram impairment decisions of a link: the propagation delay with
+// jitter, loss (independent, Gilbert-Elliott per datagram, or bursts that last
+// a time, which alone needs the datagram's send time),
 // reordering, corruption (which bits) and duplication. The simulator's Link
 // (virtual time) and tou-netem (real time, UDP or TUN) both draw their
 // decisions here, so the same settings and seed mean the same impairments.
 //
 //   Rng rng(seed);
 //   Impairment imp(ImpairmentConfig{.loss = 0.1, .duplicate = 0.05}, rng);
-//   Verdict v = imp.decide(bytes);   // may flip bits in `bytes`
+//   Verdict v = imp.decide(bytes, now);   // may flip bits in `bytes`
 //   if (!v.lost) schedule(now + v.delay + (v.reordered ? reorder_delay : 0), bytes);
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "base/time.hpp"
@@ -45,12 +47,37 @@ struct GilbertElliott {
                                           double loss_in_bad = 0.5);
 };
 
+// Bursts that last a time (a two-state continuous-time Markov chain): the path
+// is Bad for an exponentially distributed time of mean `mean_bad` and Good for
+// one of mean mean_bad * (1 - pi) / pi, pi = loss / loss_in_bad being the share
+// of time in Bad; a datagram sent while Bad is lost with loss_in_bad, none while
+// Good. The state at a datagram's send time is drawn from the exact transition
+// probability since the previous datagram,
+//   P(Bad after dt | Bad)  = pi + (1 - pi) * e^(-dt / tau)
+//   P(Bad after dt | Good) = pi - pi * e^(-dt / tau),   1/tau = 1/mean_bad + 1/mean_good,
+// so a sparse sender (one retransmission per RTO) meets a fresh state each time,
+// as on a real path, unlike the per-datagram chain above. One draw for the
+// state and one for the loss per datagram, as in GilbertElliott.
+struct TimedBursts {
+  Duration mean_bad{0};
+  double share_bad = 0;  // pi, the long-run share of time in Bad
+  double loss_in_bad = 1;
+
+  // `loss` on average: loss_in_bad = max(0.5, loss), pi = loss / loss_in_bad.
+  static TimedBursts with_average_loss(double loss, Duration mean_bad, double loss_in_bad = 0.5);
+  // The chance to be Bad `dt` after being `bad`.
+  double bad_after(bool bad, Duration dt) const;
+};
+
 // The time-agnostic part of a link's settings. Probabilities are fractions in [0, 1].
 struct ImpairmentConfig {
   Duration delay{0};   // one-way propagation delay
   Duration jitter{0};  // extra delay, uniform in [0, jitter]
   double loss = 0;
   bool burst_loss = false;  // Gilbert-Elliott with GilbertElliott::with_average_loss(loss)
+  // With burst_loss: > 0 selects TimedBursts::with_average_loss(loss, burst_duration)
+  // (bursts that last this long on average) instead of the per-datagram chain.
+  Duration burst_duration{0};
   double duplicate = 0;
   double reorder = 0;
   double corrupt = 0;
@@ -74,19 +101,22 @@ class Impairment {
 
   // Decides the fate of one datagram, drawing in this fixed order: jitter, loss,
   // reorder, corruption (chance, then which bits, flipped in `bytes`), duplication.
-  // A lost datagram draws nothing after the loss.
-  Verdict decide(std::span<uint8_t> bytes);
+  // A lost datagram draws nothing after the loss. `now` (the send time, never
+  // decreasing) matters only to TimedBursts.
+  Verdict decide(std::span<uint8_t> bytes, Instant now = kTimeZero);
 
   const ImpairmentConfig& config() const { return config_; }
 
  private:
-  bool lose();
+  bool lose(Instant now);
   void flip_bits(std::span<uint8_t> bytes);
 
   ImpairmentConfig config_;
   Rng& rng_;
   GilbertElliott ge_;
+  TimedBursts timed_;
   bool ge_bad_ = false;
+  std::optional<Instant> last_send_;  // TimedBursts: when the state was last drawn
 };
 
 }  // namespace tou::sim

@@ -20,6 +20,7 @@ ImpairmentConfig impairment_config(const LinkConfig& config) {
                           .jitter = config.jitter,
                           .loss = config.loss,
                           .burst_loss = config.burst_loss,
+                          .burst_duration = config.burst_duration,
                           .duplicate = config.duplicate,
                           .reorder = config.reorder,
                           .corrupt = config.corrupt,
@@ -82,7 +83,7 @@ SendOutcome Link::send(Instant now, std::span<const uint8_t> datagram, std::vect
 
   // 4-8. The impairment's decisions, drawn in the order the header lists them.
   Arrival copy{Instant{}, std::vector<uint8_t>(datagram.begin(), datagram.end())};
-  const Verdict verdict = impairment_.decide(copy.bytes);
+  const Verdict verdict = impairment_.decide(copy.bytes, now);
 
   // 4. Propagation; the arrival instant is rounded up to the microsecond clock.
   Instant arrival = instant_from_us((departure_ns + 999) / 1000) + verdict.delay;

@@ -8,8 +8,9 @@
 //                  (size + overhead_bytes) * 8 / rate (exact, nanosecond clock)
 //   4. propagate   + delay + uniform [0, jitter]; jitter never reorders: a datagram
 //                  never arrives before the one sent before it
-//   5. loss        independent (probability `loss`) or bursty Gilbert-Elliott
-//                  (same average, see GilbertElliott); lost datagrams have used
+//   5. loss        independent (probability `loss`), bursty Gilbert-Elliott per
+//                  datagram (same average, see GilbertElliott), or bursts that
+//                  last burst_duration on average (TimedBursts); lost datagrams have used
 //                  their share of the rate, as on a real wire
 //   6. reorder     with probability `reorder`, + reorder_delay, so later
 //                  datagrams overtake it
@@ -47,7 +48,8 @@ struct LinkConfig {
   size_t queue_packets = 0;                       // drop-tail limit; 0 = unlimited
   size_t overhead_bytes = 28;                     // per datagram on the wire: IPv4 + UDP headers
   double loss = 0;
-  bool burst_loss = false;  // Gilbert-Elliott with GilbertElliott::with_average_loss(loss)
+  bool burst_loss = false;     // Gilbert-Elliott with GilbertElliott::with_average_loss(loss)
+  Duration burst_duration{0};  // with burst_loss, > 0: TimedBursts of this mean length
   double duplicate = 0;
   double reorder = 0;
   Duration reorder_delay{std::chrono::milliseconds(10)};

@@ -78,7 +78,42 @@ bool late_reset(const AppEndpoint& self, const AppEndpoint& peer) {
          peer.record().resets_sent > 0 && peer.connection().stats().resets_sent == 0;
 }
 
+// How long the link was down (any partition) during [from, to). Partitions
+// may overlap; their union counts once.
+Duration downtime(const std::vector<Partition>& partitions, Instant from, Instant to) {
+  std::vector<Partition> parts;
+  for (const Partition& p : partitions) {
+    const Instant a = std::max(p.start, from), b = std::min(p.end, to);
+    if (b > a) parts.push_back({a, b});
+  }
+  std::sort(parts.begin(), parts.end(),
+            [](const Partition& x, const Partition& y) { return x.start < y.start; });
+  Duration down{0};
+  Instant covered = from;
+  for (const Partition& p : parts) {
+    const Instant a = std::max(p.start, covered);
+    if (p.end > a) down += p.end - a;
+    covered = std::max(covered, p.end);
+  }
+  return down;
+}
+
+std::string stall_text(const Stall& s) {
+  return fmt::format("{:.3f}s without progress ({:.3f}s to {:.3f}s)", seconds(s.length()),
+                     seconds(s.from - kTimeZero), seconds(s.to - kTimeZero));
+}
+
 }  // namespace
+
+bool partitions_explain(const Stall& stall, const TransferOptions& o) {
+  const Duration down = downtime(o.link.partitions, stall.from, stall.to);
+  if (down.count() <= 0) return false;
+  const LinkConfig& l = o.link;
+  const Duration round_trip = 2 * (l.delay + l.jitter + l.reorder_delay);
+  const Duration slack = o.connection.rtt.initial_rto + round_trip;
+  const Duration up = stall.length() - down;
+  return up <= std::min(down, o.connection.rtt.max_rto) + slack;
+}
 
 ConnectionConfig sim_connection_defaults() {
   ConnectionConfig c;
@@ -127,6 +162,9 @@ TransferResult run_transfer(uint64_t seed, const TransferOptions& o, const Trans
 
   AppEndpoint client("client", o.connection, client_plan);
   AppEndpoint server("server", o.connection, server_plan);
+  ProgressClock progress;
+  client.set_progress(&progress);
+  server.set_progress(&progress);
   Network net(rng);
   const EndpointId c = net.add(&client);
   const EndpointId s = net.add(&server);
@@ -190,17 +228,22 @@ TransferResult run_transfer(uint64_t seed, const TransferOptions& o, const Trans
   auto fail = [&res](std::string reason) {
     if (res.failure.empty()) res.failure = std::move(reason);
   };
+  // A handshake that failed leaves a listener that never saw a valid SYN in
+  // LISTEN, where a listener rests: the client's error, not a hang.
+  const bool idle_listener = res.run.outcome == RunOutcome::kIdle && client.quiescent() &&
+                             !client.record().established_at &&
+                             server.connection().state() == TcpState::kListen &&
+                             !server.connection().next_deadline();
+  if (res.run.hit_limit() || (!idle_listener && (!client.quiescent() || !server.quiescent()))) {
+    progress.stall_until(res.run.end);  // the run ended stuck: that stall counts too
+  }
+  res.longest_stall = progress.longest();
+  res.stall_explained = partitions_explain(res.longest_stall, o);
   if (res.run.hit_limit()) {
     fail(fmt::format("{} at {:.6f}s: {}", to_string(res.run.outcome), seconds(res.duration),
                      states));
-  } else if (!client.quiescent() || !server.quiescent()) {
+  } else if (!idle_listener && (!client.quiescent() || !server.quiescent())) {
     std::string hint;
-    if (!client.record().established_at && client.connection().error() != 0) {
-      hint = fmt::format(
-          " (the handshake failed after {} SYN retransmissions; a listener that "
-          "never got a valid SYN stays in LISTEN)",
-          client.connection().stats().syn_retransmits);
-    }
     for (const auto& [self, peer] : {std::pair{&client, &server}, std::pair{&server, &client}}) {
       if (hint.empty() && !self->quiescent() && !self->connection().next_deadline() &&
           peer->quiescent() && self->record().established_at && peer->connection().error() != 0 &&
@@ -231,59 +274,104 @@ TransferResult run_transfer(uint64_t seed, const TransferOptions& o, const Trans
       }
     }
   }
-  // Partitions that can legitimately exhaust the user timeout: any that began
-  // while a connection was still open (during the transfer, or during the close
-  // handshake after it), since exponential backoff can put the first
-  // retransmission after a partition up to about twice its length past its start.
-  bool partition_hit = false;
-  if (o.connection.user_timeout.count() > 0) {
-    for (const Partition& p : o.link.partitions) {
-      if (p.end > p.start && p.start < res.run.end) partition_hit = true;
+  // An error the partitions explain: the stall that ended in it (see transfer.hpp).
+  // An error is explained when its own stall is, or when it came after the
+  // peer had given up for an explained reason: the peer's reset (ECONNRESET),
+  // or keepalive probes into the void after it (ETIMEDOUT).
+  auto explained_timeout = [&o](const AppEndpoint& e) {
+    return e.connection().error() == ETIMEDOUT && e.record().error_at &&
+           partitions_explain(e.record().error_stall, o);
+  };
+  auto explained_error = [&](const AppEndpoint& e) {
+    if (!is_connection_error(e.connection().error()) || !e.record().error_at) return false;
+    const AppEndpoint& peer = &e == &client ? server : client;
+    return explained_timeout(e) ||
+           (explained_timeout(peer) && *peer.record().error_at <= *e.record().error_at);
+  };
+  // Why a side's error is not an expected one.
+  auto unexplained = [&](const AppEndpoint& e) {
+    const int err = e.connection().error();
+    std::string why = fmt::format("{} ended with {}", e.name(),
+                                  err == ETIMEDOUT    ? "ETIMEDOUT"
+                                  : err == ECONNRESET ? "ECONNRESET"
+                                                      : fmt::format("errno {}", err));
+    if (!e.record().established_at && err == ETIMEDOUT) {
+      why += fmt::format(" in the handshake after {} SYN retransmissions",
+                         e.connection().stats().syn_retransmits);
     }
-  }
+    if (e.record().error_at) {
+      why += " after " + stall_text(e.record().error_stall);
+    }
+    return why + " that no partition explains; " + states;
+  };
+  const bool auto_error =
+      o.expect == Expectation::kAuto && (explained_error(client) || explained_error(server));
   // May the partition have caused an error outcome?
-  const bool may_fail =
-      o.expect == Expectation::kError || (o.expect == Expectation::kAuto && partition_hit);
+  const bool may_fail = o.expect == Expectation::kError || auto_error;
   res.expected_error =
       o.close != CloseMode::kAbort && may_fail && (!clean || o.expect == Expectation::kError);
+  // An error side is acceptable under kError, or under kAuto when explained.
+  auto acceptable_error = [&](const AppEndpoint& e) {
+    return is_connection_error(e.connection().error()) &&
+           (o.expect == Expectation::kError || explained_error(e));
+  };
 
   if (o.close == CloseMode::kAbort) {
     // The server learns of the abort from the reset, or, when a partition ate the
     // reset and its retransmissions, from its user timeout.
     if (client.record().aborted) {
       const int err = server.connection().error();
-      if (err != ECONNRESET && !(may_fail && err == ETIMEDOUT)) {
+      if (err == ETIMEDOUT && o.expect == Expectation::kAuto && !explained_error(server)) {
+        fail(unexplained(server));
+      } else if (err != ECONNRESET && !(may_fail && err == ETIMEDOUT)) {
         fail("server did not end with ECONNRESET after the client's abort; " + states);
       }
     } else if (may_fail) {
       res.expected_error = true;  // the partition struck before the abort point
       for (const AppEndpoint* e : {&client, &server}) {
         if (!is_connection_error(e->connection().error())) {
+          if (e == &server && idle_listener) continue;  // never got a SYN
           fail(fmt::format("{} did not report ETIMEDOUT/ECONNRESET after the partition; {}",
                            e->name(), states));
+        } else if (!acceptable_error(*e)) {
+          fail(unexplained(*e));
         }
       }
     } else {
+      for (const AppEndpoint* e : {&client, &server}) {
+        if (e->connection().error() != 0 && o.expect == Expectation::kAuto) fail(unexplained(*e));
+      }
       fail("client never reached the abort point; " + states);
     }
   } else if (res.expected_error) {
     for (const AppEndpoint* e : {&client, &server}) {
       const int err = e->connection().error();
       const bool clean_ok = o.expect == Expectation::kAuto && err == 0 && e->app_complete();
-      if (!is_connection_error(err) && !clean_ok) {
+      if (e == &server && idle_listener) continue;  // never got a SYN: nothing to report
+      if (is_connection_error(err) && !acceptable_error(*e)) {
+        fail(unexplained(*e));
+      } else if (!is_connection_error(err) && !clean_ok) {
         fail(fmt::format("{} did not report ETIMEDOUT/ECONNRESET after the partition; {}",
                          e->name(), states));
       }
     }
   } else {
     for (const auto& [self, peer] : {std::pair{&client, &server}, std::pair{&server, &client}}) {
-      if (!self->app_complete()) {
+      const int err = self->connection().error();
+      if (err != 0 && !late_reset(*self, *peer)) {
+        fail(o.expect == Expectation::kAuto && is_connection_error(err)
+                 ? unexplained(*self)
+                 : fmt::format("{} ended with an error; {}", self->name(), states));
+      } else if (!self->app_complete()) {
         fail(fmt::format("{} did not get all data and EOF; {}", self->name(), states));
-      } else if (self->connection().error() != 0 && !late_reset(*self, *peer)) {
-        fail(fmt::format("{} ended with an error; {}", self->name(), states));
       }
     }
     res.late_resets = late;
+  }
+  // However the run ended: a long stall needs a partition to explain it.
+  if (!res.stall_explained && res.longest_stall.length() > o.max_stall) {
+    fail(fmt::format("stalled: {}, longer than the {:.3f}s bound, and no partition explains it; {}",
+                     stall_text(res.longest_stall), seconds(o.max_stall), states));
   }
   res.ok = res.failure.empty();
   if (trace) {

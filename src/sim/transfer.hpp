@@ -20,17 +20,30 @@
 // hits a limit (virtual time, events) or stops with a connection not CLOSED is
 // a failure that names the states.
 //
+// Stalls: the run records its delivery progress (progress.hpp: bytes or EOF
+// read, a state change a datagram caused) and reports its longest stall, the
+// longest time without progress between t = 0 and the last side's end (an
+// error ends a stall too). A stall is explained by the partitions when the
+// link was down for part of it and up for no longer than the time it was down,
+// capped at the RTO ceiling, plus one initial RTO and a round trip of slack:
+// exponential backoff puts the first retransmission after a partition at most
+// about as long after its end as the link was down, and never more than one
+// max_rto later. Any stall longer than TransferOptions::max_stall that the
+// partitions do not explain fails the run, whatever it ended in.
+//
 // Expected errors (Expectation): a partition that outlasts the user timeout
 // must end in an error, not a hang: each side reports ETIMEDOUT (or ECONNRESET,
 // when the peer's reset reached it) and ends CLOSED. kError requires exactly
-// that of both sides. kAuto accepts a clean transfer, or, when the user timeout
-// is set and a partition began while a connection was still open (the close
-// handshake included), that error outcome with either side allowed to have
-// finished cleanly instead (its last ACK got through before the partition). A partition shorter
-// than the user timeout can still exhaust it: exponential backoff may put the first retransmission
-// after the partition up to about twice its length past its start. kSuccess requires a clean
-// transfer. A side whose peer gave up while it had nothing to send (say in FIN-WAIT-2) waits
-// forever, as real TCP does, unless keepalive is on: that is reported as a hang.
+// that of both sides. kAuto accepts a clean transfer, or the error outcome
+// when the stall that ended in each side's error is explained by the
+// partitions (see above), with either side allowed to have finished cleanly
+// instead (its last ACK got through before the partition). A timeout that no
+// partition explains (a 0.5 s partition cannot exhaust a 20 s user timeout)
+// is a failure. kSuccess requires a clean transfer. A side whose peer gave up
+// while it had nothing to send (say in FIN-WAIT-2) waits forever, as real TCP
+// does, unless keepalive is on: that is reported as a hang. A handshake that
+// fails (the client's SYNs all lost) leaves the server in LISTEN, which is
+// where a listener rests: that is the client's error, not a hang.
 //
 // A reset after a clean finish is tolerated and counted (late_resets): when a
 // side sits in LAST-ACK retransmitting its FIN for longer than the peer's
@@ -54,6 +67,7 @@
 #include "core/stats.hpp"
 #include "sim/link.hpp"
 #include "sim/network.hpp"
+#include "sim/progress.hpp"
 
 namespace tou::sim {
 
@@ -80,6 +94,11 @@ struct TransferOptions {
   CloseMode close = CloseMode::kBoth;
   Expectation expect = Expectation::kAuto;
   RunLimits limits;
+  // The longest stall (see above) the partitions need not explain. 30 s is
+  // seven RTO expiries in a row from the 200 ms floor (0.2 * (2^7 - 1) = 25.4 s),
+  // or five from the 1 s initial RTO of a handshake (31 s): at 10% independent
+  // loss, about one chance in 10^5 to 10^7 per lost segment.
+  Duration max_stall = std::chrono::seconds(30);
   // Steady-state goodput counts the bytes past this fraction of each direction.
   double steady_state_from = 0.5;
 };
@@ -115,8 +134,10 @@ struct SideResult {
 
 struct TransferResult {
   bool ok = false;
-  std::string failure;          // why not ok; empty when ok
-  bool expected_error = false;  // the error outcome was the one required
+  std::string failure;           // why not ok; empty when ok
+  bool expected_error = false;   // the error outcome was the one required
+  Stall longest_stall;           // the longest time without delivery progress
+  bool stall_explained = false;  // the partitions explain longest_stall
   RunResult run;
   Duration duration{0};               // virtual time until the run stopped
   std::optional<Duration> data_done;  // both applications had read everything and EOF
@@ -136,6 +157,9 @@ struct TransferResult {
   // One line: outcome, duration, goodput, retransmissions, link counters.
   std::string summary() const;
 };
+
+// Whether the partitions explain a stall (see above).
+bool partitions_explain(const Stall& stall, const TransferOptions& options);
 
 // Receives the trace of a run, one line per event: datagrams sent (decoded, with
 // what the link did), datagrams arriving, timers, application calls, state changes.

@@ -50,7 +50,8 @@ std::string validate(const TransferOptions& o) {
   if (!probability(l.duplicate)) return "dup must be in [0, 1]";
   if (!probability(l.reorder)) return "reorder must be in [0, 1]";
   if (!probability(l.corrupt)) return "corrupt must be in [0, 1]";
-  if (l.delay.count() < 0 || l.jitter.count() < 0 || l.reorder_delay.count() < 0) {
+  if (l.delay.count() < 0 || l.jitter.count() < 0 || l.reorder_delay.count() < 0 ||
+      l.burst_duration.count() < 0) {
     return "delays must not be negative";
   }
   if (l.rate_mbps < 0) return "rate must not be negative";
@@ -64,6 +65,7 @@ std::string validate(const TransferOptions& o) {
   if (std::find(names.begin(), names.end(), o.connection.congestion_control) == names.end()) {
     return fmt::format("unknown congestion control '{}'", o.connection.congestion_control);
   }
+  if (o.max_stall.count() <= 0) return "max_stall must be positive";
   if (o.steady_state_from < 0 || o.steady_state_from >= 1) {
     return "steady_state_from must be in [0, 1)";
   }
@@ -77,7 +79,10 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
   std::string s = fmt::format(
       "tou-sim --seed {} --runs 1 --bytes {} --bytes-back {} --loss {}{} --dup {} --reorder {} "
       "--reorder-delay {} --corrupt {} --delay {} --jitter {} --rate {} --queue {}",
-      seed, o.bytes_to_server, o.bytes_to_client, l.loss, l.burst_loss ? " --burst" : "",
+      seed, o.bytes_to_server, o.bytes_to_client, l.loss,
+      !l.burst_loss                  ? ""
+      : l.burst_duration.count() > 0 ? " --burst-duration " + ms(l.burst_duration)
+                                     : std::string(" --burst"),
       l.duplicate, l.reorder, ms(l.reorder_delay), l.corrupt, ms(l.delay), ms(l.jitter),
       l.rate_mbps, l.queue_packets);
   for (const Partition& p : l.partitions) {
@@ -101,6 +106,8 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
   if (c.window_scaling != d.window_scaling) s += c.window_scaling ? "" : " --no-window-scaling";
   if (c.pacing != d.pacing) s += c.pacing ? "" : " --no-pacing";
   if (c.nodelay != d.nodelay) s += c.nodelay ? " --nodelay" : "";
+  if (o.max_stall != TransferOptions{}.max_stall)
+    s += fmt::format(" --max-stall {}", ms(o.max_stall));
   if (o.expect == Expectation::kError) s += " --expect error";
   if (o.expect == Expectation::kSuccess) s += " --expect success";
   return s;
@@ -121,6 +128,10 @@ std::string TransferResult::summary() const {
       data_done ? fmt::format("{:.3f}s", static_cast<double>(to_us(*data_done)) / 1e6) : "-",
       direction("up", to_server), direction("down", to_client), retransmissions(), timeouts());
   if (late_resets > 0) s += fmt::format(", late resets {}", late_resets);
+  s += fmt::format(", longest stall {:.3f}s at {:.3f}s{}",
+                   static_cast<double>(to_us(longest_stall.length())) / 1e6,
+                   static_cast<double>(to_us(longest_stall.from - kTimeZero)) / 1e6,
+                   stall_explained ? " (partition)" : "");
   s += fmt::format("; up link: {}; down link: {}", to_string(to_server_link),
                    to_string(to_client_link));
   return s;

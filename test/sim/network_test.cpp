@@ -190,14 +190,14 @@ TEST(Network, GilbertElliottParametersGiveTheAverage) {
   }
 }
 
-TEST(Network, BurstLossHasTheSameAverageButComesInBursts) {
-  LinkConfig c = plain(1ms);
-  c.loss = 0.05;
-  c.burst_loss = true;
-  Pair p(12, c);
-  const uint32_t n = 200000;
-  for (uint32_t k = 0; k < n; ++k) p.a.send_at(at_us(k), 1, numbered(k, 8));
-  p.run();
+// P(lost | the previous datagram was lost) and the loss rate, for n datagrams
+// sent `gap` apart over a link with the given loss model.
+std::pair<double, double> loss_stats(uint64_t seed, LinkConfig c, uint32_t n, Duration gap) {
+  Pair p(seed, c);
+  for (uint32_t k = 0; k < n; ++k) p.a.send_at(kTimeZero + k * gap, 1, numbered(k, 8));
+  RunLimits limits;
+  limits.max_time = kTimeZero + n * gap + 1s;
+  p.run(limits);
   std::vector<bool> lost(n, true);
   for (const auto& r : p.b.received) lost[id_of(r.bytes)] = false;
   uint64_t losses = 0, after_loss = 0, loss_after_loss = 0;
@@ -209,10 +209,52 @@ TEST(Network, BurstLossHasTheSameAverageButComesInBursts) {
     }
   }
   EXPECT_EQ(losses, p.ab_stats().dropped_loss);
+  return {static_cast<double>(losses) / n,
+          static_cast<double>(loss_after_loss) /
+              static_cast<double>(std::max<uint64_t>(after_loss, 1))};
+}
+
+TEST(Network, BurstLossHasTheSameAverageButComesInBursts) {
+  LinkConfig c = plain(1ms);
+  c.loss = 0.05;
+  c.burst_loss = true;
+  const auto [rate, after_loss] = loss_stats(12, c, 200000, 1us);
   // Bursts make the count vary more than a binomial: allow +-15% of the mean.
-  EXPECT_NEAR(static_cast<double>(losses) / n, 0.05, 0.0075);
+  EXPECT_NEAR(rate, 0.05, 0.0075);
   // Independent loss would give P(loss | previous lost) = 5%; bursts give ~44%.
-  EXPECT_GT(static_cast<double>(loss_after_loss) / static_cast<double>(after_loss), 0.3);
+  EXPECT_GT(after_loss, 0.3);
+}
+
+TEST(Network, TimedBurstsTransitionProbabilities) {
+  const TimedBursts t = TimedBursts::with_average_loss(0.05, 20ms);
+  EXPECT_DOUBLE_EQ(t.loss_in_bad, 0.5);
+  EXPECT_DOUBLE_EQ(t.share_bad, 0.1);
+  EXPECT_DOUBLE_EQ(t.bad_after(true, Duration{0}), 1.0);
+  EXPECT_DOUBLE_EQ(t.bad_after(false, Duration{0}), 0.0);
+  EXPECT_NEAR(t.bad_after(true, 3600s), 0.1, 1e-12);
+  EXPECT_NEAR(t.bad_after(false, 3600s), 0.1, 1e-12);
+  // tau = 20 ms * 0.9 = 18 ms: after one tau, Bad stays Bad with pi + (1 - pi) / e.
+  EXPECT_NEAR(t.bad_after(true, 18ms), 0.1 + 0.9 / std::exp(1.0), 1e-9);
+}
+
+// Bursts that last a time: a dense sender sees them as runs of losses, a
+// sender one datagram per second meets a fresh state each time, as on a real
+// path; the per-datagram chain keeps that sender in Bad across the idle time.
+TEST(Network, TimedBurstsLastATimeNotADatagramCount) {
+  LinkConfig c = plain(1ms);
+  c.loss = 0.05;
+  c.burst_loss = true;
+  c.burst_duration = 20ms;
+  const auto [dense_rate, dense_after] = loss_stats(21, c, 200000, 100us);
+  EXPECT_NEAR(dense_rate, 0.05, 0.0075);
+  EXPECT_GT(dense_after, 0.3);  // 200 datagrams per burst, half of them lost
+  const auto [sparse_rate, sparse_after] = loss_stats(22, c, 20000, 1s);
+  EXPECT_NEAR(sparse_rate, 0.05, 0.0075);
+  EXPECT_LT(sparse_after, 0.1);    // independent: 5%
+  c.burst_duration = Duration{0};  // the per-datagram chain, same sparse sender
+  const auto [ge_rate, ge_after] = loss_stats(22, c, 20000, 1s);
+  EXPECT_NEAR(ge_rate, 0.05, 0.0125);
+  EXPECT_GT(ge_after, 0.3);
 }
 
 TEST(Network, DuplicationRateAndCopies) {

@@ -1,9 +1,10 @@
 // Property tests: over a grid of impairments, every seed must give a byte-exact
 // transfer both ways and two CLOSED connections with no timer left, or, where a
 // partition outlasts the user timeout, an ETIMEDOUT/ECONNRESET on both sides and
-// no hang. Each row cycles through both congestion controllers, every close mode
-// and several sizes; TOU_TEST_SCALE scales the number of seeds and
-// TOU_SIM_SEED_OFFSET (default 0) shifts them, to explore fresh seeds:
+// no hang; no run may stall longer than its row's bound unless a partition
+// explains it (transfer.hpp), and each row bounds its expected errors. Each row cycles through both
+// congestion controllers, every close mode and several sizes; TOU_TEST_SCALE scales the number of
+// seeds and TOU_SIM_SEED_OFFSET (default 0) shifts them, to explore fresh seeds:
 //   TOU_TEST_SCALE=10 TOU_SIM_SEED_OFFSET=1000000000 build/bin/tou_sim_tests --gtest_filter='Grid*'
 // A failure prints the seed, what went wrong and the tou-sim command line that
 // reproduces it.
@@ -32,6 +33,8 @@ struct GridRow {
   // Per-seed settings (e.g. where a partition falls), drawn from the seed.
   std::function<void(TransferOptions&, uint64_t seed)> per_seed = {};
   bool abort_mode = true;  // include CloseMode::kAbort in the cycle
+  // The most seeds that may end in the expected error outcome (a partition explains it).
+  int max_expected_errors = 0;
 };
 
 std::ostream& operator<<(std::ostream& os, const GridRow& row) {
@@ -43,6 +46,12 @@ int64_t pick(uint64_t seed, uint64_t salt, int64_t lo, int64_t hi) {
   return lo +
          static_cast<int64_t>(splitmix64(seed * 31 + salt) % static_cast<uint64_t>(hi - lo + 1));
 }
+
+// The stall bound (TransferOptions::max_stall) of the rows where half the round
+// trips fail: after k failed round trips in a row the RTO has backed off to
+// min(0.2 s * 2^k, 60 s), and over hundreds of seeds runs of 14 or more occur
+// (a 640 s stall at 30% loss). Every other row keeps the default 30 s.
+constexpr Duration kHeavyLossStall = std::chrono::minutes(15);
 
 std::vector<GridRow> grid() {
   std::vector<GridRow> rows;
@@ -59,6 +68,7 @@ std::vector<GridRow> grid() {
                     // 16 failed round trips in a row (p = 0.51 each) do happen over
                     // hundreds of seeds: give the RTO more tries than tcp_retries2.
                     o.connection.max_retransmissions = 30;
+                    o.max_stall = kHeavyLossStall;
                   }});
   rows.push_back({"burst_5pct", 576, {3000, 30000, 100000, 300000}, [](TransferOptions& o) {
                     o.link.loss = 0.05;
@@ -71,6 +81,22 @@ std::vector<GridRow> grid() {
                     // 16 failed round trips in a row (p = 0.51 each) do happen over
                     // hundreds of seeds: give the RTO more tries than tcp_retries2.
                     o.connection.max_retransmissions = 30;
+                    // The per-datagram chain keeps a sparse sender in Bad across its
+                    // RTO backoff (TimedBursts does not): 222 s seen.
+                    o.max_stall = kHeavyLossStall;
+                  }});
+  // Bursts that last a time (TimedBursts): 20 ms at 5%, 50 ms at 15%, so a
+  // sparse retransmission meets a fresh state; the default 30 s stall bound holds.
+  rows.push_back({"timed_burst_5pct", 576, {3000, 30000, 100000, 300000}, [](TransferOptions& o) {
+                    o.link.loss = 0.05;
+                    o.link.burst_loss = true;
+                    o.link.burst_duration = 20ms;
+                  }});
+  rows.push_back({"timed_burst_15pct", 384, {1000, 10000, 40000}, [](TransferOptions& o) {
+                    o.link.loss = 0.15;
+                    o.link.burst_loss = true;
+                    o.link.burst_duration = 50ms;
+                    o.connection.syn_retries = o.connection.synack_retries = 12;
                   }});
   rows.push_back({"dup_10pct", 576, {2000, 50000, 300000}, [](TransferOptions& o) {
                     o.link.duplicate = 0.10;
@@ -100,6 +126,7 @@ std::vector<GridRow> grid() {
                     // 16 failed round trips in a row (p = 0.51 each) do happen over
                     // hundreds of seeds: give the RTO more tries than tcp_retries2.
                     o.connection.max_retransmissions = 30;
+                    o.max_stall = kHeavyLossStall;
                   }});
   rows.push_back({"bottleneck", 288, {50000, 300000, 1000000}, [](TransferOptions& o) {
                     o.link.delay = 20ms;
@@ -149,7 +176,8 @@ std::vector<GridRow> grid() {
                     o.link.partitions = {{kTimeZero + Duration{start * 1000},
                                           kTimeZero + Duration{start * 1000} + 5500ms}};
                   },
-                  /*abort_mode=*/false});
+                  /*abort_mode=*/false,
+                  /*max_expected_errors=*/288});
   // Partitions on both sides of the user timeout, with loss, anywhere in the
   // run: a clean transfer or the error outcome, never a hang (keepalive finds
   // a peer that gave up while this side had nothing to send).
@@ -170,7 +198,11 @@ std::vector<GridRow> grid() {
                     const int64_t len = pick(seed, 2, 200, 6000);
                     o.link.partitions = {{kTimeZero + Duration{start * 1000},
                                           kTimeZero + Duration{(start + len) * 1000}}};
-                  }});
+                  },
+                  /*abort_mode=*/true,
+                  // About a third end in an explained error (130 of 384 seen): the
+                  // partition outlasts half the user timeout while data is in flight.
+                  /*max_expected_errors=*/160});
   // No user timeout: a 2-5 s partition is outlasted by retransmissions.
   rows.push_back({"partition_no_user_timeout",
                   192,
@@ -205,7 +237,10 @@ TEST_P(SimProperty, EverySeedTransfersExactlyAndCloses) {
   const uint64_t first_seed = name_hash % 1'000'000 * 1000 + testing::seed_offset();
   const int seeds = scaled(row.seeds);
   int failed = 0;
-  uint64_t retransmissions = 0, timeouts = 0, late_resets = 0, expected_errors = 0;
+  uint64_t retransmissions = 0, timeouts = 0, late_resets = 0;
+  int expected_errors = 0;
+  Duration worst_stall{0};
+  uint64_t worst_seed = 0;
   for (int i = 0; i < seeds; ++i) {
     const uint64_t seed = first_seed + static_cast<uint64_t>(i);
     const auto n = static_cast<size_t>(i);
@@ -223,16 +258,24 @@ TEST_P(SimProperty, EverySeedTransfersExactlyAndCloses) {
     retransmissions += r.retransmissions();
     timeouts += r.timeouts();
     late_resets += r.late_resets;
-    expected_errors += r.expected_error && r.ok;
+    expected_errors += r.expected_error && r.ok ? 1 : 0;
+    if (r.longest_stall.length() > worst_stall) {
+      worst_stall = r.longest_stall.length();
+      worst_seed = seed;
+    }
     if (!r.ok && ++failed <= 10) ADD_FAILURE() << "[" << row.name << "] " << explain(seed, o, r);
   }
   EXPECT_EQ(failed, 0) << "[" << row.name << "] " << failed << " of " << seeds << " seeds failed";
+  // Expected errors are a share of the row's seeds (scaled with them).
+  EXPECT_LE(expected_errors, row.max_expected_errors * seeds / row.seeds)
+      << "[" << row.name << "] expected errors";
   std::printf(
       "[%s] %d seeds, %d failed, %llu retransmissions, %llu timeouts, %llu late resets, "
-      "%llu expected errors\n",
+      "%d expected errors, worst stall %.3fs (seed %llu)\n",
       row.name, seeds, failed, static_cast<unsigned long long>(retransmissions),
       static_cast<unsigned long long>(timeouts), static_cast<unsigned long long>(late_resets),
-      static_cast<unsigned long long>(expected_errors));
+      expected_errors, static_cast<double>(to_us(worst_stall)) / 1e6,
+      static_cast<unsigned long long>(worst_seed));
 }
 
 INSTANTIATE_TEST_SUITE_P(Grid, SimProperty, ::testing::ValuesIn(grid()),

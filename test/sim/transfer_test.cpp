@@ -158,6 +158,13 @@ TEST(Transfer, CommandLineSpellsOutEverySetting) {
                            "--max-retrans 30"}) {
     EXPECT_NE(cmd.find(part), std::string::npos) << part << " not in " << cmd;
   }
+  EXPECT_EQ(cmd.find("--max-stall"), std::string::npos) << "the default is left out";
+  o.link.burst_duration = 25ms;
+  o.max_stall = 90s;
+  const std::string timed = to_command_line(9, o);
+  EXPECT_NE(timed.find("--burst-duration 25"), std::string::npos) << timed;
+  EXPECT_EQ(timed.find("--burst "), std::string::npos) << timed;
+  EXPECT_NE(timed.find("--max-stall 90000"), std::string::npos) << timed;
 }
 
 TEST(Transfer, ValidationCatchesBadOptions) {
@@ -217,6 +224,88 @@ TEST(Transfer, ExpectingAnErrorThatDoesNotComeFails) {
   o.expect = Expectation::kError;
   const TransferResult r = run_transfer(1, o);
   EXPECT_FALSE(r.ok);
+  // The transfer itself was clean: the only failure is the missing error.
+  EXPECT_EQ(r.client.error, 0);
+  EXPECT_EQ(r.server.error, 0);
+  EXPECT_TRUE(r.client.app_complete && r.server.app_complete);
+  EXPECT_EQ(r.failure.rfind("client did not report ETIMEDOUT/ECONNRESET after the partition", 0),
+            0u)
+      << r.failure;
+}
+
+// A user timeout that no partition explains is a failure, not "ok (expected
+// error)": here the first ACK cannot come back within the 150 ms user timeout.
+TEST(Transfer, UnexplainedTimeoutFails) {
+  TransferOptions o;
+  o.link.delay = 100ms;
+  o.connection.user_timeout = 150ms;
+  const TransferResult r = run_transfer(3, o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.expected_error);
+  EXPECT_NE(r.failure.find("ended with ETIMEDOUT after"), std::string::npos) << r.failure;
+  EXPECT_NE(r.failure.find("that no partition explains"), std::string::npos) << r.failure;
+}
+
+// Every run reports its longest stall; one past max_stall that no partition
+// explains fails the run, even though every byte arrived.
+TEST(Transfer, StallPastTheBoundFails) {
+  TransferOptions o;
+  o.bytes_to_server = 20000;
+  o.link.loss = 0.3;
+  o.max_stall = 150ms;  // below the 200 ms RTO floor: any timeout exceeds it
+  const TransferResult r = run_transfer(1, o);
+  ASSERT_GT(r.timeouts(), 0u);
+  EXPECT_TRUE(r.client.app_complete && r.server.app_complete);
+  EXPECT_FALSE(r.ok);
+  EXPECT_GT(r.longest_stall.length(), 150ms);
+  EXPECT_EQ(r.failure.rfind("stalled: ", 0), 0u) << r.failure;
+  o.max_stall = TransferOptions{}.max_stall;
+  const TransferResult fine = run_transfer(1, o);
+  EXPECT_TRUE(fine.ok) << explain(1, o, fine);
+  EXPECT_EQ(fine.longest_stall.length(), r.longest_stall.length());
+}
+
+// A stall that a partition covers is explained, and the stall is reported.
+TEST(Transfer, PartitionExplainsItsStall) {
+  TransferOptions o;
+  o.bytes_to_server = 200000;
+  o.bytes_to_client = 200000;
+  o.link.rate_mbps = 2;
+  o.expect = Expectation::kSuccess;
+  o.max_stall = 1s;
+  o.link.partitions = {{kTimeZero + 300ms, kTimeZero + 3300ms}};
+  const TransferResult r = run_transfer(8, o);
+  ASSERT_TRUE(r.ok) << explain(8, o, r);
+  EXPECT_TRUE(r.stall_explained);
+  EXPECT_GE(r.longest_stall.length(), 2s);
+  // It begins once the link's queue has drained after 300 ms and ends after 3.3 s.
+  EXPECT_GE(r.longest_stall.from, kTimeZero + 300ms);
+  EXPECT_LT(r.longest_stall.from, kTimeZero + 1s);
+  EXPECT_GT(r.longest_stall.to, kTimeZero + 3300ms);
+}
+
+// A handshake that fails leaves the listener in LISTEN: the client's error,
+// explained when a partition covers the handshake, and never a "hang".
+TEST(Transfer, FailedHandshakeIsAnErrorNotAHang) {
+  TransferOptions o;
+  o.connection.syn_retries = o.connection.synack_retries = 2;  // 1 + 2 + 4 s
+  o.link.partitions = {{kTimeZero, kTimeZero + 60s}};
+  o.connection.user_timeout = 5s;
+  const TransferResult r = run_transfer(4, o);
+  EXPECT_TRUE(r.ok) << explain(4, o, r);
+  EXPECT_TRUE(r.expected_error);
+  EXPECT_EQ(r.client.error, ETIMEDOUT);
+  EXPECT_EQ(r.server.state, TcpState::kListen);
+  EXPECT_EQ(r.failure.find("hang"), std::string::npos);
+  // The same failure with no partition to explain it: a failure, not a hang.
+  o.link.partitions.clear();
+  o.link.loss = 1.0;
+  const TransferResult lost = run_transfer(4, o);
+  EXPECT_FALSE(lost.ok);
+  EXPECT_EQ(lost.failure.find("hang"), std::string::npos) << lost.failure;
+  EXPECT_NE(lost.failure.find("ETIMEDOUT in the handshake after 2 SYN retransmissions"),
+            std::string::npos)
+      << lost.failure;
 }
 
 TEST(Transfer, HitLimitIsAFailureNamingTheStates) {

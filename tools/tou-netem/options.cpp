@@ -66,7 +66,7 @@ int parse_options(int argc, char** argv, Options& out) {
       "--X sets both directions, --up-X / --down-X one of them (and win over --X)."};
   const std::string dir_group = "Per direction (--up-X, --down-X)";
 
-  PerDirection<double> delay, jitter, loss, dup, reorder, reorder_delay, corrupt, rate;
+  PerDirection<double> delay, jitter, loss, burst_ms, dup, reorder, reorder_delay, corrupt, rate;
   PerDirection<size_t> queue;
   PerDirection<int> corrupt_bits;
   Flag burst;
@@ -75,7 +75,12 @@ int parse_options(int argc, char** argv, Options& out) {
   jitter.add(app, "jitter", "Extra delay, uniform in [0, jitter] (ms); never reorders",
              CLI::NonNegativeNumber, dir_group);
   loss.add(app, "loss", "Loss probability", probability, dir_group);
-  burst.add(app, "burst", "Bursty Gilbert-Elliott loss with the --loss average", dir_group);
+  burst.add(app, "burst", "Bursty Gilbert-Elliott loss with the --loss average (per packet)",
+            dir_group);
+  burst_ms.add(app, "burst-duration",
+               "Bursty loss with the --loss average in bursts that last this long on average "
+               "(ms), instead of --burst's per-packet chain",
+               CLI::PositiveNumber, dir_group);
   dup.add(app, "dup", "Duplication probability", probability, dir_group);
   reorder.add(app, "reorder", "Reordering probability (held back by --reorder-delay)", probability,
               dir_group);
@@ -147,7 +152,8 @@ int parse_options(int argc, char** argv, Options& out) {
     d.impairment.delay = from_ms(delay.get(up, 0));
     d.impairment.jitter = from_ms(jitter.get(up, 0));
     d.impairment.loss = loss.get(up, 0);
-    d.impairment.burst_loss = burst.get(up);
+    d.impairment.burst_duration = from_ms(burst_ms.get(up, 0));
+    d.impairment.burst_loss = burst.get(up) || d.impairment.burst_duration.count() > 0;
     d.impairment.duplicate = dup.get(up, 0);
     d.impairment.reorder = reorder.get(up, 0);
     d.impairment.corrupt = corrupt.get(up, 0);

@@ -75,7 +75,7 @@ void Pipe::impair(Instant departure, Packet packet) {
     ++stats_.dropped_queue;
     return;
   }
-  const sim::Verdict v = impairment_.decide(packet.bytes);
+  const sim::Verdict v = impairment_.decide(packet.bytes, departure);
   const Instant release = std::max(departure + v.delay, fifo_point_);
   fifo_point_ = release;
   if (v.lost) {

@@ -80,7 +80,13 @@ int main(int argc, char** argv) {
   app.add_option("--bytes-back", bytes_back, "Bytes the server sends (default: --bytes)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--loss", loss, "Loss probability per datagram")->check(CLI::Range(0.0, 1.0));
-  app.add_flag("--burst", burst, "Bursty Gilbert-Elliott loss with the same average");
+  app.add_flag("--burst", burst,
+               "Bursty Gilbert-Elliott loss with the same average (per datagram)");
+  double burst_ms = 0;
+  app.add_option("--burst-duration", burst_ms,
+                 "Bursty loss with the same average, in bursts that last this long on average "
+                 "(ms) whatever the traffic, instead of --burst's per-datagram chain")
+      ->check(CLI::PositiveNumber);
   app.add_option("--dup", dup, "Duplication probability")->check(CLI::Range(0.0, 1.0));
   app.add_option("--reorder", reorder, "Reordering probability")->check(CLI::Range(0.0, 1.0));
   app.add_option("--reorder-delay", reorder_delay_ms, "Extra delay of a reordered datagram (ms)")
@@ -106,6 +112,11 @@ int main(int argc, char** argv) {
   app.add_option("--msl", msl_ms, "MSL (ms); TIME-WAIT lasts 2 MSL")->check(CLI::PositiveNumber);
   app.add_option("--expect", expect, "Expected outcome")
       ->check(CLI::IsMember({"auto", "success", "error"}));
+  double max_stall_ms = static_cast<double>(tou::to_us(TransferOptions{}.max_stall)) / 1000;
+  app.add_option("--max-stall", max_stall_ms,
+                 "Longest time without delivery progress that no partition explains before the "
+                 "run fails (ms)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-time", max_time_s, "Virtual time limit per run (s)")
       ->check(CLI::PositiveNumber);
   int max_retrans = tou::sim::sim_connection_defaults().max_retransmissions;
@@ -163,7 +174,8 @@ int main(int argc, char** argv) {
   o.link.rate_mbps = rate;
   o.link.queue_packets = queue;
   o.link.loss = loss;
-  o.link.burst_loss = burst;
+  o.link.burst_loss = burst || burst_ms > 0;
+  o.link.burst_duration = from_ms(burst_ms);
   o.link.duplicate = dup;
   o.link.reorder = reorder;
   o.link.reorder_delay = from_ms(reorder_delay_ms);
@@ -197,9 +209,13 @@ int main(int argc, char** argv) {
              : expect == "success" ? Expectation::kSuccess
                                    : Expectation::kAuto;
   o.limits.max_time = tou::kTimeZero + from_ms(max_time_s * 1000);
+  o.max_stall = from_ms(max_stall_ms);
   if (std::string err = tou::sim::validate(o); !err.empty()) return usage_error(app, err);
 
-  int failed = 0;
+  int failed = 0, expected_errors = 0;
+  Duration worst_stall{0};
+  uint64_t worst_stall_seed = seed;
+  bool worst_explained = false;
   uint64_t retransmissions = 0, timeouts = 0, late_resets = 0;
   double up_fraction = 0, down_fraction = 0, up_bps = 0, down_bps = 0;
   int measured = 0;
@@ -211,6 +227,12 @@ int main(int argc, char** argv) {
     retransmissions += r.retransmissions();
     timeouts += r.timeouts();
     late_resets += r.late_resets;
+    expected_errors += r.ok && r.expected_error ? 1 : 0;
+    if (r.longest_stall.length() > worst_stall) {
+      worst_stall = r.longest_stall.length();
+      worst_stall_seed = s;
+      worst_explained = r.stall_explained;
+    }
     if (r.ok && !r.expected_error && o.close != CloseMode::kAbort) {
       up_bps += r.to_server.goodput_bps;
       down_bps += r.to_client.goodput_bps;
@@ -227,7 +249,9 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
 
-  fmt::print("{} runs, {} failed\n", runs, failed);
+  fmt::print("{} runs, {} failed, {} expected errors, worst stall {:.3f}s (seed {}{})\n", runs,
+             failed, expected_errors, static_cast<double>(tou::to_us(worst_stall)) / 1e6,
+             worst_stall_seed, worst_explained ? ", a partition" : "");
   if (measured > 0) {
     auto direction = [&](const char* name, uint64_t b, double bps, double fraction) {
       if (b == 0) return std::string();
