@@ -383,6 +383,15 @@ TEST(Lifecycle, Options) {
   len = sizeof back;
   ASSERT_EQ(tou_getsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &back, &len), 0);
   EXPECT_EQ(back.tv_sec, 1);
+  // Its effect: a recv with nothing to read gives up after 1.5 s with EAGAIN
+  // (a lower bound only: a loaded machine can make it later, never sooner).
+  {
+    char byte = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(tou_recv(c.get(), &byte, 1, 0), -1);
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1400));
+  }
   linger lg{1, 7};
   ASSERT_EQ(tou_setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
   linger lg_back{};
@@ -411,6 +420,16 @@ TEST(Lifecycle, Options) {
   len = sizeof sinfo;
   ASSERT_EQ(tou_getsockopt(s.get(), IPPROTO_TCP, TCP_INFO, &sinfo, &len), 0);
   EXPECT_EQ(sinfo.bytes_received, data.size());
+  // The options' effects seen from the other end: the client's TCP_MAXSEG,
+  // set before connect, is the MSS its SYN announced, so the server sends
+  // 1200-byte segments (its own loopback MSS is over 60000); the listener's
+  // SO_RCVBUF, inherited, bounds the window the server offers and the client uses.
+  EXPECT_EQ(sinfo.snd_mss, 1200u);
+  EXPECT_LE(sinfo.rcv_wnd, 256u * 1024);
+  EXPECT_LE(info.snd_wnd, 256u * 1024);
+  EXPECT_GT(info.snd_wnd, 0u);
+  // (Keep-alive, the user timeout, TCP_CONGESTION, TCP_MAXSEG and the buffers
+  // set on a connected socket: their effects are checked in live_options_test.)
   lg = {0, 0};
   tou_setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }

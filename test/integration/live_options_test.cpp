@@ -1,11 +1,13 @@
 // Options set on a connected socket act at once, as on Linux: keep-alive
 // detects a peer that went silent, TCP_USER_TIMEOUT aborts a stalled send,
 // TCP_CONGESTION swaps the controller, SO_RCVBUF grows the advertised window,
-// TCP_MAXSEG and SO_SNDBUF apply. The silent peer is a Relay that was cut.
+// TCP_MAXSEG applies, SO_SNDBUF bounds what a sender holds. The silent peer is a Relay that was
+// cut.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -180,7 +182,7 @@ TEST(LiveOptions, ReceiveBufferRaisedAfterConnectGrowsWindow) {
   EXPECT_GT(info_of(c.get()).snd_wnd, 4u << 20) << "and the peer uses it";
 }
 
-TEST(LiveOptions, MaxSegAndSendBufferSetAfterConnect) {
+TEST(LiveOptions, MaxSegSetAfterConnect) {
   ConnectedPair p = connected_pair();
   ASSERT_TRUE(p.client);
   ASSERT_TRUE(p.server);
@@ -190,8 +192,6 @@ TEST(LiveOptions, MaxSegAndSendBufferSetAfterConnect) {
   set_int(c.get(), IPPROTO_TCP, TCP_MAXSEG, 1000);
   EXPECT_EQ(get_int(c.get(), IPPROTO_TCP, TCP_MAXSEG), 1000) << "the MSS in use";
   EXPECT_EQ(info_of(c.get()).snd_mss, 1000u);
-  set_int(c.get(), SOL_SOCKET, SO_SNDBUF, 4 << 20);
-  EXPECT_EQ(get_int(c.get(), SOL_SOCKET, SO_SNDBUF), 4 << 20);
   std::vector<uint8_t> data = random_bytes(scaled(2 << 20, 65536), 12);
   std::thread writer([&] { EXPECT_TRUE(write_all(c.get(), data.data(), data.size())); });
   std::vector<uint8_t> got(data.size());
@@ -200,6 +200,53 @@ TEST(LiveOptions, MaxSegAndSendBufferSetAfterConnect) {
   EXPECT_TRUE(got == data);
   tou_info info = info_of(c.get());
   EXPECT_GE(info.segments_sent, data.size() / 1000) << "segments of at most 1000 bytes";
+}
+
+// Writes without blocking until the connection has taken nothing for a second
+// (the peer does not read); returns the bytes taken (bounded: 64 MiB, 30 s).
+size_t fill(int fd) {
+  std::vector<uint8_t> chunk(64 * 1024, 0x5a);
+  size_t taken = 0;
+  auto last_progress = Clock::now();
+  const auto start = Clock::now();
+  while (Clock::now() - last_progress < milliseconds(1000) && taken < (64u << 20) &&
+         Clock::now() - start < std::chrono::seconds(30)) {
+    const ssize_t n = tou_send(fd, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      taken += static_cast<size_t>(n);
+      last_progress = Clock::now();
+      continue;
+    }
+    EXPECT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << std::strerror(errno);
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) break;
+    pollfd pfd{fd, POLLOUT, 0};
+    ::poll(&pfd, 1, 100);
+  }
+  return taken;
+}
+
+// SO_SNDBUF bounds what the sender holds for a peer that does not read: raised
+// after connect from 64 KiB to 4 MiB, the connection takes about 4 MiB more.
+TEST(LiveOptions, SendBufferSetAfterConnectBoundsQueuedBytes) {
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  Fd& c = p.client;
+  set_int(c.get(), SOL_SOCKET, SO_SNDBUF, 64 << 10);
+  const size_t small = fill(c.get());
+  const uint32_t flight = info_of(c.get()).flight_size;
+  set_int(c.get(), SOL_SOCKET, SO_SNDBUF, 4 << 20);
+  const size_t more = fill(c.get());
+  EXPECT_GT(small, 0u);
+  EXPECT_EQ(info_of(c.get()).flight_size, flight) << "the peer's window was already full";
+  // The extra room is the buffer's growth (4 MiB - 64 KiB), give or take a
+  // chunk and what the pair's kernel buffer holds on top.
+  EXPECT_GE(more, (4u << 20) - (64u << 10) - (64u << 10)) << "small " << small;
+  EXPECT_LE(more, (4u << 20) + (1u << 20)) << "small " << small;
+  // And the bytes still arrive, in order, once the server reads.
+  std::vector<uint8_t> got(small + more);
+  EXPECT_TRUE(read_exact(p.server.get(), got.data(), got.size()));
+  EXPECT_TRUE(std::all_of(got.begin(), got.end(), [](uint8_t b) { return b == 0x5a; }));
 }
 
 }  // namespace

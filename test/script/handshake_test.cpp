@@ -128,8 +128,12 @@ TEST(Handshake, SimultaneousOpen_RFC9293_Figure8) {
   t.expect(seg().syn().seq(1000).ack(5001), "SYN-ACK");
   EXPECT_EQ(t.conn().state(), TcpState::kSynReceived);
   t.inject(seg().syn().seq(5000).ack(1001).mss(1460).win(65535));
-  // The peer's SYN-ACK acknowledges our SYN: ESTABLISHED (its SYN is old now, so an ACK follows).
+  // The peer's SYN-ACK acknowledges our SYN: ESTABLISHED. Its SYN is a duplicate
+  // now (already acknowledged by our SYN-ACK), so the final ACK answers it
+  // (RFC 9293 3.10.7.4 first check: an unacceptable segment gets an ACK).
   EXPECT_EQ(t.conn().state(), TcpState::kEstablished);
+  t.expect(seg().ack_flag().seq(1001).ack(5001), "the final ACK");
+  t.expect_nothing();
 }
 
 TEST(Handshake, MssOptionLimitsSegmentSize_RFC9293_3_7_1) {
