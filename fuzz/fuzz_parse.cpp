@@ -15,17 +15,10 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_check.hpp"
 #include "wire/segment.hpp"
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 uint16_t reference_checksum(std::span<const uint8_t> seg) {
   uint64_t sum = 6 + (seg.size() & 0xffff);

@@ -71,11 +71,16 @@ number = os.dup(copy.fileno())
 os.dup2(u.fileno(), number)
 assert socket.socket(fileno=number).getsockname() == u.getsockname()
 
-# TCP_INFO in Linux's struct tcp_info layout.
-info = copy.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+# TCP_INFO in Linux's struct tcp_info layout (the ACK of "via dup" may still be
+# on its way, delayed ACK included: wait for it, up to 10 s).
+for _ in range(1000):
+    info = copy.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    bytes_acked, bytes_received = struct.unpack_from("QQ", info, 120)
+    if bytes_acked == len(b"via dup"):
+        break
+    time.sleep(0.01)
 state, = struct.unpack_from("B", info, 0)
 snd_mss, = struct.unpack_from("I", info, 16)
-bytes_acked, bytes_received = struct.unpack_from("QQ", info, 120)
 assert state == 1, f"tcpi_state {state}"
 assert snd_mss > 0 and bytes_acked == len(b"via dup"), (snd_mss, bytes_acked)
 
