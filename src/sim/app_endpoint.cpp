@@ -74,7 +74,9 @@ void AppEndpoint::on_datagram(Instant now, EndpointId /*from*/, std::span<const 
       }
     }
   } else {
+    const uint64_t acked = conn_.stats().bytes_acked;
     conn_.on_datagram(now, datagram);
+    if (conn_.stats().bytes_acked > acked) acked_.note(now);  // the user timeout restarts
   }
   drive(now, /*network=*/true);
 }
@@ -133,9 +135,22 @@ void AppEndpoint::app_fail(Instant now, std::string reason) {
   log(now, "FAILURE " + reason);
 }
 
-void AppEndpoint::note_progress(Instant now) {
+void AppEndpoint::note_progress(Instant now, bool acknowledged) {
   if (progress_ != nullptr) progress_->note(now);
+  if (acknowledged) acked_.note(now);
 }
+
+namespace {
+
+// A state change that says the peer acknowledged us: the handshake, or our FIN.
+bool acknowledges_us(TcpState from, TcpState to) {
+  using S = TcpState;
+  if (to == S::kSynReceived || to == S::kEstablished) return true;
+  const bool our_fin_sent = from == S::kFinWait1 || from == S::kClosing || from == S::kLastAck;
+  return our_fin_sent && (to == S::kFinWait2 || to == S::kTimeWait || to == S::kClosed);
+}
+
+}  // namespace
 
 void AppEndpoint::note_state(Instant now, bool network) {
   if (conn_.state() == logged_state_) return;
@@ -145,10 +160,12 @@ void AppEndpoint::note_state(Instant now, bool network) {
     // An error ends a stall without being progress (progress.hpp).
     if (!rec_.error_at) {
       rec_.error_at = now;
-      if (progress_ != nullptr) rec_.error_stall = progress_->stall_until(now);
+      if (progress_ != nullptr) progress_->stall_until(now);
+      rec_.error_stall = acked_.stall_until(now);
     }
   } else if (network && logged_state_ != TcpState::kTimeWait) {
-    note_progress(now);  // the peer's segment got through (TIME-WAIT's end is a timer)
+    // A segment got through (TIME-WAIT's end is a timer).
+    note_progress(now, acknowledges_us(logged_state_, conn_.state()));
   }
   logged_state_ = conn_.state();
 }
@@ -209,7 +226,7 @@ void AppEndpoint::read_all(Instant now) {
       app_fail(now, fmt::format("byte {} of the stream is wrong (got {:#04x}, want {:#04x})",
                                 rec_.received + *bad, got[*bad], in_.at(rec_.received + *bad)));
     }
-    note_progress(now);
+    note_progress(now, /*acknowledged=*/false);
     if (!rec_.first_byte_at) rec_.first_byte_at = now;
     rec_.last_byte_at = now;
     rec_.received += n;
@@ -229,7 +246,7 @@ void AppEndpoint::read_all(Instant now) {
   if (!rec_.eof && conn_.read_eof()) {
     rec_.eof = true;
     rec_.eof_at = now;
-    note_progress(now);
+    note_progress(now, /*acknowledged=*/false);
     log(now, fmt::format("read EOF after {} bytes", rec_.received));
     if (rec_.received != plan_.bytes_to_receive) {
       app_fail(now, fmt::format("EOF after {} of {} bytes", rec_.received, plan_.bytes_to_receive));

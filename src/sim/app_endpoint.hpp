@@ -56,7 +56,7 @@ struct AppRecord {
   uint64_t steady_mark_bytes = 0;
   std::optional<Instant> closed_at;  // the connection reached CLOSED
   std::optional<Instant> error_at;   // it reached CLOSED with an error
-  Stall error_stall;                 // the stall that ended in that error (ProgressClock)
+  Stall error_stall;                 // the stall of our acknowledgements that ended in it
   bool error_event = false;          // ConnectionEvent::kError seen
   uint64_t resets_sent = 0;          // answers to datagrams after CLOSED
   std::string failure;               // first application-level failure (wrong byte, EOF early, ...)
@@ -68,8 +68,11 @@ class AppEndpoint : public Endpoint {
 
   // Receives one line per application call and state change (optional).
   void set_log(std::function<void(Instant, const std::string&)> log) { log_ = std::move(log); }
-  // Where this endpoint reports delivery progress (optional; shared with the peer).
-  void set_progress(ProgressClock* progress) { progress_ = progress; }
+  // Where this endpoint reports delivery progress (optional; shared with the
+  // peer). Besides, it keeps its own clock of when the peer last acknowledged
+  // something of ours (data, FIN, SYN): the user timeout's view, whose stall
+  // ends in an ETIMEDOUT (AppRecord::error_stall).
+  void set_progress(ProgressClock* run) { progress_ = run; }
   // Sets the peer all datagrams go to; call before the run.
   void set_peer(EndpointId peer) { peer_ = peer; }
   // Opens the connection (connect or listen) at `now`.
@@ -101,7 +104,7 @@ class AppEndpoint : public Endpoint {
   void app_fail(Instant now, std::string reason);
   void log(Instant now, const std::string& what);
   void note_state(Instant now, bool network);  // logs a state change since the last call
-  void note_progress(Instant now);
+  void note_progress(Instant now, bool acknowledged);
 
   const char* name_;
   Connection conn_;
@@ -116,6 +119,7 @@ class AppEndpoint : public Endpoint {
   TcpState logged_state_ = TcpState::kClosed;
   std::function<void(Instant, const std::string&)> log_;
   ProgressClock* progress_ = nullptr;
+  ProgressClock acked_;  // the peer acknowledged our data, FIN or SYN
 };
 
 }  // namespace tou::sim

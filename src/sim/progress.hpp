@@ -6,7 +6,10 @@
 // close handshake). Timers and application calls are not progress: a stall
 // ends only when something got through. A connection that reaches CLOSED with
 // an error ends a stall without being progress (stall_until), so the stall
-// before each side's error is measured from the last real progress.
+// before each side's error is measured from the last real progress. Each
+// endpoint also keeps a clock of the peer's acknowledgements (AppEndpoint::
+// set_progress): a side's user timeout counts from when its own data stopped
+// being acknowledged, whatever the other direction did meanwhile.
 //
 //   ProgressClock p;
 //   p.note(t1);            // bytes read at t1

@@ -36,7 +36,10 @@
 // when the peer's reset reached it) and ends CLOSED. kError requires exactly
 // that of both sides. kAuto accepts a clean transfer, or the error outcome
 // when the stall that ended in each side's error is explained by the
-// partitions (see above), with either side allowed to have finished cleanly
+// partitions (see above; the time since the peer last acknowledged that side's
+// data, as its user timeout counts), or that came after the peer had given up for an
+// explained reason (its reset, or keepalive probes into the void), with either
+// side allowed to have finished cleanly
 // instead (its last ACK got through before the partition). A timeout that no
 // partition explains (a 0.5 s partition cannot exhaust a 20 s user timeout)
 // is a failure. kSuccess requires a clean transfer. A side whose peer gave up
