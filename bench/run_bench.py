@@ -66,10 +66,18 @@ def main():
                         help="run only this group (repeatable): " + ", ".join(GROUPS))
     parser.add_argument("--quick", action="store_true", help="short runs")
     parser.add_argument("--list", action="store_true", help="name the groups and exit")
+    parser.add_argument("--render", action="store_true",
+                        help="only write results.md again from results.json")
     args = parser.parse_args()
     if args.list:
         for name, (_, what) in GROUPS.items():
             print(f"{name:12} {what}")
+        return 0
+    json_path = os.path.join(args.out, "results.json")
+    if args.render:
+        with open(json_path) as f:
+            doc = json.load(f)
+        write_markdown(args.out, doc["rows"], doc["meta"])
         return 0
     if not args.bin:
         parser.error("--bin is required")
@@ -89,18 +97,21 @@ def main():
                      "rounds": bench.rounds}
 
     os.makedirs(args.out, exist_ok=True)
-    json_path = os.path.join(args.out, "results.json")
     rows, groups = merge(json_path, bench.rows, ran) if args.only else ([], {})
     rows += bench.rows
     meta = {"machine": f"{platform.node()} ({os.cpu_count()} cores, Linux {platform.release()})",
             "groups": {**groups, **ran}}
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    write_markdown(args.out, rows, meta)
+    return 0
+
+
+def write_markdown(out, rows, meta):
     md = tables.markdown(rows, meta, external.GROUPS)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
+    with open(os.path.join(out, "results.md"), "w") as f:
         f.write(md)
     print("\n" + md)
-    return 0
 
 
 if __name__ == "__main__":

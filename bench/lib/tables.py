@@ -233,8 +233,13 @@ def external(rs, group):
 
 def markdown(rows, meta, external_groups):
     rs = Rows(rows)
-    runs = sorted({(g["date"], g["seconds"], g["quick"]) for g in meta["groups"].values()})
-    when = "; ".join(f"{d}, {s} s per run{' (--quick)' if q else ''}" for d, s, q in runs)
+    # One entry per kind of run (seconds, quick), with the span of its groups' dates.
+    kinds = {}
+    for g in meta["groups"].values():
+        kinds.setdefault((g["seconds"], g["quick"]), []).append(g["date"])
+    when = "; ".join(
+        f"{min(dates)}{' to ' + max(dates) if max(dates) != min(dates) else ''}, "
+        f"{s} s per run{' (--quick)' if q else ''}" for (s, q), dates in sorted(kinds.items()))
     lines = ["# tou benchmark results", "",
              f"Measured on {meta['machine']} by `make bench` ({when}). Every ratio is tou ÷ "
              "the other, measured back to back in the same run. Loopback and veth rows are "
