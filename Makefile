@@ -40,9 +40,10 @@ deps:
 bench-deps:
 	$(call install_missing,$(BENCH_PACKAGES))
 
-# build DIR with extra cmake flags
+# build DIR with extra cmake flags; our own builds treat warnings as errors
+# (CMAKE_FLAGS=-DTOU_WERROR=OFF to relax)
 define cmake_build
-	cmake -S . -B $(1) -G Ninja $(2) $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(1) -G Ninja -DTOU_WERROR=ON $(2) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(1) -j $(JOBS)
 endef
 
@@ -78,7 +79,7 @@ tsan: deps
 
 $(BUILD)-fuzz/.configured: deps
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DTOU_FUZZ=ON -DTOU_TESTS=OFF -DTOU_BENCH=OFF >/dev/null
+	  -DTOU_FUZZ=ON -DTOU_TESTS=OFF -DTOU_BENCH=OFF -DTOU_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	touch $@
 
 # Each fuzz target runs FUZZ_SECONDS on a copy of its committed seed corpus.

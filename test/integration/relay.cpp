@@ -21,8 +21,7 @@ uint16_t bound_port(int fd) {
 
 Relay::Relay(uint16_t server_port)
     : front_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
-      back_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
-      server_port_(server_port) {
+      back_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
   Addr any = loopback(AF_INET, 0);
   ::bind(front_.get(), any.get(), any.len);
   ::bind(back_.get(), any.get(), any.len);

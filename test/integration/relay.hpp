@@ -37,7 +37,6 @@ class Relay {
   Fd front_;  // the client's side: bound, port() is its port
   Fd back_;   // the server's side: connected to the server
   uint16_t front_port_ = 0;
-  uint16_t server_port_ = 0;
   sockaddr_in client_{};  // written and read by the relay thread only
   bool have_client_ = false;
   std::atomic<bool> stop_{false};

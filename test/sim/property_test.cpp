@@ -58,7 +58,8 @@ std::vector<GridRow> grid() {
   rows.push_back({"clean", 192, {1, 1460, 5000, 100000, 1000000}, [](TransferOptions&) {}});
   for (auto [name, loss] : {std::pair{"loss_1pct", 0.01}, std::pair{"loss_5pct", 0.05},
                             std::pair{"loss_10pct", 0.10}}) {
-    rows.push_back({name, 768, {3000, 30000, 100000, 300000}, [loss](TransferOptions& o) {
+    // `loss = loss`: clang 14 cannot capture a structured binding itself.
+    rows.push_back({name, 768, {3000, 30000, 100000, 300000}, [loss = loss](TransferOptions& o) {
                       o.link.loss = loss;
                     }});
   }
