@@ -144,7 +144,7 @@ TEST(Demux, GarbageIsCountedNotAnswered) {
                           12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22};
   for (size_t len : {0, 3, 19, 22}) ::sendto(u.get(), junk, len, 0, to.get(), to.len);
   ASSERT_TRUE(
-      wait_until([&] { return listener_info(ls.get()).malformed == 4; }, std::chrono::seconds(5)));
+      wait_until([&] { return listener_info(ls.get()).malformed == 4; }, std::chrono::seconds(30)));
   pollfd p{u.get(), POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 100), 0);
 }

@@ -29,16 +29,18 @@ uint16_t closed_udp_port(int family) {
   return bound.port();
 }
 
-TEST(Errors, ConnectToClosedPortIsRefusedWithinOneSecond) {
+// No wall-clock bound (a loaded machine may stretch any): with one SYN retry,
+// a connect that missed the refusal would end in ETIMEDOUT instead.
+TEST(Errors, ConnectToClosedPortIsRefused) {
   for (int family : {AF_INET, AF_INET6}) {
     uint16_t port = closed_udp_port(family);
     Fd s(tou_socket(family, SOCK_STREAM, 0));
     ASSERT_TRUE(s);
+    int retries = 1;
+    ASSERT_EQ(tou_setsockopt(s.get(), IPPROTO_TCP, TCP_SYNCNT, &retries, sizeof retries), 0);
     Addr a = loopback(family, port);
-    auto start = Clock::now();
     EXPECT_EQ(tou_connect(s.get(), a.get(), a.len), -1);
     EXPECT_EQ(errno, ECONNREFUSED);
-    EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
   }
 }
 
@@ -50,10 +52,10 @@ TEST(Errors, ConnectToBoundButNotListeningIsRefusedByReset) {
   b.len = sizeof b.storage;
   ASSERT_EQ(tou_getsockname(bound.get(), reinterpret_cast<sockaddr*>(&b.storage), &b.len), 0);
   Fd s(tou_socket(AF_INET, SOCK_STREAM, 0));
-  auto start = Clock::now();
+  int retries = 1;  // as above: a missed reset would end in ETIMEDOUT
+  ASSERT_EQ(tou_setsockopt(s.get(), IPPROTO_TCP, TCP_SYNCNT, &retries, sizeof retries), 0);
   EXPECT_EQ(tou_connect(s.get(), b.get(), b.len), -1);
   EXPECT_EQ(errno, ECONNREFUSED);
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
 }
 
 TEST(Errors, ConnectToSilentPortTimesOutAfterSynRetries) {
@@ -72,8 +74,10 @@ TEST(Errors, ConnectToSilentPortTimesOutAfterSynRetries) {
   EXPECT_EQ(tou_connect(s.get(), b.get(), b.len), -1);
   EXPECT_EQ(errno, ETIMEDOUT);
   auto took = Clock::now() - start;
+  // Load only makes it later. The upper bound tells TCP_SYNCNT 1 (3 s) from
+  // the default 6 retries (127 s), with room for any stall.
   EXPECT_GT(took, std::chrono::milliseconds(2500));
-  EXPECT_LT(took, std::chrono::seconds(6));
+  EXPECT_LT(took, std::chrono::seconds(60));
 
   // SO_SNDTIMEO bounds a blocking connect.
   Fd t(tou_socket(AF_INET, SOCK_STREAM, 0));
@@ -84,7 +88,7 @@ TEST(Errors, ConnectToSilentPortTimesOutAfterSynRetries) {
   EXPECT_EQ(errno, ETIMEDOUT);
   took = Clock::now() - start;
   EXPECT_GT(took, std::chrono::milliseconds(250));
-  EXPECT_LT(took, std::chrono::seconds(2));
+  EXPECT_LT(took, std::chrono::seconds(60));  // not the 127 s of the SYN retries
 }
 
 TEST(Errors, SecondBindIsAddressInUse) {

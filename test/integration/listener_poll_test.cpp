@@ -48,7 +48,7 @@ TEST(ListenerPoll, AcceptQueueCountsWhatAcceptHasNotTaken) {
     clients.push_back(connect_to(AF_INET, port));
     ASSERT_TRUE(clients.back());
   }
-  ASSERT_TRUE(wait_until([&] { return accept_queue(ls.get()) == 3; }, milliseconds(5000)))
+  ASSERT_TRUE(wait_until([&] { return accept_queue(ls.get()) == 3; }, milliseconds(30000)))
       << accept_queue(ls.get());
   Fd s(tou_accept(ls.get(), nullptr, nullptr));
   ASSERT_TRUE(s);

@@ -170,13 +170,14 @@ TEST(LiveOptions, ReceiveBufferRaisedAfterConnectGrowsWindow) {
   Fd& s = p.server;
   ping(c.get(), s.get());  // the server has advertised a scaled window since
   ASSERT_TRUE(
-      wait_until([&] { return info_of(s.get()).rcv_wnd > (1u << 19); }, milliseconds(5000)));
+      wait_until([&] { return info_of(s.get()).rcv_wnd > (1u << 19); }, milliseconds(30000)));
   uint32_t before = info_of(s.get()).rcv_wnd;
   EXPECT_LE(before, 1u << 20);  // the default SO_RCVBUF
   set_int(s.get(), SOL_SOCKET, SO_RCVBUF, 8 << 20);
   EXPECT_EQ(get_int(s.get(), SOL_SOCKET, SO_RCVBUF), 8 << 20);
   // A window update announces it; TCP_INFO shows it once it has gone out.
-  EXPECT_TRUE(wait_until([&] { return info_of(s.get()).rcv_wnd > (4u << 20); }, milliseconds(5000)))
+  EXPECT_TRUE(
+      wait_until([&] { return info_of(s.get()).rcv_wnd > (4u << 20); }, milliseconds(30000)))
       << "rcv_wnd " << info_of(s.get()).rcv_wnd;
   EXPECT_LE(info_of(s.get()).rcv_wnd, 8u << 20);
   EXPECT_GT(info_of(c.get()).snd_wnd, 4u << 20) << "and the peer uses it";

@@ -7,13 +7,17 @@ host shares, so the sink measures one-way delay directly) and a CRC-32 of the
 rest of the datagram (u32), so the sink counts corrupted datagrams exactly
 (CRC-32 catches every error of up to 3 bits).
 
-  netem_udp.py sink PORT OUT.json [--idle S] [--limit S]
+  netem_udp.py sink PORT OUT.json [--idle S] [--limit S] [--port-file F]
   netem_udp.py send HOST PORT COUNT [--size B] [--pps N]
-  netem_udp.py echo PORT PEERS.txt [--limit S]
+  netem_udp.py echo PORT PEERS.txt [--limit S] [--port-file F]
+
+PORT 0 binds a port the kernel picks; --port-file F writes the bound port to F
+(no race with other programs for a port chosen in advance).
   netem_udp.py ping HOST PORT COUNT OUT.json [--pps N] [--idle S]
 """
 import argparse
 import json
+import os
 import socket
 import struct
 import time
@@ -37,13 +41,17 @@ def now_ns():
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
-def bound_socket(port):
+def bound_socket(port, port_file=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
     except OSError:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.bind(("127.0.0.1", port))
+    if port_file:
+        with open(port_file + ".tmp", "w") as f:
+            f.write(f"{s.getsockname()[1]}\n")
+        os.rename(port_file + ".tmp", port_file)
     return s
 
 
@@ -82,7 +90,7 @@ def summarize(delays_ms, seqs, sizes, arrivals, corrupted=0):
 
 
 def sink(args):
-    s = bound_socket(args.port)
+    s = bound_socket(args.port, args.port_file)
     delays, seqs, sizes, arrivals = [], [], [], []
     corrupted = [0]
 
@@ -115,7 +123,7 @@ def send(args):
 
 
 def echo(args):
-    s = bound_socket(args.port)
+    s = bound_socket(args.port, args.port_file)
     peers = set()
 
     def on(data, addr, t):
@@ -171,6 +179,7 @@ def main():
     a.add_argument("out")
     a.add_argument("--idle", type=float, default=1.0)
     a.add_argument("--limit", type=float, default=60.0)
+    a.add_argument("--port-file")
     a = sub.add_parser("send")
     a.add_argument("host")
     a.add_argument("port", type=int)
@@ -181,6 +190,7 @@ def main():
     a.add_argument("port", type=int)
     a.add_argument("peers")
     a.add_argument("--limit", type=float, default=30.0)
+    a.add_argument("--port-file")
     a = sub.add_parser("ping")
     a.add_argument("host")
     a.add_argument("port", type=int)

@@ -25,19 +25,19 @@ void TokenBucket::refill(Instant now) {
   }
 }
 
-bool TokenBucket::try_take(Instant now, size_t size) {
-  refill(now);
+Instant TokenBucket::departure(Instant arrival, size_t size) const {
   // A packet larger than the bucket leaves when the bucket is full, going into debt.
   const double need = std::min(cost(size), depth_);
-  if (tokens_ < need) return false;
-  tokens_ -= cost(size);
-  return true;
+  const Instant from = std::max(arrival, last_refill_);
+  const double tokens =
+      std::min(depth_, tokens_ + static_cast<double>(to_us(from - last_refill_)) * bytes_per_us_);
+  if (tokens >= need) return from;
+  return from + Duration{static_cast<int64_t>(std::ceil((need - tokens) / bytes_per_us_))};
 }
 
-Instant TokenBucket::ready_at(size_t size) const {
-  const double missing = std::min(cost(size), depth_) - tokens_;
-  if (missing <= 0) return last_refill_;
-  return last_refill_ + Duration{static_cast<int64_t>(std::ceil(missing / bytes_per_us_))};
+void TokenBucket::take(Instant at, size_t size) {
+  refill(at);
+  tokens_ -= cost(size);
 }
 
 Pipe::Pipe(const DirectionConfig& config, uint64_t seed, size_t overhead_bytes)
@@ -52,22 +52,38 @@ void Pipe::offer(Instant now, Packet packet) {
     impair(now, std::move(packet));
     return;
   }
-  admit(now);  // tokens earned since the last call go to packets already waiting
+  admit(now);  // packets whose departure came before this arrival have left the queue
   if (config_.queue_packets > 0 && queue_.size() >= config_.queue_packets) {
     ++stats_.dropped_queue;
     return;
   }
-  queue_.push_back(std::move(packet));
+  queue_.push_back({std::move(packet), now});
   stats_.max_queue = std::max(stats_.max_queue, queue_.size());
   admit(now);
 }
 
 void Pipe::admit(Instant now) {
-  while (!queue_.empty() && bucket_->try_take(now, queue_.front().bytes.size())) {
-    Packet p = std::move(queue_.front());
+  while (!queue_.empty()) {
+    const size_t size = queue_.front().packet.bytes.size();
+    const Instant arrival = queue_.front().arrival;
+    const Instant departure = bucket_->departure(arrival, size);
+    if (departure > now) return;
+    bucket_->take(departure, size);
+    account_departure(arrival, departure, size);
+    Packet p = std::move(queue_.front().packet);
     queue_.pop_front();
-    impair(now, std::move(p));
+    impair(departure, std::move(p));
   }
+}
+
+// The scheduled rate: wire bytes over the time the link was busy, that is over
+// the gaps before departures that had to wait for tokens.
+void Pipe::account_departure(Instant arrival, Instant departure, size_t size) {
+  if (departure > arrival && departure > last_departure_ && last_departure_ != Instant{}) {
+    stats_.rate_limited_bytes += static_cast<uint64_t>(bucket_->cost(size));
+    stats_.rate_limited_us += static_cast<uint64_t>(to_us(departure - last_departure_));
+  }
+  last_departure_ = departure;
 }
 
 void Pipe::impair(Instant departure, Packet packet) {
@@ -76,6 +92,7 @@ void Pipe::impair(Instant departure, Packet packet) {
     return;
   }
   const sim::Verdict v = impairment_.decide(packet.bytes, departure);
+  stats_.delay_drawn.add(to_us(v.delay));
   const Instant release = std::max(departure + v.delay, fifo_point_);
   fifo_point_ = release;
   if (v.lost) {
@@ -90,8 +107,10 @@ void Pipe::impair(Instant departure, Packet packet) {
   if (v.corrupted) ++stats_.corrupted;
   if (v.duplicated) {
     ++stats_.duplicated;
+    packet.due = at;
     delay_line_.push(at, packet);  // a copy, released together with the original
   }
+  packet.due = at;
   delay_line_.push(at, std::move(packet));
 }
 
@@ -99,6 +118,8 @@ void Pipe::release(Instant now, std::vector<Packet>& out) {
   if (bucket_) admit(now);
   while (!delay_line_.empty() && delay_line_.top_time() <= now) {
     Packet p = delay_line_.pop();
+    // How far behind its schedule this process ran (a loaded machine).
+    stats_.late_max_us = std::max(stats_.late_max_us, static_cast<uint64_t>(to_us(now - p.due)));
     ++stats_.forwarded;
     stats_.bytes_forwarded += p.bytes.size();
     out.push_back(std::move(p));
@@ -109,7 +130,8 @@ std::optional<Instant> Pipe::next_deadline() const {
   std::optional<Instant> next;
   if (!delay_line_.empty()) next = delay_line_.top_time();
   if (bucket_ && !queue_.empty()) {
-    const Instant ready = bucket_->ready_at(queue_.front().bytes.size());
+    const Instant ready =
+        bucket_->departure(queue_.front().arrival, queue_.front().packet.bytes.size());
     if (!next || ready < *next) next = ready;
   }
   return next;

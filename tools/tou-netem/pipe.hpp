@@ -6,6 +6,13 @@
 //   3. sits in a delay line ordered by release time until it is due.
 // Like the simulator's link, jitter never reorders (a packet is never released
 // before the one admitted before it); only --reorder does.
+//
+// The schedule is virtual: a packet leaves the rate queue at the instant the
+// bucket had its tokens (or at its arrival, if later), not at the instant this
+// process happened to look, and its release time follows from that. So a
+// process woken late on a loaded machine releases packets late, but the
+// schedule (and the rate, delays and queue drops it implies) stays the one a
+// perfectly punctual emulator would have made from the same arrivals.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +33,7 @@ namespace tou::netem {
 struct Packet {
   std::vector<uint8_t> bytes;
   uint32_t flow = 0;  // who it belongs to (the proxy's client session); unused on TUN
+  Instant due{};      // when the schedule releases it (set by the pipe)
 };
 
 // A token bucket that lets packets through at `rate_mbps`, with a small burst.
@@ -33,19 +41,20 @@ class TokenBucket {
  public:
   // overhead_bytes: counted per packet on top of its size (headers not in the payload).
   TokenBucket(double rate_mbps, size_t overhead_bytes);
-  // True (and the tokens are spent) when a packet of `size` bytes may leave at `now`.
-  bool try_take(Instant now, size_t size);
-  // When a packet of `size` bytes could leave.
-  Instant ready_at(size_t size) const;
+  // The first instant >= `arrival` at which a packet of `size` bytes may leave.
+  Instant departure(Instant arrival, size_t size) const;
+  // Spends the tokens of a packet of `size` bytes leaving at `at` (>= the last call's).
+  void take(Instant at, size_t size);
+  // Bytes a packet of `size` bytes takes on the wire.
+  double cost(size_t size) const { return static_cast<double>(size + overhead_bytes_); }
 
  private:
   void refill(Instant now);
-  double cost(size_t size) const { return static_cast<double>(size + overhead_bytes_); }
 
   double bytes_per_us_;
   size_t overhead_bytes_;
   double depth_;   // bucket size in bytes: the largest burst at full rate
-  double tokens_;  // bytes that may leave now
+  double tokens_;  // bytes that may leave at last_refill_
   Instant last_refill_{};
 };
 
@@ -67,6 +76,12 @@ class Pipe {
   // Moves packets from the rate queue through the impairment into the delay line.
   void admit(Instant now);
   void impair(Instant departure, Packet packet);
+  void account_departure(Instant arrival, Instant departure, size_t size);
+
+  struct Queued {
+    Packet packet;
+    Instant arrival;
+  };
 
   // Bounds the delay line's memory (a fast sender with a long delay); beyond, drop-tail.
   static constexpr size_t kMaxDelayLine = 200'000;
@@ -75,7 +90,8 @@ class Pipe {
   sim::Rng rng_;
   sim::Impairment impairment_;
   std::optional<TokenBucket> bucket_;
-  std::deque<Packet> queue_;  // waiting for tokens
+  std::deque<Queued> queue_;  // waiting for tokens
+  Instant last_departure_{};  // from the rate queue, in the schedule
   sim::EventQueue<Packet> delay_line_;
   Instant fifo_point_{};  // release time of the last admitted packet (jitter keeps order)
   DirectionStats stats_;

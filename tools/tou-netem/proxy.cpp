@@ -81,7 +81,11 @@ class Proxy {
     }
     loop_.watch(listen_fd_, [this] { on_client_datagrams(); });
     if (!options_.quiet) {
-      fmt::print(stderr, "tou-netem: {} -> {} (seed {})\n", options_.listen_address.to_string(),
+      // The address bound (--listen with port 0 takes one the kernel picks).
+      SocketAddress bound;
+      bound.length = sizeof bound.storage;
+      getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
+      fmt::print(stderr, "tou-netem: {} -> {} (seed {})\n", bound.to_string(),
                  options_.forward_address.to_string(), options_.seed);
     }
     const Instant start = monotonic_now();

@@ -8,6 +8,17 @@
 
 namespace tou::netem {
 
+// Count, minimum, maximum and sum of a series of microsecond values.
+struct MicrosSummary {
+  uint64_t count = 0;
+  int64_t min_us = 0;
+  int64_t max_us = 0;
+  int64_t sum_us = 0;
+
+  void add(int64_t us);
+  double mean_us() const { return count ? static_cast<double>(sum_us) / count : 0.0; }
+};
+
 // Every received packet ends in exactly one of forwarded / dropped_* / (still
 // queued at the end); duplicates add to forwarded.
 struct DirectionStats {
@@ -22,6 +33,18 @@ struct DirectionStats {
   uint64_t corrupted = 0;
   uint64_t send_errors = 0;  // the delivering send()/write() failed
   size_t max_queue = 0;      // largest rate-limiter backlog seen, in packets
+
+  // The schedule (see pipe.hpp), which a loaded machine does not change:
+  uint64_t rate_limited_bytes = 0;  // wire bytes of packets that waited for the rate limit
+  uint64_t rate_limited_us = 0;     // and the link time they took: their rate is the link's
+  MicrosSummary delay_drawn;        // delay + jitter drawn per packet (before FIFO order)
+  // How the process kept to it: the most any packet left after its scheduled time.
+  uint64_t late_max_us = 0;
+
+  // Megabit/s over the scheduled busy time; 0 when nothing waited.
+  double scheduled_mbps() const {
+    return rate_limited_us ? static_cast<double>(rate_limited_bytes) * 8 / rate_limited_us : 0.0;
+  }
 };
 
 struct RunSummary {
