@@ -182,6 +182,13 @@ int get_option(int fd, int level, int name, void* value, socklen_t* len) {
   }
   if (tou_getsockopt(fd, level, name, value, len) == 0) return 0;
   int err = errno;
+  if ((err == ENOPROTOOPT || err == EOPNOTSUPP) && level == SOL_SOCKET && name == SO_BINDTODEVICE) {
+    // A tou socket is bound to no device: Linux answers an unbound socket with
+    // an empty name, length 0 (sock_getbindtodevice). sshd asks on every connection.
+    if (len == nullptr) return fail(EFAULT);
+    *len = 0;
+    return 0;
+  }
   int fallback = 0;
   if ((err == ENOPROTOOPT || err == EOPNOTSUPP) && ignored_default(level, name, fallback) &&
       *len >= static_cast<socklen_t>(sizeof(int))) {

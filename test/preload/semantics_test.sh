@@ -45,6 +45,8 @@ for level, name in [(socket.SOL_SOCKET, socket.SO_PRIORITY), (socket.IPPROTO_TCP
 expect_errno(errno.ENOPROTOOPT, s.setsockopt, socket.IPPROTO_IPV6, socket.IPV6_TCLASS, 1)
 expect_errno(errno.ENOPROTOOPT, s.setsockopt, socket.IPPROTO_TCP, 14, b"\0" * 216)  # TCP_MD5SIG
 expect_errno(errno.EINVAL, s.setsockopt, socket.IPPROTO_IP, socket.IP_TOS, b"\0")
+# Bound to no device, as a fresh kernel socket: an empty name (sshd asks).
+assert s.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16) == b""
 s.close()
 
 # Other descriptors pass straight through: UDP, AF_UNIX pairs.
@@ -98,7 +100,7 @@ server.setblocking(True)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 200000))
 start = time.monotonic()
 expect_errno(errno.EAGAIN, server.recv, 10)
-assert 0.1 < time.monotonic() - start < 5
+assert 0.1 < time.monotonic() - start < 60  # (without the timeout: forever; load only adds)
 # Half-close: the peer reads end-of-file, then answers.
 copy.shutdown(socket.SHUT_WR)
 server.settimeout(20)
