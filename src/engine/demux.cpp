@@ -31,7 +31,6 @@ void Engine::receive(Endpoint& ep) {
     if (ep.dead) return;
     int n = recv_.receive(ep.sock.fd());
     if (n < 0) {
-      ++stats_.receive_errors;
       if (-n == ECONNREFUSED) refuse_handshakes(ep);
       continue;
     }
@@ -48,7 +47,6 @@ void Engine::receive(Endpoint& ep) {
 
 void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                          std::span<const uint8_t> bytes) {
-  ++stats_.datagrams_received;
   ++ep.stats.datagrams_received;
   AddrKey key = AddrKey::of(from);
   if (auto it = ep.flows.find(key); it != ep.flows.end()) {
@@ -59,7 +57,6 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   }
   ParseResult parsed = parse_segment(bytes);
   if (!parsed.ok()) {
-    ++stats_.malformed;
     ++ep.stats.malformed;
     ++ep.stats.malformed_by_reason[static_cast<size_t>(parsed.error)];
     return;
@@ -87,7 +84,6 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
         send_.commit(ep.sock.fd(), tw.ack_len, ep.connected ? nullptr : &tw.remote,
                      ep.wildcard ? &tw.local : nullptr);
         ++ep.stats.time_wait_acks;
-        ++stats_.time_wait_acks;
       }
       return;
     }
@@ -115,7 +111,6 @@ void Engine::reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   }
   send_.commit(ep.sock.fd(), n, ep.connected ? nullptr : &from, ep.wildcard ? to : nullptr);
   ++ep.stats.resets_sent;
-  ++stats_.resets_sent;
 }
 
 void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to,

@@ -345,11 +345,10 @@ void Engine::transmit(Stream& s) {
 
 void Engine::flush_sends() {
   if (send_.empty()) return;
-  stats_.datagrams_sent += send_.flush(*this);
+  send_.flush(*this);
 }
 
 void Engine::on_send_error(int fd, int err) {
-  ++stats_.send_errors;
   if (err == EMSGSIZE) {
     // Larger than the interface: the error queue says how large may go.
     for (Endpoint* ep : endpoints_) {
@@ -699,11 +698,6 @@ OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote) {
   std::copy(tuple.begin(), tuple.begin() + 20, reversed.begin() + 20);
   p.ts_offset = isn_->hash(reversed);
   return p;
-}
-
-EngineStats Engine::stats() {
-  std::lock_guard g(mu_);
-  return stats_;
 }
 
 }  // namespace tou::engine

@@ -81,16 +81,6 @@ struct Listener;
 struct Stream;
 struct TimeWaitEntry;
 
-struct EngineStats {
-  uint64_t datagrams_received = 0;
-  uint64_t datagrams_sent = 0;
-  uint64_t send_errors = 0;
-  uint64_t receive_errors = 0;
-  uint64_t malformed = 0;
-  uint64_t resets_sent = 0;
-  uint64_t time_wait_acks = 0;
-};
-
 class Engine final : SendBatch::ErrorSink {
  public:
   // The process's engine, started on first use; nullptr (and err) on failure.
@@ -121,7 +111,6 @@ class Engine final : SendBatch::ErrorSink {
   // SO_LINGER with a timeout: waits until everything written has been
   // acknowledged, or the timeout passes.
   void linger_before_close(ino_t ino);
-  EngineStats stats();
 
   // The event handlers (called on the I/O thread with the lock held).
   void on_endpoint_events(Endpoint& ep, uint32_t events);
@@ -239,7 +228,6 @@ class Engine final : SendBatch::ErrorSink {
   std::vector<std::unique_ptr<Listener>> dead_listeners_;
   std::vector<std::unique_ptr<Endpoint>> dead_endpoints_;
   std::vector<std::unique_ptr<TimeWaitEntry>> dead_time_waits_;
-  EngineStats stats_;
   Engine* abandoned_next_ = nullptr;  // engines left behind by fork()
 };
 

@@ -218,7 +218,7 @@ bad --listen 127.0.0.1:9 --forward 127.0.0.1:10 --delay -1
 bad --listen 127.0.0.1:9 --forward 127.0.0.1:10 --a 'true'
 bad --netns --a 'true'
 bad --netns --b 'true' --listen 127.0.0.1:9
-bad --netns --b 'true' --tou
+bad --listen 127.0.0.1:9 --forward 127.0.0.1:10 --tou
 "$NETEM" --help >"$WORK/out" || fail "--help exited $?"
 grep -q -- "--up-loss" "$WORK/out" || fail "--help does not list the per-direction options"
 echo "PASS"

@@ -109,9 +109,6 @@ int parse_options(int argc, char** argv, Options& out) {
                          ->type_name("ADDR:PORT");
   auto* forward_opt =
       app.add_option("--forward", out.forward, "Proxy: the server (UDP)")->type_name("ADDR:PORT");
-  app.add_flag("--tou", out.tou,
-               "Proxy: the traffic is tou; rewrite the ports in each segment's header (and its "
-               "checksum) as a NAT rewrites TCP's, so both ends see matching ports");
   bool netns = false;
   app.add_flag("--netns", netns, "Link two new network namespaces A and B through TUN devices");
   app.add_option("--a", out.command_a, "Netns: command run in A in the background (sh -c)");
@@ -125,8 +122,8 @@ int parse_options(int argc, char** argv, Options& out) {
 
   out.mode = netns ? Mode::kNetns : Mode::kProxy;
   if (netns) {
-    if (listen_opt->count() > 0 || forward_opt->count() > 0 || out.tou) {
-      return tools::usage_error(app, "--netns does not take --listen, --forward or --tou");
+    if (listen_opt->count() > 0 || forward_opt->count() > 0) {
+      return tools::usage_error(app, "--netns does not take --listen or --forward");
     }
     if (out.command_b.empty()) return tools::usage_error(app, "--netns needs --b 'COMMAND'");
   } else {

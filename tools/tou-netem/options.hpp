@@ -39,7 +39,6 @@ struct Options {
   std::string forward;           // ADDR:PORT or [V6ADDR]:PORT
   SocketAddress listen_address;  // both resolved by parse_options
   SocketAddress forward_address;
-  bool tou = false;  // rewrite the ports inside tou segments (see tou_ports.hpp)
 
   // Netns mode.
   std::string command_a;  // runs in namespace A, in the background (a server)

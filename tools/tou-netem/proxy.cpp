@@ -13,7 +13,6 @@
 #include <fmt/format.h>
 
 #include "pipe.hpp"
-#include "tou_ports.hpp"
 
 namespace tou::netem {
 namespace {
@@ -44,16 +43,9 @@ std::string address_key(const sockaddr_storage& addr, socklen_t len) {
   return std::string(reinterpret_cast<const char*>(&addr), len);
 }
 
-uint16_t port_of(const SocketAddress& a) {
-  return a.family() == AF_INET6
-             ? ntohs(reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_port)
-             : ntohs(reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_port);
-}
-
 struct Session {
   int fd = -1;  // connected to --forward
   SocketAddress client;
-  uint16_t upstream_port = 0;  // the local port of fd
 };
 
 class Proxy {
@@ -125,10 +117,6 @@ class Proxy {
       const int flow = session_for(from, from_len);
       if (flow < 0) continue;
       Packet p{std::vector<uint8_t>(buf_.begin(), buf_.begin() + n), static_cast<uint32_t>(flow)};
-      if (options_.tou) {
-        rewrite_tou_ports(p.bytes, sessions_[p.flow].upstream_port,
-                          port_of(options_.forward_address));
-      }
       up_.offer(monotonic_now(), std::move(p));  // each packet's own arrival time
     }
   }
@@ -138,10 +126,6 @@ class Proxy {
       const ssize_t n = recv(sessions_[flow].fd, buf_.data(), buf_.size(), 0);
       if (n < 0) return;
       Packet p{std::vector<uint8_t>(buf_.begin(), buf_.begin() + n), flow};
-      if (options_.tou) {
-        rewrite_tou_ports(p.bytes, port_of(options_.listen_address),
-                          port_of(sessions_[flow].client));
-      }
       down_.offer(monotonic_now(), std::move(p));
     }
   }
@@ -163,10 +147,6 @@ class Proxy {
     s.fd = fd;
     std::memcpy(&s.client.storage, &from, len);
     s.client.length = len;
-    SocketAddress local;
-    local.length = sizeof local.storage;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&local.storage), &local.length);
-    s.upstream_port = port_of(local);
     sessions_.push_back(s);
     by_client_[key] = static_cast<int>(flow);
     loop_.watch(fd, [this, flow] { on_server_datagrams(flow); });
