@@ -478,6 +478,12 @@ void Engine::destroy_stream(Stream& s, int error) {
     }
   }
   close_bridge(s, error);
+  // The bridge may have closed before the connection ended (our close after the
+  // peer's): TCP_INFO then reports how it ended, not that moment.
+  if (auto t = tombstones_.find(s.ino);
+      s.ino != 0 && s.core && t != tombstones_.end() && t->second.info) {
+    get_connection_info(&s, *t->second.info);
+  }
   loop_.timers().cancel(s);
   if (s.ep != nullptr) {
     Endpoint* ep = s.ep;

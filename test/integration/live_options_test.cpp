@@ -24,13 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-tou_info info_of(int fd) {
-  tou_info info{};
-  socklen_t len = sizeof info;
-  EXPECT_EQ(tou_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
-  return info;
-}
-
 int get_int(int fd, int level, int name) {
   int v = -1;
   socklen_t len = sizeof v;

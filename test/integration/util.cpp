@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -184,6 +185,13 @@ long rss_kib() {
     std::getline(in, rest);
   }
   return -1;
+}
+
+tou_info info_of(int fd) {
+  tou_info info{};
+  socklen_t len = sizeof info;
+  EXPECT_EQ(tou_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+  return info;
 }
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {

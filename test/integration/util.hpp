@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tou/tou.h"
+
 namespace tou_test {
 
 double scale();
@@ -85,5 +87,8 @@ long rss_kib();
 
 // Polls `done` every few ms until true or `limit` passes; returns done().
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit);
+
+// TCP_INFO of a tou socket (a test failure when it cannot be read).
+tou_info info_of(int fd);
 
 }  // namespace tou_test
