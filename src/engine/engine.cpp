@@ -32,6 +32,7 @@ namespace {
 std::mutex g_mu;  // guards g_engine; taken before any engine's mutex
 Engine* g_engine = nullptr;
 Engine* g_abandoned = nullptr;  // engines left behind in fork children (kept reachable)
+std::atomic<Engine::ConnectionEndHook> g_end_hook{nullptr};
 bool g_hooks_installed = false;
 
 constexpr size_t kScratchSize = 256 * 1024;
@@ -107,6 +108,18 @@ Engine* Engine::get(int& err) {
   }
   g_engine = e;
   return e;
+}
+
+void Engine::set_connection_end_hook(ConnectionEndHook hook) {
+  g_end_hook.store(hook);
+}
+
+void Engine::report_end(Stream& s) {
+  ConnectionEndHook hook = g_end_hook.load();
+  if (hook == nullptr || !s.core || ends_reported_) return;
+  tou_info info;
+  get_connection_info(&s, info);
+  hook(info);
 }
 
 Engine* Engine::current() {
@@ -478,12 +491,7 @@ void Engine::destroy_stream(Stream& s, int error) {
     }
   }
   close_bridge(s, error);
-  // The bridge may have closed before the connection ended (our close after the
-  // peer's): TCP_INFO then reports how it ended, not that moment.
-  if (auto t = tombstones_.find(s.ino);
-      s.ino != 0 && s.core && t != tombstones_.end() && t->second.info) {
-    get_connection_info(&s, *t->second.info);
-  }
+  report_end(s);
   loop_.timers().cancel(s);
   if (s.ep != nullptr) {
     Endpoint* ep = s.ep;

@@ -87,6 +87,11 @@ class Engine final : SendBatch::ErrorSink {
   static Engine* get(int& err);
   // The engine if one runs in this process, else nullptr (does not start one).
   static Engine* current();
+  // Called with the final TCP_INFO of each connection this process's engine
+  // served, once, when it ends or at exit if it has not (on the I/O thread or
+  // the exiting one, engine lock held). For the shim's TOU_STATS.
+  using ConnectionEndHook = void (*)(const tou_info&);
+  static void set_connection_end_hook(ConnectionEndHook hook);
 
   // Every call below returns 0 or an errno value. `ino` names the socket (the
   // inode of its program-side fd); ENOTSOCK when this engine does not know it.
@@ -111,6 +116,7 @@ class Engine final : SendBatch::ErrorSink {
   // SO_LINGER with a timeout: waits until everything written has been
   // acknowledged, or the timeout passes.
   void linger_before_close(ino_t ino);
+  void report_end(Stream& s);
 
   // The event handlers (called on the I/O thread with the lock held).
   void on_endpoint_events(Endpoint& ep, uint32_t events);
@@ -203,7 +209,8 @@ class Engine final : SendBatch::ErrorSink {
   std::condition_variable cv_;  // connection state changes (blocking connect, linger)
   std::thread thread_;
   bool stopping_ = false;
-  bool exiting_ = false;  // the process is exiting: close every connection
+  bool exiting_ = false;        // the process is exiting: close every connection
+  bool ends_reported_ = false;  // at exit: report_end done for every connection
   EventLoop loop_;
   Instant now_{};
   Instant last_tick_{};

@@ -98,6 +98,9 @@ void Engine::stop_at_exit() {
   lock.unlock();
   if (thread_.joinable()) thread_.join();
   lock.lock();
+  // Counted as they are now, here: not again by a lingering process.
+  for (Stream* s : all_streams_) report_end(*s);
+  ends_reported_ = true;
   uint64_t acked = 0;
   if (!closing_work(true, acked)) return;
   if (hand_over_to_lingerer(lock)) return;

@@ -114,7 +114,6 @@ int tou_connect_counted(int fd, const sockaddr* addr, socklen_t len) {
 }  // namespace
 }  // namespace tou::preload
 
-using tou::preload::account_close;
 using tou::preload::config;
 using tou::preload::count;
 using tou::preload::Counter;
@@ -260,7 +259,6 @@ int close(int fd) {
   }
   forget(fd);
   InsideTou inside;
-  account_close(fd);
   int r = tou_close(fd);
   // Not a socket tou can name (a fresh socket inherited across fork): just close it.
   if (r != 0 && errno == ENOTSOCK) return libc::close(fd);

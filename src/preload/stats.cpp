@@ -3,9 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 
+#include "engine/engine.hpp"
 #include "preload/config.hpp"
 #include "preload/libc.hpp"
 #include "tou/tou.h"
@@ -22,26 +26,41 @@ uint64_t get(Counter c) {
   return counters[static_cast<int>(c)].load(std::memory_order_relaxed);
 }
 
-// At exit (also for programs that never touched a socket: nothing is written then).
+// At exit (also for programs that never touched a socket: nothing is written
+// then). A library destructor: it runs after the engine's atexit handler, which
+// reports the connections still open.
 __attribute__((destructor)) void write_at_exit() {
   if (get(Counter::kTouSockets) != 0 || get(Counter::kKernelSockets) != 0) write_stats();
+}
+
+// A fork child counts only what it does itself.
+void reset_in_child() {
+  for (auto& c : counters) c.store(0, std::memory_order_relaxed);
+  bytes_sent.store(0, std::memory_order_relaxed);
+  bytes_received.store(0, std::memory_order_relaxed);
+}
+
+void on_connection_end(const tou_info& info) {
+  if (info.bytes_sent == 0 && info.bytes_received == 0) return;
+  bytes_sent.fetch_add(info.bytes_sent, std::memory_order_relaxed);
+  bytes_received.fetch_add(info.bytes_received, std::memory_order_relaxed);
+  write_stats();
 }
 
 }  // namespace
 
 void count(Counter c) {
+  if (c == Counter::kTouSockets) start_stats();  // before any of its connections can end
   counters[static_cast<int>(c)].fetch_add(1, std::memory_order_relaxed);
 }
 
-void account_close(int fd) {
-  if (config().stats_path == nullptr) return;
-  tou_info info{};
-  socklen_t len = sizeof info;
-  if (tou_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return;
-  if (info.bytes_sent == 0 && info.bytes_received == 0) return;
-  bytes_sent.fetch_add(info.bytes_sent, std::memory_order_relaxed);
-  bytes_received.fetch_add(info.bytes_received, std::memory_order_relaxed);
-  write_stats();
+void start_stats() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (config().stats_path == nullptr) return;
+    pthread_atfork(nullptr, nullptr, reset_in_child);
+    engine::Engine::set_connection_end_hook(on_connection_end);
+  });
 }
 
 void write_stats() {

@@ -84,6 +84,19 @@ note "replies: $(tr '\n' '|' <"$WORK/replies")"
 [[ $(sed -n 2p "$WORK/replies") == "exec two from 127.0.0.1 family AF_INET" ]] ||
   fail "wrong reply from the exec'd handler"
 (($(stat_sum "$WORK/client" tou_connects) == 2)) || fail "the client made no tou connections"
+# TOU_STATS of a forking server: the children start from zero (the accepts are
+# the parent's), and the payload counts in the parent, whose engine carried it.
+replies=$(wc -c <"$WORK/replies")
+check_stat() {
+  local got
+  got=$(stat_sum "$1" "$2")
+  [[ $got == "$3" ]] || fail "TOU_STATS $(basename "$1") $2 = $got, expected $3"
+}
+check_stat "$WORK/server" tou_accepts 2
+check_stat "$WORK/server" bytes_received 8 # "one\n" and "two\n"
+check_stat "$WORK/server" bytes_sent "$replies"
+check_stat "$WORK/client" bytes_sent 8
+check_stat "$WORK/client" bytes_received "$replies"
 
 note "bash: exec 3<>/dev/tcp/..., then head reads fd 3 in a child"
 port=$(free_udp_port)
@@ -91,8 +104,11 @@ echo "from the server" >"$WORK/greeting"
 spawn_with_input "$WORK/greeting" timeout 30 "$TOU_RUN" nc -N -l 127.0.0.1 "$port" >"$WORK/from-bash"
 server=$!
 wait_for 10 udp_port_bound "$port" || fail "nc -l did not bind UDP port $port"
-reply=$(timeout 30 "$TOU_RUN" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; echo from bash >&3; head -1 <&3' \
+reply=$(timeout 30 "$TOU_RUN" -s "$WORK/bash" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; echo from bash >&3; head -1 <&3' \
   _ "$port") || fail "bash /dev/tcp failed"
 wait "$server" || fail "nc -l failed"
 [[ $reply == "from the server" ]] || fail "bash read '$reply'"
 [[ $(cat "$WORK/from-bash") == "from bash" ]] || fail "nc -l read '$(cat "$WORK/from-bash")'"
+# bash exits with the socket still open on descriptor 3: counted at exit.
+check_stat "$WORK/bash" bytes_sent 10       # "from bash\n"
+check_stat "$WORK/bash" bytes_received 16   # "from the server\n"
