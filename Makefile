@@ -7,6 +7,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 300
 # e.g. BENCH_ARGS="--only veth --quick": one group of make bench in minutes
 BENCH_ARGS ?=
+SOAK_SECONDS ?= 300
 PREFIX ?= /usr/local
 
 # Everything the build, the tests and the fuzzers need, from Debian 12.
@@ -17,7 +18,7 @@ DEB_PACKAGES := cmake ninja-build g++ pkg-config git \
 # Only `make bench` needs these: the other UDP transports it compares against.
 BENCH_PACKAGES := libudt-dev libsrt-openssl-dev
 
-.PHONY: all deps bench-deps build demo test asan tsan fuzz bench format format-check clean install
+.PHONY: all deps bench-deps build demo test asan tsan soak fuzz bench format format-check clean install
 
 all: build
 
@@ -76,6 +77,13 @@ tsan: deps
 	  -DTOU_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)-tsan -j $(JOBS) --target tou_integration_tests
 	cd $(BUILD)-tsan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS) -L integration
+
+# Connect / transfer / close churn through tou-netem with random impairments,
+# under AddressSanitizer, for SOAK_SECONDS: every transfer byte-exact, no
+# descriptor or heap left behind (test/soak/soak.cpp).
+soak: deps
+	$(call cmake_build,$(BUILD)-asan,-DCMAKE_BUILD_TYPE=Debug -DTOU_SANITIZE=address -DTOU_BENCH=OFF)
+	$(BUILD)-asan/bin/tou-soak --netem $(BUILD)-asan/bin/tou-netem --seconds $(SOAK_SECONDS)
 
 $(BUILD)-fuzz/.configured: deps
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
