@@ -9,16 +9,18 @@
 
 namespace tou {
 
-namespace {
-
-// RFC 7323 2.3: the smallest shift that lets the window field cover the buffer.
-uint8_t window_shift_for(size_t buffer) {
+uint8_t receive_window_shift(const ConnectionConfig& config) {
+  if (!config.window_scaling) return 0;
+  // RFC 7323 2.3: the smallest shift that lets the window field cover the buffer.
+  size_t buffer = std::max(config.receive_buffer, config.window_scale_space);
   uint8_t shift = 0;
   while (shift < 14 && (buffer >> shift) > 0xffff) ++shift;
   return shift;
 }
 
-}  // namespace
+uint32_t ts_clock(Instant now, uint32_t ts_offset) {
+  return static_cast<uint32_t>(to_us(now)) + ts_offset;
+}
 
 const char* to_string(ConnectionEvent event) {
   switch (event) {
@@ -55,8 +57,7 @@ Connection::Connection(const ConnectionConfig& config)
   }
   assert(cc_);
   rcv_.mss = config.mss;
-  size_t scale_space = std::max(config.receive_buffer, config.window_scale_space);
-  rcv_.wscale = config.window_scaling ? window_shift_for(scale_space) : 0;
+  rcv_.wscale = receive_window_shift(config);
 }
 
 Connection::~Connection() = default;
@@ -84,6 +85,38 @@ void Connection::connect(Instant now, const OpenParams& params) {
 void Connection::listen(const OpenParams& params) {
   open(params, true);
   set_state(TcpState::kListen);
+}
+
+bool Connection::accept_cookie(Instant now, const OpenParams& params, const SynCookieOptions& syn,
+                               const Segment& ack) {
+  listen(params);
+  // The client's SYN, as far as the cookie remembers it (RFC 4987 3.6).
+  SegmentHeader h;
+  h.src_port = ack.header.src_port;
+  h.dst_port = ack.header.dst_port;
+  h.seq = ack.header.seq - 1;
+  h.flags = flags::kSyn;
+  h.window = ack.header.window;
+  h.options.mss = syn.mss;
+  h.options.window_scale = syn.window_scale;
+  h.options.sack_permitted = syn.sack_permitted;
+  if (syn.timestamps && ack.header.options.timestamps) {
+    h.options.timestamps = Timestamps{ack.header.options.timestamps->value, 0};
+  }
+  on_segment(now, Segment{h, {}});
+  if (state_ != TcpState::kSynReceived) {
+    become_closed();
+    return false;
+  }
+  // Our SYN-ACK left without state: it took the ISS and advertised the window
+  // window_field() gives. No RTT sample from it but the timestamp echo (as
+  // Linux, whose cookie request has no SYN-ACK send time).
+  snd_.nxt = snd_.iss + 1;
+  window_field(true);
+  on_segment(now, ack);
+  if (is_established()) return true;
+  if (state_ != TcpState::kClosed) become_closed();
+  return false;
 }
 
 bool Connection::is_established() const {
@@ -242,7 +275,7 @@ void Connection::become_closed() {
 // own TSval, so we use microseconds for exact RTT samples on fast paths. It
 // wraps in 71 minutes, far above 2*MSL, so PAWS stays sound (RFC 7323 5.4).
 uint32_t Connection::ts_now(Instant now) const {
-  return static_cast<uint32_t>(to_us(now)) + ts_offset_;
+  return ts_clock(now, ts_offset_);
 }
 
 uint32_t Connection::flight_size() const {

@@ -24,6 +24,7 @@
 #include "core/plpmtud.hpp"
 #include "core/rtt_estimator.hpp"
 #include "core/stats.hpp"
+#include "core/syn_cookie.hpp"
 #include "core/tcb.hpp"
 #include "core/tcp_state.hpp"
 #include "wire/segment.hpp"
@@ -65,7 +66,18 @@ struct ConnectionConfig {
   // DPLPMTUD (RFC 8899): off by default; the engine turns it on for real
   // paths. When on, the send MSS follows the probed path MTU, below `mss`.
   PlpmtudConfig plpmtud;
+  // At most one ACK per this interval in reply to segments without data that
+  // fail the sequence, PAWS or ACK checks (Linux's tcp_invalid_ratelimit): a
+  // blind sender cannot make us reflect one ACK per forged segment.
+  Duration invalid_ack_interval = std::chrono::milliseconds(500);
 };
+
+// Our receive window shift for a configuration (RFC 7323 2.3): the smallest
+// that lets the window field cover the largest receive buffer.
+uint8_t receive_window_shift(const ConnectionConfig& config);
+// Our RFC 7323 TS clock: microseconds plus the connection's random offset
+// (RFC 7323 5.4), as in every TSval we send.
+uint32_t ts_clock(Instant now, uint32_t ts_offset);
 
 // What the caller chooses for a new connection: the ports (equal to the UDP
 // ports), the initial send sequence number (see IsnGenerator, RFC 6528) and the
@@ -99,6 +111,14 @@ class Connection {
   // Passive open: CLOSED -> LISTEN. The demultiplexer gives each new remote a
   // connection in LISTEN and feeds it the SYN (RFC 9293 3.10.7.2).
   void listen(const OpenParams& params);
+  // Passive open from a SYN cookie (RFC 4987 3.6, see core/syn_cookie.hpp):
+  // the listener sent its SYN-ACK (ISS = params.iss) without keeping state,
+  // and `ack` completes the handshake; `syn` is what the cookie remembers of
+  // the client's SYN. CLOSED -> ESTABLISHED (the ACK's data and FIN are
+  // processed too); returns false, and the connection is CLOSED, when `ack`
+  // does not acknowledge params.iss.
+  bool accept_cookie(Instant now, const OpenParams& params, const SynCookieOptions& syn,
+                     const Segment& ack);
 
   // One datagram from the peer: parsed, checked and processed. Malformed input
   // is counted in stats() and dropped without any state change.
@@ -213,6 +233,7 @@ class Connection {
   void on_handshake_done(Instant now);
   void apply_peer_syn_options(const SegmentHeader& syn);
   void send_challenge_ack(Instant now);
+  void ack_unacceptable(Instant now, const Segment& seg);
 
   // Output (connection_output.cpp).
   size_t emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t flags, size_t payload_offset,

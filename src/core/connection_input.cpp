@@ -213,14 +213,14 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
       static_cast<int32_t>(h.options.timestamps->value - rcv_.ts_recent) < 0 &&
       !(h.has(flags::kSyn) && state_ == TcpState::kSynReceived)) {
     ++stats_.dropped_paws;
-    rcv_.ack_now = true;
+    ack_unacceptable(now, seg);
     return;
   }
 
   // first: sequence acceptability.
   if (!segment_acceptable(seg)) {
     ++stats_.dropped_unacceptable;
-    if (!h.has(flags::kRst)) rcv_.ack_now = true;
+    if (!h.has(flags::kRst)) ack_unacceptable(now, seg);
     if (state_ == TcpState::kTimeWait && h.has(flags::kFin)) {
       timers_.time_wait = now + 2 * config_.msl;  // RFC 9293 3.10.7.4: restart 2 MSL
     }
@@ -309,9 +309,34 @@ void Connection::send_challenge_ack(Instant now) {
     snd_.challenge_window_start_us = t;
     snd_.challenge_acks_in_window = 0;
   }
-  if (snd_.challenge_acks_in_window >= config_.challenge_ack_limit) return;
+  if (snd_.challenge_acks_in_window >= config_.challenge_ack_limit) {
+    ++stats_.challenge_acks_suppressed;
+    return;
+  }
   ++snd_.challenge_acks_in_window;
   ++stats_.challenge_acks;
+  rcv_.ack_now = true;
+}
+
+// The ACK owed to a segment that failed the sequence, PAWS or ACK checks
+// (RFC 9293 3.10.7.4, RFC 7323 5.3, RFC 5961 5.2). As Linux's
+// tcp_oow_rate_limited: one per invalid_ack_interval for segments without
+// data (a data segment's ACK is what its sender needs, and it cannot loop);
+// a SYN's reply is a challenge ACK, limited by RFC 5961 7 instead.
+void Connection::ack_unacceptable(Instant now, const Segment& seg) {
+  if (seg.header.has(flags::kSyn)) {
+    send_challenge_ack(now);  // RFC 5961 4.2: anywhere in the sequence space
+    return;
+  }
+  if (!seg.payload.empty()) {
+    rcv_.ack_now = true;
+    return;
+  }
+  if (rcv_.last_invalid_ack && now - *rcv_.last_invalid_ack < config_.invalid_ack_interval) {
+    ++stats_.invalid_acks_suppressed;
+    return;
+  }
+  rcv_.last_invalid_ack = now;
   rcv_.ack_now = true;
 }
 
@@ -369,14 +394,9 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
   }
 
   // RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
-  if (h.ack > snd_.nxt) {
+  if (h.ack > snd_.nxt || h.ack < snd_.una - snd_.max_wnd) {
     ++stats_.dropped_bad_ack;
-    rcv_.ack_now = true;
-    return false;
-  }
-  if (h.ack < snd_.una - snd_.max_wnd) {
-    ++stats_.dropped_bad_ack;
-    rcv_.ack_now = true;
+    ack_unacceptable(now, seg);
     return false;
   }
 

@@ -31,7 +31,9 @@ struct ConnectionStats {
   uint64_t duplicate_segments = 0;     // wholly old data
   uint64_t window_probes = 0;          // persist timer (RFC 9293 3.8.6.1)
   uint64_t keepalive_probes = 0;
-  uint64_t challenge_acks = 0;  // RFC 5961
+  uint64_t challenge_acks = 0;             // RFC 5961
+  uint64_t challenge_acks_suppressed = 0;  // over the RFC 5961 7 limit
+  uint64_t invalid_acks_suppressed = 0;    // ACKs to unacceptable segments, rate-limited
   uint64_t resets_sent = 0;
   uint64_t resets_received = 0;
   uint64_t delayed_acks = 0;  // ACKs sent by the delayed-ACK timer

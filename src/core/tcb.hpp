@@ -82,6 +82,7 @@ struct ReceiveSequence {
   Instant ts_recent_at{};
   SeqNum last_ack_sent;
   Instant last_input{};  // the last acceptable segment (keep-alive idle time, RFC 9293 3.8.4)
+  std::optional<Instant> last_invalid_ack;  // ConnectionConfig::invalid_ack_interval
 
   // Acknowledgment policy (RFC 9293 3.8.6.3, RFC 5681 4.2).
   bool ack_now = false;           // send an ACK at the next poll_transmit
