@@ -64,6 +64,10 @@ extern "C" {
 #define SOL_TOU 0x746f75
 /* SOL_TOU, get only, on a listening socket: struct tou_listener_info. */
 #define TOU_LISTENER_INFO 1
+/* SOL_TOU, int, on a socket before or after listen: SYN cookies (RFC 4987),
+ * as Linux's net.ipv4.tcp_syncookies: 0 never, 1 (the default) once the
+ * backlog of half-open connections is full, 2 for every SYN. */
+#define TOU_SYNCOOKIES 2
 
 /*
  * tou_socket: creates a socket and returns its descriptor.
@@ -185,7 +189,8 @@ TOU_API int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen);
  *                ETIMEDOUT), TCP_CONGESTION (char[], "newreno" or "cubic";
  *                ENOENT otherwise), TCP_INFO (get only: struct tou_info).
  *   IPPROTO_IPV6: IPV6_V6ONLY (AF_INET6 sockets, before bind).
- *   SOL_TOU:     TOU_LISTENER_INFO (get only: struct tou_listener_info).
+ *   SOL_TOU:     TOU_LISTENER_INFO (get only: struct tou_listener_info),
+ *                TOU_SYNCOOKIES (int 0, 1 or 2; EINVAL otherwise).
  * Options set on a listening socket apply to the connections it accepts
  * later. On a connected socket every option takes effect at once, as on
  * Linux: keep-alive starts (first probe TCP_KEEPIDLE from now) or stops,
@@ -292,6 +297,14 @@ struct tou_listener_info {
   uint64_t handed_over;        /* connections made ready for accept */
   uint32_t half_open;          /* now */
   uint32_t accept_queue;       /* now: ready and not yet accepted */
+  /* SYN floods (RFC 4987) and rate limits; see README "SYN floods". */
+  uint64_t syn_cookies_sent;          /* SYN-ACKs with a cookie: the backlog was full */
+  uint64_t syn_cookies_validated;     /* connections made from a cookie */
+  uint64_t syn_cookies_rejected;      /* ACKs with a forged, expired or foreign cookie */
+  uint64_t half_open_evicted;         /* half-open connections dropped under pressure */
+  uint64_t accept_overflows;          /* valid cookies dropped: accept queue full */
+  uint64_t resets_suppressed;         /* RSTs over the rate limit (1000/s) */
+  uint64_t time_wait_acks_suppressed; /* TIME-WAIT ACKs over the limit (2/s each) */
 };
 
 #ifdef __cplusplus

@@ -76,15 +76,7 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
       ep.time_wait.erase(it);
       release_endpoint(ep);
     } else {
-      if (!h.has(flags::kRst) && tw.ack_len > 0) {
-        // RFC 9293 3.10.7.4: in TIME-WAIT, a retransmitted FIN is acknowledged again.
-        if (send_.full()) flush_sends();
-        std::span<uint8_t> out = send_.next();
-        std::copy_n(tw.ack.begin(), tw.ack_len, out.begin());
-        send_.commit(ep.sock.fd(), tw.ack_len, ep.connected ? nullptr : &tw.remote,
-                     ep.wildcard ? &tw.local : nullptr);
-        ++ep.stats.time_wait_acks;
-      }
+      if (!h.has(flags::kRst) && tw.ack_len > 0) reply_time_wait(ep, tw, seg);
       return;
     }
   }
@@ -94,6 +86,8 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
     open_passive(ep, from, to, key, seg);
     return;
   }
+  // The ACK that completes a handshake answered with a SYN cookie (RFC 4987 3.6).
+  if (ep.listener != nullptr && accept_cookie(ep, from, to, key, seg)) return;
   if (h.dst_port != ep.local.port()) {
     ++ep.stats.dropped_other;
     return;
@@ -101,8 +95,36 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   reply_reset(ep, from, to, seg);
 }
 
+// RFC 9293 3.10.7.4: in TIME-WAIT, a retransmitted FIN is acknowledged again
+// at once; anything else at most once per kInvalidAckInterval (Linux's
+// tcp_timewait_check_oow_rate_limit), so that forged segments reflect little.
+void Engine::reply_time_wait(Endpoint& ep, TimeWaitEntry& tw, const Segment& seg) {
+  bool fin_again = seg.header.has(flags::kFin) && seg.header.seq + seg.seq_len() == tw.rcv_nxt;
+  if (!fin_again) {
+    if (tw.last_invalid_ack && now_ - *tw.last_invalid_ack < kInvalidAckInterval) {
+      ++ep.stats.time_wait_acks_suppressed;
+      return;
+    }
+    tw.last_invalid_ack = now_;
+  }
+  if (send_.full()) flush_sends();
+  std::span<uint8_t> out = send_.next();
+  std::copy_n(tw.ack.begin(), tw.ack_len, out.begin());
+  send_.commit(ep.sock.fd(), tw.ack_len, ep.connected ? nullptr : &tw.remote,
+               ep.wildcard ? &tw.local : nullptr);
+  ++ep.stats.time_wait_acks;
+}
+
 void Engine::reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                          const Segment& seg) {
+  if (seg.header.has(flags::kRst)) {
+    ++ep.stats.dropped_other;  // an RST is never answered
+    return;
+  }
+  if (!ep.resets.take(now_)) {
+    ++ep.stats.resets_suppressed;
+    return;
+  }
   if (send_.full()) flush_sends();
   size_t n = make_reset_reply(seg, send_.next());
   if (n == 0) {
@@ -117,31 +139,24 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
                           const AddrKey& key, const Segment& syn) {
   Listener& l = *ep.listener;
   ++ep.stats.syn_received;
-  if (l.half_open >= l.backlog || accept_queue(l) + static_cast<int>(l.ready.size()) >= l.backlog) {
-    ++ep.stats.syn_dropped;  // the peer retransmits its SYN
+  // A full accept queue drops the SYN, cookie or not (as Linux): the peer
+  // retransmits it.
+  if (accept_queue(l) + static_cast<int>(l.ready.size()) >= l.backlog) {
+    ++ep.stats.syn_dropped;
     return;
   }
-  auto owned = std::make_unique<Stream>(this);
-  Stream& s = *owned;
-  all_streams_.insert(owned.release());
-  s.domain = l.domain;
-  s.opts = l.opts;
-  s.phase = Stream::Phase::kConnecting;
-  s.listener = &l;
+  bool table_full = l.half_open >= l.backlog;
+  if (l.opts.syncookies == 2 || (table_full && l.opts.syncookies == 1)) {
+    send_cookie(ep, from, to, syn);
+    return;
+  }
+  if (table_full) {
+    ++ep.stats.syn_dropped;  // cookies off: the peer retransmits its SYN
+    return;
+  }
+  Stream& s = add_passive_stream(ep, from, to, key);
   s.half_open = true;
   ++l.half_open;
-  s.ep = &ep;
-  ++ep.refs;
-  s.remote = from;
-  s.local = ep.local;
-  if (to != nullptr && ep.wildcard) {
-    s.local = *to;
-    s.local.set_port(ep.local.port());
-  }
-  s.key = key;
-  ep.flows.emplace(key, &s);
-  s.in_flows = true;
-  s.core = make_core(s.opts, from, path_mtu(from));
   // The connection is known by its UDP addresses; the segment's ports are the
   // ones the peer wrote, which differ from the UDP ports behind a NAT or a
   // proxy. Answer with the peer's own view: our port as its SYN named it, and
@@ -152,6 +167,37 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
   s.core->listen(params);
   s.core->on_segment(now_, syn);
   mark_dirty(s);
+}
+
+SockAddr Engine::local_of(const Endpoint& ep, const SockAddr* to) const {
+  SockAddr local = ep.local;
+  if (to != nullptr && ep.wildcard) {
+    local = *to;
+    local.set_port(ep.local.port());
+  }
+  return local;
+}
+
+// A connection of the listener's, in its flows, with its core made (not opened).
+Stream& Engine::add_passive_stream(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                                   const AddrKey& key) {
+  Listener& l = *ep.listener;
+  auto owned = std::make_unique<Stream>(this);
+  Stream& s = *owned;
+  all_streams_.insert(owned.release());
+  s.domain = l.domain;
+  s.opts = l.opts;
+  s.phase = Stream::Phase::kConnecting;
+  s.listener = &l;
+  s.ep = &ep;
+  ++ep.refs;
+  s.remote = from;
+  s.local = local_of(ep, to);
+  s.key = key;
+  ep.flows.emplace(key, &s);
+  s.in_flows = true;
+  s.core = make_core(s.opts, from, path_mtu(from));
+  return s;
 }
 
 }  // namespace tou::engine

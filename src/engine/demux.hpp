@@ -3,9 +3,20 @@
 // arrives there goes to the connection of its source address. A SYN from a new
 // address opens a half-open connection (bounded by the listen backlog); a
 // duplicate SYN reaches the connection that exists; a segment for no
-// connection is answered with RST (RFC 9293 3.10.7.1); a datagram that does not
-// parse is dropped and counted. A client's endpoint is a connected UDP socket
-// with its one connection. Accepted connections keep using the listener's port.
+// connection is answered with RST (RFC 9293 3.10.7.1), at most kResetRate a
+// second; a datagram that does not parse is dropped and counted. A client's
+// endpoint is a connected UDP socket with its one connection. Accepted
+// connections keep using the listener's port.
+//
+// SYN floods (RFC 4987): once the half-open connections fill the backlog, a
+// SYN is answered with a SYN cookie (core/syn_cookie.hpp) and no state; an
+// ACK for no connection that carries a valid cookie makes the connection.
+// While the table is more than half full, a half-open connection is dropped
+// (silently) instead of retransmitting its SYN-ACK a third time, as Linux
+// prunes its request queue. Replies a blind sender can trigger are limited:
+// RSTs (kResetRate), TIME-WAIT's ACKs to anything but the peer's FIN
+// retransmitted (one per kInvalidAckInterval), the core's own ACKs
+// (ConnectionConfig::invalid_ack_interval, challenge_ack_limit).
 //
 // The engine's methods that implement this live in demux.cpp.
 #pragma once
@@ -13,8 +24,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
+#include "core/token_bucket.hpp"
 #include "engine/address.hpp"
 #include "engine/event_loop.hpp"
 #include "engine/timer_heap.hpp"
@@ -28,15 +41,34 @@ struct Endpoint;
 struct Listener;
 struct Stream;
 
+// RSTs for segments to no connection: a token bucket per endpoint (tou's
+// version of the ICMP rate limit, net.ipv4.icmp_msgs_per_sec and its burst).
+constexpr uint32_t kResetRate = 1000;
+constexpr uint32_t kResetBurst = 100;
+// TIME-WAIT's ACKs to segments other than the peer's FIN retransmitted
+// (Linux's tcp_invalid_ratelimit, as ConnectionConfig::invalid_ack_interval).
+constexpr Duration kInvalidAckInterval = std::chrono::milliseconds(500);
+// Under pressure (half-open connections above half the backlog), a half-open
+// connection is dropped after this many SYN-ACK retransmissions (Linux lowers
+// its tcp_synack_retries down to 2 for a crowded queue).
+constexpr int kPressureSynackRetries = 2;
+
 struct EndpointStats {
   uint64_t datagrams_received = 0;
   uint64_t malformed = 0;  // no connection's, and did not parse
   std::array<uint64_t, static_cast<size_t>(ParseError::kCount)> malformed_by_reason{};
   uint64_t syn_received = 0;
-  uint64_t syn_dropped = 0;  // backlog full
+  uint64_t syn_dropped = 0;  // backlog full (or the accept queue, or cookies off)
+  uint64_t syn_cookies_sent = 0;
+  uint64_t syn_cookies_validated = 0;  // connections made from a cookie
+  uint64_t syn_cookies_rejected = 0;   // ACKs whose cookie was forged, expired or another's
+  uint64_t half_open_evicted = 0;      // dropped under pressure (kPressureSynackRetries)
+  uint64_t accept_overflows = 0;       // valid cookies dropped: the accept queue was full
   uint64_t resets_sent = 0;
+  uint64_t resets_suppressed = 0;  // over kResetRate
   uint64_t time_wait_acks = 0;
-  uint64_t dropped_other = 0;  // wrong port, RST for no connection, ...
+  uint64_t time_wait_acks_suppressed = 0;  // kInvalidAckInterval
+  uint64_t dropped_other = 0;              // wrong port, RST for no connection, ...
   // The error queue (src/engine/path_mtu.cpp).
   uint64_t ptb_received = 0;   // ICMP / ICMPv6 "too big" for this socket
   uint64_t ptb_unmatched = 0;  // ... naming a peer with no connection here
@@ -55,6 +87,8 @@ struct TimeWaitEntry final : Timer {
   AddrKey key;
   std::array<uint8_t, kMaxAck> ack{};
   size_t ack_len = 0;
+  SeqNum rcv_nxt;  // the ACK's: a FIN retransmitted ends just before it
+  std::optional<Instant> last_invalid_ack;
   bool dead = false;
   void on_timer(Instant now) override;
 };
@@ -74,6 +108,7 @@ struct Endpoint final : EventLoop::Handler {
   std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash> time_wait;
   int refs = 0;  // the bound socket or listener, each flow, each TIME-WAIT entry
   bool dead = false;
+  TokenBucket resets{kResetRate, kResetBurst};
   EndpointStats stats;
 };
 

@@ -132,6 +132,9 @@ int Engine::start() {
   std::array<uint8_t, IsnGenerator::kKeySize> key;
   randombytes_buf(key.data(), key.size());
   isn_.emplace(key);
+  std::array<uint8_t, SynCookies::kKeySize> cookie_key;
+  randombytes_buf(cookie_key.data(), cookie_key.size());
+  cookies_.emplace(cookie_key);
   scratch_.resize(kScratchSize);
   // The I/O thread takes no signals: they go to the program's threads.
   sigset_t all, old;
@@ -243,6 +246,7 @@ void Engine::on_stream_events(Stream& s, uint32_t events) {
 
 void Engine::on_stream_timer(Stream& s, Instant now) {
   if (s.dead || !s.core) return;
+  if (prune_half_open(s)) return;
   s.core->on_timer(now);
   mark_dirty(s);
 }
@@ -433,6 +437,9 @@ void Engine::finish_if_done(Stream& s) {
     tw->key = s.key;
     std::copy_n(s.last_ack.begin(), s.last_ack_len, tw->ack.begin());
     tw->ack_len = s.last_ack_len;
+    if (ParseResult p = parse_segment({s.last_ack.data(), s.last_ack_len}); p.ok()) {
+      tw->rcv_nxt = p.segment.header.ack;
+    }
     loop_.timers().schedule(*tw, now_ + 2 * kMsl);
     ++s.ep->refs;
     s.ep->time_wait[s.key] = std::move(tw);
@@ -540,8 +547,8 @@ void Engine::release_endpoint(Endpoint& ep) {
 
 void Engine::hand_over(Stream& s) {
   Listener& l = *s.listener;
+  if (s.half_open) --l.half_open;  // (a cookie's connection never was)
   s.half_open = false;
-  --l.half_open;
   s.phase = Stream::Phase::kOpen;
   int app = -1, eng = -1;
   if (api::make_pair(false, true, app, eng) != 0) {
@@ -675,6 +682,10 @@ int Engine::path_mtu(const SockAddr& remote) {
 
 std::unique_ptr<Connection> Engine::make_core(const SocketOptions& o, const SockAddr& remote,
                                               int mtu) {
+  return std::make_unique<Connection>(core_config(o, remote, mtu));
+}
+
+ConnectionConfig Engine::core_config(const SocketOptions& o, const SockAddr& remote, int mtu) {
   ConnectionConfig cfg;
   cfg.mss = mss_for_mtu(remote.family(), mtu);
   cfg.plpmtud = plpmtud_config(remote, mtu);
@@ -694,14 +705,19 @@ std::unique_ptr<Connection> Engine::make_core(const SocketOptions& o, const Sock
   // Pacing spreads a window over an RTT of a real path; on loopback it only
   // adds wake-ups.
   cfg.pacing = !remote.is_loopback();
-  return std::make_unique<Connection>(cfg);
+  return cfg;
 }
 
-OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote) {
+std::array<uint8_t, 40> Engine::tuple_of(const SockAddr& local, const SockAddr& remote) const {
   std::array<uint8_t, 40> tuple;
   AddrKey l = AddrKey::of(local), r = AddrKey::of(remote);
   std::copy(l.bytes.begin(), l.bytes.end(), tuple.begin());
   std::copy(r.bytes.begin(), r.bytes.end(), tuple.begin() + 20);
+  return tuple;
+}
+
+OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote) {
+  std::array<uint8_t, 40> tuple = tuple_of(local, remote);
   OpenParams p;
   p.local_port = local.port();
   p.remote_port = remote.port();

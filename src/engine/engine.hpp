@@ -35,6 +35,7 @@
 #include "base/time.hpp"
 #include "core/connection.hpp"
 #include "core/isn.hpp"
+#include "core/syn_cookie.hpp"
 #include "engine/address.hpp"
 #include "engine/event_loop.hpp"
 #include "engine/udp_socket.hpp"
@@ -73,7 +74,8 @@ struct SocketOptions {
   bool reuseaddr = false;
   bool linger = false;
   int linger_s = 0;
-  int v6only = -1;  // -1: the system default
+  int v6only = -1;     // -1: the system default
+  int syncookies = 1;  // TOU_SYNCOOKIES: 0 off, 1 when the backlog is full, 2 always
 };
 
 struct Endpoint;
@@ -167,6 +169,16 @@ class Engine final : SendBatch::ErrorSink {
   void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,
                     const Segment& syn);
   void reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& seg);
+  void reply_time_wait(Endpoint& ep, TimeWaitEntry& tw, const Segment& seg);
+  // The SYN path (syn_flood.cpp): cookies, and the pruning of half-open connections.
+  Stream& add_passive_stream(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                             const AddrKey& key);
+  void send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& syn);
+  bool accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,
+                     const Segment& ack);
+  bool prune_half_open(Stream& s);
+  std::array<uint8_t, 40> tuple_of(const SockAddr& local, const SockAddr& remote) const;
+  SockAddr local_of(const Endpoint& ep, const SockAddr* to) const;
   void hand_over(Stream& s);
   void flush_handoffs(Listener& l);
   void close_listener(Listener& l);
@@ -175,6 +187,7 @@ class Engine final : SendBatch::ErrorSink {
 
   int open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to, Endpoint*& out);
   void release_endpoint(Endpoint& ep);
+  ConnectionConfig core_config(const SocketOptions& opts, const SockAddr& remote, int mtu);
   std::unique_ptr<Connection> make_core(const SocketOptions& opts, const SockAddr& remote, int mtu);
   OpenParams open_params(const SockAddr& local, const SockAddr& remote);
   int path_mtu(const SockAddr& remote);
@@ -215,6 +228,7 @@ class Engine final : SendBatch::ErrorSink {
   Instant now_{};
   Instant last_tick_{};
   std::optional<IsnGenerator> isn_;
+  std::optional<SynCookies> cookies_;
   RecvBatch recv_;
   SendBatch send_;
   std::vector<uint8_t> scratch_;

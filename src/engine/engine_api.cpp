@@ -439,6 +439,13 @@ int Engine::get_listener_info(Listener* l, tou_listener_info& out) {
   out.resets_sent = st.resets_sent;
   out.handed_over = l->handed_over;
   out.half_open = static_cast<uint32_t>(l->half_open);
+  out.syn_cookies_sent = st.syn_cookies_sent;
+  out.syn_cookies_validated = st.syn_cookies_validated;
+  out.syn_cookies_rejected = st.syn_cookies_rejected;
+  out.half_open_evicted = st.half_open_evicted;
+  out.accept_overflows = st.accept_overflows;
+  out.resets_suppressed = st.resets_suppressed;
+  out.time_wait_acks_suppressed = st.time_wait_acks_suppressed;
   out.accept_queue = static_cast<uint32_t>(accept_queue(*l) + static_cast<int>(l->ready.size()));
   return 0;
 }
@@ -587,6 +594,12 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
         return ENOPROTOOPT;
     }
   }
+  if (level == SOL_TOU && name == TOU_SYNCOOKIES) {
+    if (int err = read_int(value, len, v); err != 0) return err;
+    if (v < 0 || v > 2) return EINVAL;
+    o.syncookies = v;
+    return 0;
+  }
   if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
     if (domain != AF_INET6) return ENOPROTOOPT;
     if (int err = read_int(value, len, v); err != 0) return err;
@@ -693,6 +706,7 @@ int Engine::get_option(int fd, ino_t ino, int level, int name, void* value, sock
     }
     return write_int(value, len, v);
   }
+  if (level == SOL_TOU && name == TOU_SYNCOOKIES) return write_int(value, len, o.syncookies);
   if (level == SOL_TOU && name == TOU_LISTENER_INFO) {
     tou_listener_info info;
     if (int err = get_listener_info(l, info); err != 0) return err;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include "api/fd_bridge.hpp"
 #include "core/connection.hpp"
@@ -65,8 +66,9 @@ struct Listener final : EventLoop::Handler {
   Endpoint* ep = nullptr;
   int backlog = 1;
   int half_open = 0;
-  int record_charge = 0;      // what the kernel charges for one unread accept record
-  std::deque<Stream*> ready;  // established, waiting for room in the pair
+  std::optional<Instant> last_cookie_sent;  // cookies are checked for SynCookies::kLifetime
+  int record_charge = 0;                    // what the kernel charges for one unread accept record
+  std::deque<Stream*> ready;                // established, waiting for room in the pair
   uint64_t handed_over = 0;
   bool out_armed = false;  // EPOLLOUT asked for (only while the pair is full)
   bool dead = false;
