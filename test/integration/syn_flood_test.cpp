@@ -171,6 +171,45 @@ TEST(SynFlood, ResetsToStraysAreRateLimited) {
   }
 }
 
+// TIME-WAIT answers the peer's FIN retransmitted every time (RFC 9293
+// 3.10.7.4), anything else once per 500 ms.
+TEST(SynFlood, TimeWaitAcksToStraysAreRateLimited) {
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, 2, &port);
+  ASSERT_TRUE(ls);
+  RawPeer p(port);
+  p.send(flags::kSyn, 1000);
+  auto synack = p.receive(5000);
+  ASSERT_TRUE(synack);
+  uint32_t iss = synack->header.seq.raw();
+  p.send(flags::kAck, 1001, iss + 1);
+  Fd s(tou_accept(ls.get(), nullptr, nullptr));
+  ASSERT_TRUE(s);
+  s.reset();  // the server closes first: FIN
+  auto fin = p.receive(5000);
+  ASSERT_TRUE(fin);
+  ASSERT_TRUE(fin->header.has(flags::kFin));
+  // Our FIN with the ACK of theirs: the server enters TIME-WAIT and acknowledges.
+  p.send(flags::kFin | flags::kAck, 1001, iss + 2);
+  auto last = p.receive(5000);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->header.ack, SeqNum(1002));
+  ASSERT_TRUE(
+      wait_until([&] { return listener_info(ls.get()).half_open == 0; }, std::chrono::seconds(5)));
+  for (int i = 0; i < 3; ++i) {
+    p.send(flags::kFin | flags::kAck, 1001, iss + 2);  // a retransmitted FIN: always answered
+    auto again = p.receive(5000);
+    ASSERT_TRUE(again) << i;
+    EXPECT_EQ(again->header.ack, SeqNum(1002));
+  }
+  p.send(flags::kAck, 90000, iss + 2);  // a stray: answered once...
+  EXPECT_TRUE(p.receive(5000));
+  for (int i = 0; i < 5; ++i) p.send(flags::kAck, 90000 + static_cast<uint32_t>(i), iss + 2);
+  ASSERT_TRUE(wait_until([&] { return listener_info(ls.get()).time_wait_acks_suppressed == 5; },
+                         std::chrono::seconds(5)));
+  EXPECT_EQ(listener_info(ls.get()).time_wait_acks_suppressed, 5u) << "...then limited";
+}
+
 // Hundreds of sources flood the port with SYNs while legitimate clients
 // connect: every legitimate connection succeeds and carries its byte, the
 // half-open table never exceeds the backlog, and cookies are counted.
