@@ -171,6 +171,57 @@ TEST(SynFlood, ResetsToStraysAreRateLimited) {
   }
 }
 
+// Linux's request-queue pruning: with more than half the backlog half-open, a
+// half-open connection goes after two unanswered SYN-ACK retransmissions
+// (at 1 s and 3 s, dropped at its 7 s timer); at half or less, it is retried.
+// Each waits for real timers: about 7 s.
+TEST(SynFlood, HalfOpenConnectionsPrunedUnderPressureOnly) {
+  uint16_t crowded_port = 0, calm_port = 0;
+  Fd crowded = listen_on(AF_INET, 8, &crowded_port);  // 8 of 8 half-open: pressure
+  Fd calm = listen_on(AF_INET, 16, &calm_port);       // 8 of 16: none
+  ASSERT_TRUE(crowded && calm);
+  std::vector<std::unique_ptr<RawPeer>> peers;
+  for (int i = 0; i < 16; ++i) {
+    peers.push_back(std::make_unique<RawPeer>(i < 8 ? crowded_port : calm_port));
+    peers.back()->send(flags::kSyn, 100);
+  }
+  ASSERT_TRUE(wait_until([&] { return listener_info(crowded.get()).half_open == 8; },
+                         std::chrono::seconds(5)));
+  ASSERT_TRUE(wait_until([&] { return listener_info(calm.get()).half_open == 8; },
+                         std::chrono::seconds(5)));
+  // Pruning stops once half the backlog is free (Linux keeps half for young ones).
+  ASSERT_TRUE(wait_until([&] { return listener_info(crowded.get()).half_open_evicted == 4; },
+                         std::chrono::seconds(30)));
+  EXPECT_EQ(listener_info(crowded.get()).half_open, 4u);
+  // The pruned ones saw their SYN-ACK three times (the first and two retries);
+  // the others, met at their 7 s timer with the pressure gone, a fourth time.
+  // (The next retry is due at 15 s: no more can come while this waits.)
+  std::array<int, 8> synacks{};
+  auto total = [&] {
+    int sum = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      while (peers[i]->receive(0)) ++synacks[i];
+      sum += synacks[i];
+    }
+    return sum;
+  };
+  EXPECT_TRUE(wait_until([&] { return total() == 4 * 3 + 4 * 4; }, std::chrono::seconds(6)))
+      << total();
+  std::array<int, 5> peers_by_synacks{};
+  for (int n : synacks) ++peers_by_synacks[static_cast<size_t>(std::min(n, 4))];
+  EXPECT_EQ(peers_by_synacks[3], 4);
+  EXPECT_EQ(peers_by_synacks[4], 4);
+  tou_listener_info c = listener_info(calm.get());
+  EXPECT_EQ(c.half_open_evicted, 0u);
+  EXPECT_EQ(c.half_open, 8u) << "without pressure the SYN-ACKs are retried";
+  // Room again: a new SYN gets a half-open connection, not a cookie.
+  RawPeer next(crowded_port);
+  next.send(flags::kSyn, 100);
+  ASSERT_TRUE(next.receive(5000));
+  EXPECT_EQ(listener_info(crowded.get()).half_open, 5u);
+  EXPECT_EQ(listener_info(crowded.get()).syn_cookies_sent, 0u);
+}
+
 // TIME-WAIT answers the peer's FIN retransmitted every time (RFC 9293
 // 3.10.7.4), anything else once per 500 ms.
 TEST(SynFlood, TimeWaitAcksToStraysAreRateLimited) {
