@@ -114,11 +114,11 @@ TEST(SynFlood, ForgedCookieIsRejectedAndReset_RFC4987_3_6) {
 // TOU_SYNCOOKIES 2: every connection is made from a cookie; a tou client's
 // SYN has timestamps, so window scaling and SACK survive, and a transfer is
 // byte-exact both ways.
-TEST(SynFlood, AlwaysCookiesKeepsOptionsAndTransfersExactly) {
+void always_cookies_transfer(int family) {
   uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 4, &port, [](int fd) { set_cookies(fd, 2); });
+  Fd ls = listen_on(family, 4, &port, [](int fd) { set_cookies(fd, 2); });
   ASSERT_TRUE(ls);
-  Fd c = connect_to(AF_INET, port);
+  Fd c = connect_to(family, port);
   ASSERT_TRUE(c);
   Fd s(tou_accept(ls.get(), nullptr, nullptr));
   ASSERT_TRUE(s);
@@ -143,6 +143,14 @@ TEST(SynFlood, AlwaysCookiesKeepsOptionsAndTransfersExactly) {
   EXPECT_EQ(info.syn_cookies_sent, 1u);
   EXPECT_EQ(info.syn_cookies_validated, 1u);
   EXPECT_EQ(info.half_open, 0u);
+}
+
+TEST(SynFlood, AlwaysCookiesKeepsOptionsAndTransfersExactly) {
+  always_cookies_transfer(AF_INET);
+}
+
+TEST(SynFlood, AlwaysCookiesOverIpv6) {
+  always_cookies_transfer(AF_INET6);
 }
 
 TEST(SynFlood, ResetsToStraysAreRateLimited) {
