@@ -96,8 +96,10 @@ TOU_API int tou_bind(int fd, const struct sockaddr* addr, socklen_t addrlen);
  * it is not bound). Every datagram reaching the port goes to the connection of
  * its source address; a SYN from a new address opens a half-open connection.
  * At most `backlog` connections may be half-open and at most `backlog` ready
- * but not yet accepted (1 <= backlog <= 4096 after clamping); SYNs beyond are
- * dropped and counted (TOU_LISTENER_INFO). Calling it again changes the backlog.
+ * but not yet accepted (1 <= backlog <= 4096 after clamping). SYNs beyond the
+ * half-open bound are answered with SYN cookies (TOU_SYNCOOKIES; dropped when
+ * they are off), SYNs beyond the ready bound are dropped; all are counted
+ * (TOU_LISTENER_INFO). Calling it again changes the backlog.
  * The descriptor becomes readable when a connection is ready to accept, and
  * never writable (as a kernel listening socket).
  * Errors: EBADF, ENOTSOCK, EINVAL (connected or connecting), EADDRINUSE.
@@ -292,13 +294,13 @@ struct tou_listener_info {
   uint64_t datagrams_received; /* every datagram on the port, connections' included */
   uint64_t malformed;          /* from no connection's address, and not a valid segment */
   uint64_t syn_received;       /* SYNs that could open a connection */
-  uint64_t syn_dropped;        /* SYNs dropped: backlog full */
+  uint64_t syn_dropped;        /* SYNs dropped: accept queue full (or backlog, cookies off) */
   uint64_t resets_sent;        /* RSTs for segments that belong to no connection */
   uint64_t handed_over;        /* connections made ready for accept */
   uint32_t half_open;          /* now */
   uint32_t accept_queue;       /* now: ready and not yet accepted */
   /* SYN floods (RFC 4987) and rate limits; see README "SYN floods". */
-  uint64_t syn_cookies_sent;          /* SYN-ACKs with a cookie: the backlog was full */
+  uint64_t syn_cookies_sent;          /* SYN-ACKs with a cookie (backlog full, or always) */
   uint64_t syn_cookies_validated;     /* connections made from a cookie */
   uint64_t syn_cookies_rejected;      /* ACKs with a forged, expired or foreign cookie */
   uint64_t half_open_evicted;         /* half-open connections dropped under pressure */
