@@ -1,6 +1,8 @@
 // Congestion control behind a small interface (as smoltcp and quiche do).
-// The connection owns loss detection and recovery (RFC 6675 / RFC 6582); a
-// controller only answers "how big is the window" and reacts to events.
+// Loss recovery (RFC 6675 / RFC 6582 / RFC 8985, the sent-segment records and the
+// delivery-rate sampler in core/recovery) owns the controller: it gives it one AckEvent
+// on EVERY acknowledgment, recovery included, plus the recovery, timeout and send events;
+// the controller answers with cwnd and a pacing rate.
 // All sizes are in bytes. Sans-I/O: time only arrives as arguments.
 #pragma once
 
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "base/time.hpp"
+#include "core/recovery/rate_sampler.hpp"
 
 namespace tou {
 
@@ -22,6 +25,14 @@ struct AckEvent {
   Duration min_rtt{0};           // smallest RTT seen so far (0 = unknown)
   Duration srtt{0};              // smoothed RTT (0 = unknown)
   bool app_limited = false;      // the sender had nothing more to send (RFC 7661 spirit)
+  // What loss recovery learnt from this ACK (every ACK reaches the controller):
+  uint32_t bytes_sacked = 0;  // newly SACKed (RFC 6675)
+  uint32_t bytes_lost = 0;    // newly marked lost (RFC 6675 IsLost, RFC 8985 RACK)
+  uint32_t pipe = 0;          // bytes in the network after this ACK (RFC 6675 SetPipe)
+  // The ACK arrived in fast recovery (including the one that ends it): loss-based
+  // controllers leave the window to the recovery (RFC 6582 / RFC 6675).
+  bool in_recovery = false;
+  RateSample rate;  // the delivery-rate sample of this ACK (draft-cheng-iccrg-...)
 };
 
 class CongestionController {
@@ -30,9 +41,14 @@ class CongestionController {
 
   virtual std::string_view name() const = 0;
 
-  // New data acknowledged while not in loss recovery: grow the window
-  // (RFC 5681 3.1 slow start / congestion avoidance, or RFC 9438 for CUBIC).
+  // Every ACK, in loss recovery too (ack.in_recovery): grow the window when new data is
+  // acknowledged (RFC 5681 3.1 slow start / congestion avoidance, RFC 9438 for CUBIC),
+  // update the model (BBR).
   virtual void on_ack(const AckEvent& ack) = 0;
+
+  // A data segment (new or retransmitted) of `bytes` left; `pipe` is the bytes in the
+  // network after it. For the controllers that model the path (BBR's restart from idle).
+  virtual void on_sent(Instant /*now*/, uint32_t /*bytes*/, uint32_t /*pipe*/) {}
 
   // Loss detected by fast retransmit / SACK (RFC 5681 3.2, RFC 6675 5 step 4):
   // set ssthresh and cwnd for the recovery that starts now.

@@ -60,7 +60,8 @@ void Cubic::start_epoch(Instant now) {
 }
 
 void Cubic::on_ack(const AckEvent& ack) {
-  if (ack.bytes_acked == 0) return;
+  // Loss recovery sets the window while it lasts (RFC 6582 3.2, RFC 6675 5).
+  if (ack.bytes_acked == 0 || ack.in_recovery) return;
   pristine_ = false;
   rto_backed_off_ = false;
   const Instant previous_ack = last_ack_.value_or(ack.now);

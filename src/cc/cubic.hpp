@@ -29,6 +29,7 @@ class Cubic final : public CongestionController {
 
   std::string_view name() const override { return "cubic"; }
 
+  // ACKs in fast recovery (ack.in_recovery) change nothing; the recovery sets the window.
   // Slow start below ssthresh exactly as NewReno (RFC 9438 4.10, RFC 3465 L = 2). In
   // congestion avoidance, per ACK: W_est grows by alpha_cubic * segments_acked / cwnd
   // (4.3); if W_cubic(t) < W_est the window follows W_est (Reno-friendly region, 4.3),

@@ -42,7 +42,8 @@ NewReno::NewReno(const CongestionConfig& config)
       cwnd_(cc_detail::initial_window(config, mss_)) {}
 
 void NewReno::on_ack(const AckEvent& ack) {
-  if (ack.bytes_acked == 0) return;
+  // Loss recovery sets the window while it lasts (RFC 6582 3.2, RFC 6675 5).
+  if (ack.bytes_acked == 0 || ack.in_recovery) return;
   pristine_ = false;
   rto_backed_off_ = false;
   if (cc_detail::growth_not_validated(ack, cwnd_)) return;

@@ -64,7 +64,8 @@ class NewReno final : public CongestionController {
   // Slow start while cwnd < ssthresh: cwnd += min(bytes_acked, 2 * SMSS) (RFC 3465 2.2).
   // Congestion avoidance otherwise: one SMSS per cwnd bytes acknowledged, counted exactly
   // in bytes (RFC 5681 3.1 eq. 3 as RFC 3465 2.1 byte counting). No growth for an ACK with
-  // bytes_acked == 0, nor for an application-limited one (see growth_not_validated).
+  // bytes_acked == 0, for one in fast recovery (ack.in_recovery: the recovery sets the
+  // window), nor for an application-limited one (see growth_not_validated).
   void on_ack(const AckEvent& ack) override;
 
   // RFC 5681 3.2 step 2 (eq. 4): ssthresh = max(FlightSize / 2, 2 * SMSS); cwnd = ssthresh

@@ -225,11 +225,19 @@ class Connection {
   void process_fin(Instant now, const Segment& seg);
   void update_send_window(const Segment& seg);
   void update_timestamps_on_input(const Segment& seg);
-  void take_rtt_sample(Instant now, const Segment& seg, const CumulativeAckResult& acked);
-  void detect_loss(Instant now, const Segment& seg, bool is_dup_ack);
+  // The RTT sample this ACK gave, if any (RFC 7323 4.2 or Karn's RFC 6298 3).
+  std::optional<Duration> take_rtt_sample(Instant now, const Segment& seg,
+                                          const CumulativeAckResult& acked);
+  struct LossDetection {
+    uint32_t newly_sacked = 0;
+    bool recovery_started = false;  // the controller's on_congestion_event is due
+  };
+  LossDetection detect_loss(Instant now, const Segment& seg, bool is_dup_ack);
   void update_rack(Instant now);
   size_t rack_detect_losses(Instant now);
-  void maybe_enter_recovery(Instant now);
+  // Enters fast recovery unless RFC 6582 3.2 step 1 forbids it; true if it did (the
+  // caller then tells the controller).
+  bool maybe_enter_recovery(Instant now);
   void on_handshake_done(Instant now);
   void apply_peer_syn_options(const SegmentHeader& syn);
   void send_challenge_ack(Instant now);
@@ -246,6 +254,7 @@ class Connection {
   uint16_t window_field(bool syn);
   void fill_sack_blocks(TcpOptions& opts, size_t max_blocks) const;
   bool pacing_allows(Instant now) const;
+  void mark_app_limited();
   void on_paced_send(Instant now, size_t bytes);
 
   // Timers (connection_timers.cpp).

@@ -153,7 +153,7 @@ void Connection::input_syn_sent(Instant now, const Segment& seg) {
   rcv_.last_ack_sent = rcv_.nxt;
   apply_peer_syn_options(h);
   if (ack_ok) {
-    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack);
+    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack, now);
     take_rtt_sample(now, seg, acked);
     snd_.una = h.ack;
     on_handshake_done(now);
@@ -350,8 +350,8 @@ void Connection::update_timestamps_on_input(const Segment& seg) {
   }
 }
 
-void Connection::take_rtt_sample(Instant now, const Segment& seg,
-                                 const CumulativeAckResult& acked) {
+std::optional<Duration> Connection::take_rtt_sample(Instant now, const Segment& seg,
+                                                    const CumulativeAckResult& acked) {
   const auto& ts = seg.header.options.timestamps;
   // An echo from before the last RTO belongs to a copy the timeout already
   // gave up on: the sample would include the whole backoff wait.
@@ -361,12 +361,14 @@ void Connection::take_rtt_sample(Instant now, const Segment& seg,
     uint32_t elapsed = ts_now(now) - ts->echo_reply;
     if (elapsed < (1u << 31)) {
       rtt_.on_sample(Duration{elapsed});
-      return;
+      return Duration{elapsed};
     }
   }
   if (acked.rtt_sample_sent) {
     rtt_.on_sample(now - *acked.rtt_sample_sent);  // Karn's algorithm (RFC 6298 3)
+    return now - *acked.rtt_sample_sent;
   }
+  return std::nullopt;
 }
 
 // Returns false when the segment must be dropped.
@@ -382,7 +384,7 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
       ++stats_.dropped_bad_ack;
       return false;
     }
-    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack);
+    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack, now);
     take_rtt_sample(now, seg, acked);
     snd_.una = h.ack;
     snd_.wnd = static_cast<uint32_t>(h.window) << snd_.wscale;
@@ -402,13 +404,19 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
 
   uint32_t old_wnd = snd_.wnd;
   bool advanced = h.ack > snd_.una;
+  // Recovery as it stood when this ACK arrived (the controller's view of it).
+  const bool was_in_recovery = snd_.in_recovery;
+  bool recovery_ended = false;
+  uint32_t flight_before = flight_size();
+  // RFC 7661 spirit: the window was not the limit when everything queued was sent.
+  bool app_limited = snd_.nxt == snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size()) &&
+                     flight_before < cc_->cwnd();
+  uint32_t bytes_acked = 0;
+  std::optional<Duration> rtt_sample;
   if (advanced) {
-    uint32_t flight_before = flight_size();
-    // RFC 7661 spirit: the window was not the limit when everything queued was sent.
-    bool app_limited = snd_.nxt == snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size()) &&
-                       flight_before < cc_->cwnd();
-    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack);
-    take_rtt_sample(now, seg, acked);
+    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack, now);
+    bytes_acked = acked.bytes_acked;
+    rtt_sample = take_rtt_sample(now, seg, acked);
     // Free the acknowledged bytes of the send buffer.
     if (h.ack > snd_.buffer_seq) {
       size_t n =
@@ -427,7 +435,7 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
         // RFC 6582 3.2 step 3 / RFC 6675 5: a full ACK ends recovery.
         snd_.in_recovery = false;
         snd_.fast_retransmit_due = false;
-        cc_->on_recovery_end(now);
+        recovery_ended = true;
       } else if (!sack_ok_) {
         // RFC 6582 3.2 step 4: a partial ACK retransmits the next hole.
         snd_.recovery_dup_acks = 0;
@@ -436,16 +444,6 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
           snd_.fast_retransmit_due = true;
         }
       }
-    } else {
-      AckEvent ev{.now = now,
-                  .bytes_acked = acked.bytes_acked,
-                  .bytes_in_flight = flight_before,
-                  .rtt = std::nullopt,
-                  .min_rtt = rtt_.min_rtt(),
-                  .srtt = rtt_.srtt(),
-                  .app_limited = app_limited};
-      if (rtt_.has_sample()) ev.rtt = rtt_.latest();
-      cc_->on_ack(ev);
     }
     // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
     timers_.retransmit.reset();
@@ -476,7 +474,26 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
     ++stats_.dup_acks_received;
     if (snd_.in_recovery) ++snd_.recovery_dup_acks;
   }
-  detect_loss(now, seg, dup);
+  const uint64_t lost_before = snd_.sent.rate().lost();
+  LossDetection loss = detect_loss(now, seg, dup);
+
+  // One notification per ACK, recovery included: the rate sample and what this ACK
+  // delivered, SACKed and marked lost. Then the recovery that started or ended with it.
+  AckEvent ev{.now = now,
+              .bytes_acked = bytes_acked,
+              .bytes_in_flight = flight_before,
+              .rtt = rtt_sample,
+              .min_rtt = rtt_.min_rtt(),
+              .srtt = rtt_.srtt(),
+              .app_limited = app_limited,
+              .bytes_sacked = loss.newly_sacked,
+              .bytes_lost = static_cast<uint32_t>(snd_.sent.rate().lost() - lost_before),
+              .pipe = bytes_in_pipe(),
+              .in_recovery = was_in_recovery,
+              .rate = snd_.sent.rate().generate(now, rtt_.min_rtt())};
+  cc_->on_ack(ev);
+  if (loss.recovery_started) cc_->on_congestion_event(now, flight_size());
+  if (recovery_ended) cc_->on_recovery_end(now);
 
   // Our FIN acknowledged: state changes (RFC 9293 3.10.7.4 fifth, per state).
   bool fin_acked = snd_.fin_sent && snd_.una == snd_.fin_seq + 1;
@@ -503,14 +520,16 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
 }
 
 // Loss detection: RFC 6675 with SACK, RFC 5681 3.2 / RFC 6582 without.
-void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
+Connection::LossDetection Connection::detect_loss(Instant now, const Segment& seg,
+                                                  bool is_dup_ack) {
+  LossDetection result;
   auto sacks = seg.header.options.sacks();
   if (sack_ok_ && !sacks.empty() && !snd_.sent.empty()) {
     stats_.sack_blocks_received += sacks.size();
-    snd_.sent.on_sack(sacks);
+    result.newly_sacked = snd_.sent.on_sack(sacks, now);
   }
   update_rack(now);
-  if (snd_.sent.empty()) return;
+  if (snd_.sent.empty()) return result;
   size_t newly_lost = 0;
   if (sack_ok_) newly_lost = snd_.sent.mark_losses(3, snd_.mss) + rack_detect_losses(now);
   // Without SACK, duplicate ACKs at a path MTU probe say the probe is lost.
@@ -521,23 +540,28 @@ void Connection::detect_loss(Instant now, const Segment& seg, bool is_dup_ack) {
   // duplicate ACKs its hole causes.
   newly_lost = discount_probe_loss(now, newly_lost);
   if (in_probe_hole()) is_dup_ack = false;
-  if ((is_dup_ack && snd_.dup_acks >= 3) || newly_lost > 0) maybe_enter_recovery(now);
+  // RFC 6675 5: enter recovery on DupThresh duplicate ACKs or when IsLost()
+  // holds for the first unacknowledged segment.
+  if ((is_dup_ack && snd_.dup_acks >= 3) || newly_lost > 0) {
+    result.recovery_started = maybe_enter_recovery(now);
+  }
+  return result;
 }
 
-void Connection::maybe_enter_recovery(Instant now) {
+bool Connection::maybe_enter_recovery(Instant /*now*/) {
   // RFC 6582 3.2 step 1: not for ACKs that only cover data sent before the last
   // recovery or timeout.
-  if (snd_.in_recovery || snd_.sent.empty() || snd_.una < snd_.recover) return;
+  if (snd_.in_recovery || snd_.sent.empty() || snd_.una < snd_.recover) return false;
   snd_.in_recovery = true;
   timers_.tail_loss_probe.reset();
   snd_.recover = snd_.nxt;
   snd_.recovery_dup_acks = 0;
   ++stats_.fast_recoveries;
-  cc_->on_congestion_event(now, flight_size());
   // RFC 5681 3.2 step 2 / RFC 6675 5 step 4.2: retransmit the first segment
   // now, whatever cwnd and pipe say.
   if (!snd_.sent.front().sacked && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
   snd_.fast_retransmit_due = true;
+  return true;
 }
 
 // RFC 8985 6.2 step 5: time-based detection, which also finds lost

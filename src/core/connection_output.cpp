@@ -188,6 +188,7 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   ++stats_.retransmitted_segments;
   stats_.bytes_retransmitted += payload_len;
   snd_.sent.on_retransmitted(*i, now);
+  cc_->on_sent(now, static_cast<uint32_t>(payload_len), bytes_in_pipe());
   if (!timers_.retransmit) arm_rto(now);
   return n;
 }
@@ -196,6 +197,15 @@ bool Connection::nagle_allows(size_t len, size_t max_len) const {
   // RFC 9293 3.7.4: a segment shorter than the MSS waits while data is unacknowledged.
   if (len >= max_len || config_.nodelay || snd_.sent.empty()) return true;
   return snd_.fin_queued;  // closing: push everything out
+}
+
+// Draft-cheng-iccrg-delivery-rate-estimation 3.4 (Linux tcp_rate_check_app_limited): the
+// application has nothing to send, the window is not full and no loss waits for its
+// retransmission, so rate samples until this flight is delivered are application-limited.
+void Connection::mark_app_limited() {
+  const uint32_t pipe = bytes_in_pipe();
+  if (pipe >= cc_->cwnd() || snd_.sent.first_lost()) return;
+  snd_.sent.rate().mark_app_limited(pipe);
 }
 
 bool Connection::pacing_allows(Instant now) const {
@@ -232,7 +242,10 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
   uint32_t unsent = static_cast<uint32_t>(data_end - snd_.nxt);
   bool fin_pending = snd_.fin_queued;
-  if (unsent == 0 && !fin_pending) return 0;
+  if (unsent == 0 && !fin_pending) {
+    mark_app_limited();
+    return 0;
+  }
 
   SeqNum wnd_edge = snd_.una + snd_.wnd;
   uint32_t wnd_room = wnd_edge > snd_.nxt ? static_cast<uint32_t>(wnd_edge - snd_.nxt) : 0;
@@ -291,6 +304,7 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
     snd_.nxt += 1;
   }
   stats_.bytes_sent += len;
+  cc_->on_sent(now, len, bytes_in_pipe());
   on_paced_send(now, n);
   snd_.tlp_new_data_due = false;
   if (!timers_.retransmit) arm_rto(now);

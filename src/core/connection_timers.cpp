@@ -41,7 +41,9 @@ void Connection::on_timer(Instant now) {
   }
   if (timers_.rack_reorder && now >= *timers_.rack_reorder) {
     timers_.rack_reorder.reset();
-    if (discount_probe_loss(now, rack_detect_losses(now)) > 0) maybe_enter_recovery(now);
+    if (discount_probe_loss(now, rack_detect_losses(now)) > 0 && maybe_enter_recovery(now)) {
+      cc_->on_congestion_event(now, flight_size());
+    }
   }
   if (timers_.tail_loss_probe && now >= *timers_.tail_loss_probe) {
     timers_.tail_loss_probe.reset();

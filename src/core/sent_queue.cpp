@@ -16,6 +16,7 @@ void SentQueue::on_sent(SeqNum seq, uint32_t len, Instant now, bool syn, bool fi
   s.transmissions = 1;
   s.syn = syn;
   s.fin = fin;
+  s.stamp = rate_.on_sent(now, records_.empty(), pipe() + len);
   records_.push_back(s);
   total_bytes_ += len;
 }
@@ -29,21 +30,21 @@ void SentQueue::on_retransmitted(size_t i, Instant now) {
   }
   if (s.transmissions < std::numeric_limits<uint16_t>::max()) ++s.transmissions;
   s.last_sent = now;
+  s.stamp = rate_.on_sent(now, false, pipe());
 }
 
-CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack) {
+CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack, Instant now) {
   CumulativeAckResult result;
   bool retransmitted_acked = false;
   size_t popped = 0;
   while (!records_.empty() && records_.front().end() <= ack) {
     const SentSegment& s = records_.front();
     result.bytes_acked += s.len;
-    result.fin_acked = result.fin_acked || s.fin;
     if (s.transmissions > 1) retransmitted_acked = true;
     // Karn (RFC 6298 3): only a segment sent once gives an unambiguous sample. One
     // SACKed earlier did not trigger this ACK (its arrival was reported already).
     if (s.transmissions == 1 && !s.sacked) result.rtt_sample_sent = s.last_sent;
-    if (!s.sacked) note_delivered(s);
+    if (!s.sacked) note_delivered(s, now);
     if (s.sacked) sacked_bytes_ -= s.len;
     if (s.lost) lost_bytes_ -= s.len;
     total_bytes_ -= s.len;
@@ -57,6 +58,7 @@ CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack) {
     result.bytes_acked += n;
     if (s.transmissions > 1) retransmitted_acked = true;
     if (s.sacked) sacked_bytes_ -= n;
+    if (!s.sacked) rate_.on_delivered_bytes(n, now);
     if (s.lost) lost_bytes_ -= n;
     total_bytes_ -= n;
     s.seq = ack;
@@ -71,7 +73,7 @@ CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack) {
   return result;
 }
 
-uint32_t SentQueue::on_sack(std::span<const SackBlock> blocks) {
+uint32_t SentQueue::on_sack(std::span<const SackBlock> blocks, Instant now) {
   if (records_.empty()) return 0;
   const SeqNum snd_una = records_.front().seq;
   const SeqNum snd_nxt = records_.back().end();
@@ -85,7 +87,7 @@ uint32_t SentQueue::on_sack(std::span<const SackBlock> blocks) {
                                    [&](const SentSegment& s) { return s.seq < left; });
     for (; it != records_.end() && it->end() <= b.right; ++it) {
       if (it->sacked) continue;
-      note_delivered(*it);
+      note_delivered(*it, now);
       it->sacked = true;
       sacked_bytes_ += it->len;
       newly += it->len;
@@ -116,16 +118,22 @@ size_t SentQueue::mark_losses(int dup_thresh, uint32_t mss) {
     }
     if (s.lost || s.transmissions > 1) continue;
     if (sacked_count >= static_cast<uint64_t>(dup_thresh) || sacked_above > byte_thresh) {
-      s.lost = true;
-      lost_bytes_ += s.len;
-      first_lost_hint_ = std::min(first_lost_hint_, i);
+      note_lost(s, i);
       ++marked;
     }
   }
   return marked;
 }
 
-void SentQueue::note_delivered(const SentSegment& s) {
+void SentQueue::note_lost(SentSegment& s, size_t i) {
+  s.lost = true;
+  lost_bytes_ += s.len;
+  first_lost_hint_ = std::min(first_lost_hint_, i);
+  rate_.on_lost(s.len);
+}
+
+void SentQueue::note_delivered(const SentSegment& s, Instant now) {
+  rate_.on_delivered(s.stamp, s.last_sent, s.end(), s.len, now);
   auto later = [&](const std::optional<Instant>& t, SeqNum end) {
     return !t || s.last_sent > *t || (s.last_sent == *t && s.end() > end);
   };
@@ -160,9 +168,7 @@ size_t SentQueue::mark_rack_losses(Instant now, Instant rack_sent, SeqNum rack_e
       if (!*next_due || due < **next_due) *next_due = due;
       continue;
     }
-    s.lost = true;
-    lost_bytes_ += s.len;
-    first_lost_hint_ = std::min(first_lost_hint_, i);
+    note_lost(s, i);
     ++marked;
   }
   return marked;
@@ -172,16 +178,14 @@ void SentQueue::mark_lost(size_t i) {
   assert(i < records_.size());
   SentSegment& s = records_[i];
   if (s.sacked || s.lost) return;
-  s.lost = true;
-  lost_bytes_ += s.len;
-  first_lost_hint_ = std::min(first_lost_hint_, i);
+  note_lost(s, i);
 }
 
 void SentQueue::mark_all_lost() {
-  for (SentSegment& s : records_) {
+  for (size_t i = 0; i < records_.size(); ++i) {
+    SentSegment& s = records_[i];
     if (s.sacked || s.lost) continue;
-    s.lost = true;
-    lost_bytes_ += s.len;
+    note_lost(s, i);
   }
   first_lost_hint_ = 0;
 }
@@ -248,6 +252,7 @@ void SentQueue::clear() {
   highest_sacked_.reset();
   first_lost_hint_ = 0;
   delivered_ = Delivered{};
+  rate_.clear();
 }
 
 }  // namespace tou

@@ -11,6 +11,7 @@
 #include <span>
 
 #include "base/time.hpp"
+#include "core/recovery/rate_sampler.hpp"
 #include "wire/segment.hpp"
 #include "wire/seq_num.hpp"
 
@@ -25,6 +26,7 @@ struct SentSegment {
   bool fin = false;
   bool sacked = false;  // covered by a SACK block (RFC 6675 "SACKed")
   bool lost = false;    // judged lost (IsLost, RTO) and not retransmitted since
+  DeliveryStamp stamp;  // delivery-rate state at the latest (re)transmission
   SeqNum end() const { return seq + len; }
 };
 
@@ -35,7 +37,6 @@ struct CumulativeAckResult {
   // Absent when the ACK also covers any retransmitted segment (it may have been
   // triggered by the retransmission), or covers only SACKed or partial segments.
   std::optional<Instant> rtt_sample_sent;
-  bool fin_acked = false;
 };
 
 class SentQueue {
@@ -47,7 +48,8 @@ class SentQueue {
   void on_retransmitted(size_t i, Instant now);
 
   // Removes everything below ack; a record partly acknowledged is trimmed at its front.
-  CumulativeAckResult on_cumulative_ack(SeqNum ack);
+  // `now` is the delivery time for the rate sampler.
+  CumulativeAckResult on_cumulative_ack(SeqNum ack, Instant now = {});
 
   // Marks records wholly inside any block as sacked (RFC 2018, RFC 6675 "update").
   // Blocks outside (snd_una, snd_nxt] are ignored. Returns newly SACKed bytes.
@@ -55,7 +57,7 @@ class SentQueue {
   // (a D-SACK, RFC 2883) or when right > SND.NXT; one straddling SND.UNA counts for
   // the records above it. A record only partly covered stays un-SACKed. SACKing a
   // lost record clears `lost` (the original arrived after all).
-  uint32_t on_sack(std::span<const SackBlock> blocks);
+  uint32_t on_sack(std::span<const SackBlock> blocks, Instant now = {});
 
   // RFC 6675 4 IsLost(seq): marks as lost every un-SACKed record for which
   // DupThresh discontiguous SACKed records lie above it, or more than
@@ -111,6 +113,9 @@ class SentQueue {
   const SentSegment& front() const { return records_.front(); }
   const SentSegment& back() const { return records_.back(); }
   uint32_t sacked_bytes() const { return sacked_bytes_; }
+  // The delivery-rate sampler fed by every transmission, delivery and loss here.
+  DeliveryRateSampler& rate() { return rate_; }
+  const DeliveryRateSampler& rate() const { return rate_; }
   void clear();
 
  private:
@@ -120,7 +125,9 @@ class SentQueue {
   uint32_t total_bytes_ = 0;  // sequence space of all records
   std::optional<SeqNum> highest_sacked_;
   Delivered delivered_;
-  void note_delivered(const SentSegment& s);
+  DeliveryRateSampler rate_;
+  void note_delivered(const SentSegment& s, Instant now);
+  void note_lost(SentSegment& s, size_t i);
   // No record below this index is lost (first_lost() starts its scan there).
   mutable size_t first_lost_hint_ = 0;
 };
