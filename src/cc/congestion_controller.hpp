@@ -60,6 +60,12 @@ class CongestionController {
   // Retransmission timeout (RFC 5681 3.1 eq. 4 and the loss window: cwnd = 1 MSS).
   virtual void on_rto(Instant now, uint32_t bytes_in_flight) = 0;
 
+  // The last fast recovery or timeout was spurious (RFC 3708 with D-SACK, RFC 2883): every
+  // retransmission of it was a duplicate, nothing was lost. Restores the window it reduced
+  // (as Linux's tcp_undo_cwnd_reduction: cwnd = max(cwnd, prior cwnd), likewise ssthresh)
+  // and ends the recovery.
+  virtual void on_congestion_undo(Instant now) = 0;
+
   // The connection has been idle for longer than an RTO (RFC 5681 4.1 restart window).
   virtual void on_idle_restart(Instant now) = 0;
 

@@ -113,6 +113,7 @@ void Cubic::congestion_avoidance(const AckEvent& ack, uint32_t acked) {
 
 void Cubic::on_congestion_event(Instant /*now*/, uint32_t /*bytes_in_flight*/) {
   pristine_ = false;
+  save_prior();
   // RFC 9438 4.7 fast convergence, applied before the reduction.
   w_max_ = cwnd_ < w_max_ ? cwnd_ * (1.0 + kBeta) / 2.0 : cwnd_;
   // RFC 9438 4.6: cwnd_prior = cwnd; ssthresh = max(cwnd * beta, 2 * SMSS); cwnd = ssthresh.
@@ -133,6 +134,7 @@ void Cubic::on_recovery_end(Instant /*now*/) {
 
 void Cubic::on_rto(Instant /*now*/, uint32_t /*bytes_in_flight*/) {
   pristine_ = false;
+  if (!rto_backed_off_ && !in_recovery_) save_prior();
   if (!rto_backed_off_ && !in_recovery_) {
     // RFC 9438 4.8: ssthresh as in 4.6.
     cwnd_prior_ = cwnd_;
@@ -144,6 +146,23 @@ void Cubic::on_rto(Instant /*now*/, uint32_t /*bytes_in_flight*/) {
   cwnd_ = mss_;
   epoch_start_.reset();
   epoch_after_rto_ = true;
+}
+
+void Cubic::save_prior() {
+  prior_cwnd_ = cwnd_;
+  prior_ssthresh_ = ssthresh_;
+  prior_w_max_ = w_max_;
+}
+
+void Cubic::on_congestion_undo(Instant /*now*/) {
+  // RFC 9438 4.9: restore cwnd, ssthresh and W_max from before the spurious event.
+  cwnd_ = std::min(std::max(cwnd_, prior_cwnd_), double{cc_detail::kMaxCwnd});
+  ssthresh_ = std::max(ssthresh_, prior_ssthresh_);
+  w_max_ = prior_w_max_;
+  epoch_start_.reset();
+  epoch_after_rto_ = false;
+  in_recovery_ = false;
+  rto_backed_off_ = false;
 }
 
 void Cubic::on_idle_restart(Instant /*now*/) {

@@ -58,6 +58,10 @@ class Cubic final : public CongestionController {
   // first congestion avoidance epoch afterwards uses K = 0 and W_max = cwnd_epoch (4.8).
   void on_rto(Instant now, uint32_t bytes_in_flight) override;
 
+  // The reduction was spurious (RFC 3708 with D-SACK): cwnd, ssthresh and W_max return to
+  // their values before it (RFC 9438 4.9 "spurious congestion events"), no recovery.
+  void on_congestion_undo(Instant now) override;
+
   // RFC 5681 4.1: cwnd = min(IW, cwnd). The epoch is closed so that the idle time is not
   // part of t (RFC 9438 5.8); the next congestion avoidance ACK opens a new one.
   void on_idle_restart(Instant now) override;
@@ -85,6 +89,7 @@ class Cubic final : public CongestionController {
 
  private:
   uint32_t beta_ssthresh() const;
+  void save_prior();
   void start_epoch(Instant now);
   void congestion_avoidance(const AckEvent& ack, uint32_t acked);
   double w_cubic_seconds(double t) const;
@@ -99,10 +104,14 @@ class Cubic final : public CongestionController {
   double w_est_ = 0;
   std::optional<Instant> epoch_start_;  // start of the congestion avoidance epoch
   std::optional<Instant> last_ack_;     // time of the last on_ack with new data
-  bool pristine_ = true;                // nothing has happened yet: cwnd is still IW
-  bool in_recovery_ = false;            // on_congestion_event seen, not yet ended
-  bool rto_backed_off_ = false;         // on_rto seen, no new data acknowledged since
-  bool epoch_after_rto_ = false;        // the next epoch is the first one after a timeout
+  // RFC 9438 4.9: the state before the last reduction, for an undo.
+  double prior_cwnd_ = 0;
+  uint32_t prior_ssthresh_ = 0;
+  double prior_w_max_ = 0;
+  bool pristine_ = true;          // nothing has happened yet: cwnd is still IW
+  bool in_recovery_ = false;      // on_congestion_event seen, not yet ended
+  bool rto_backed_off_ = false;   // on_rto seen, no new data acknowledged since
+  bool epoch_after_rto_ = false;  // the next epoch is the first one after a timeout
 };
 
 }  // namespace tou

@@ -69,6 +69,8 @@ void NewReno::on_ack(const AckEvent& ack) {
 
 void NewReno::on_congestion_event(Instant /*now*/, uint32_t bytes_in_flight) {
   pristine_ = false;
+  prior_cwnd_ = cwnd_;
+  prior_ssthresh_ = ssthresh_;
   // RFC 5681 3.2 step 2 (eq. 4).
   ssthresh_ = cc_detail::half_flight_ssthresh(bytes_in_flight, mss_);
   // RFC 6675 5 step 4 / RFC 6582 3.2 step 2 without the 3 * SMSS inflation: the connection
@@ -87,6 +89,10 @@ void NewReno::on_recovery_end(Instant /*now*/) {
 
 void NewReno::on_rto(Instant /*now*/, uint32_t bytes_in_flight) {
   pristine_ = false;
+  if (!rto_backed_off_) {
+    prior_cwnd_ = in_recovery_ ? std::max(prior_cwnd_, cwnd_) : cwnd_;
+    prior_ssthresh_ = in_recovery_ ? std::max(prior_ssthresh_, ssthresh_) : ssthresh_;
+  }
   // RFC 5681 3.1 eq. 4, except that when the timer fires again before anything new is
   // acknowledged "the value of ssthresh is held constant".
   if (!rto_backed_off_) ssthresh_ = cc_detail::half_flight_ssthresh(bytes_in_flight, mss_);
@@ -96,6 +102,14 @@ void NewReno::on_rto(Instant /*now*/, uint32_t bytes_in_flight) {
   ca_bytes_acked_ = 0;  // RFC 3465 2.1
   // RFC 6582 4: a timeout ends fast recovery.
   in_recovery_ = false;
+}
+
+void NewReno::on_congestion_undo(Instant /*now*/) {
+  cwnd_ = std::min(std::max(cwnd_, prior_cwnd_), cc_detail::kMaxCwnd);
+  ssthresh_ = std::max(ssthresh_, prior_ssthresh_);
+  ca_bytes_acked_ = 0;
+  in_recovery_ = false;
+  rto_backed_off_ = false;
 }
 
 void NewReno::on_idle_restart(Instant /*now*/) {

@@ -82,6 +82,10 @@ class NewReno final : public CongestionController {
   // for a segment already retransmitted by the timer.
   void on_rto(Instant now, uint32_t bytes_in_flight) override;
 
+  // RFC 3708 / RFC 4015 style restore: cwnd and ssthresh back to at least their values
+  // before the spurious reduction; no recovery in progress.
+  void on_congestion_undo(Instant now) override;
+
   // RFC 5681 4.1: cwnd = RW = min(IW, cwnd).
   void on_idle_restart(Instant now) override;
 
@@ -104,6 +108,8 @@ class NewReno final : public CongestionController {
   // RFC 3465 2.1 bytes_acked: bytes acknowledged in congestion avoidance not yet turned
   // into a cwnd increase.
   uint64_t ca_bytes_acked_ = 0;
+  uint32_t prior_cwnd_ = 0;      // cwnd before the last reduction (for an undo)
+  uint32_t prior_ssthresh_ = 0;  // ssthresh before it
   bool pristine_ = true;         // nothing has happened yet: cwnd is still IW
   bool in_recovery_ = false;     // on_congestion_event seen, no on_recovery_end / on_rto yet
   bool rto_backed_off_ = false;  // on_rto seen, no new data acknowledged since

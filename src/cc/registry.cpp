@@ -3,6 +3,7 @@
 #include <iterator>
 #include <memory>
 
+#include "cc/bbr.hpp"
 #include "cc/congestion_controller.hpp"
 #include "cc/cubic.hpp"
 #include "cc/newreno.hpp"
@@ -27,6 +28,7 @@ std::unique_ptr<CongestionController> make(const CongestionConfig& config) {
 constexpr Entry kControllers[] = {
     {"newreno", &make<NewReno>},
     {"cubic", &make<Cubic>},
+    {"bbr", &make<Bbr>},
 };
 
 }  // namespace

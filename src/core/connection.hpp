@@ -170,6 +170,8 @@ class Connection {
   size_t send_queued() const { return snd_.buffer.size(); }
   const ConnectionStats& stats() const { return stats_; }
   ConnectionInfo info() const;  // TCP_INFO-like snapshot
+  // The congestion controller in use (tests, introspection).
+  const CongestionController& congestion_controller() const { return *cc_; }
   uint16_t local_port() const { return local_port_; }
   uint16_t remote_port() const { return remote_port_; }
   const ConnectionConfig& config() const { return config_; }
@@ -238,6 +240,11 @@ class Connection {
   // Enters fast recovery unless RFC 6582 3.2 step 1 forbids it; true if it did (the
   // caller then tells the controller).
   bool maybe_enter_recovery(Instant now);
+  void on_dsack(Instant now, const SackBlock& block);
+  void start_undo_episode();
+  void undo_congestion_event(Instant now);
+  static constexpr int kMaxReoWndMult = 8;   // reo_wnd is capped by SRTT anyway
+  static constexpr int kReoWndPersist = 16;  // RFC 8985 6.2 step 4: 16 recoveries
   void on_handshake_done(Instant now);
   void apply_peer_syn_options(const SegmentHeader& syn);
   void send_challenge_ack(Instant now);
@@ -252,7 +259,7 @@ class Connection {
   bool nagle_allows(size_t len, size_t max_payload) const;
   uint32_t max_payload(bool with_sacks) const;
   uint16_t window_field(bool syn);
-  void fill_sack_blocks(TcpOptions& opts, size_t max_blocks) const;
+  void fill_sack_blocks(TcpOptions& opts, size_t max_blocks);
   bool pacing_allows(Instant now) const;
   void mark_app_limited();
   void on_paced_send(Instant now, size_t bytes);

@@ -221,6 +221,11 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
   if (!segment_acceptable(seg)) {
     ++stats_.dropped_unacceptable;
     if (!h.has(flags::kRst)) ack_unacceptable(now, seg);
+    // RFC 2883 4.1.1: data wholly below RCV.NXT is a duplicate; report it as a D-SACK.
+    if (sack_ok_ && !seg.payload.empty() && !h.has(flags::kRst) && h.seq < rcv_.nxt) {
+      const SeqNum end = h.seq + static_cast<uint32_t>(seg.payload.size());
+      rcv_.dsack = SackBlock{h.seq, seq_min(end, rcv_.nxt)};
+    }
     if (state_ == TcpState::kTimeWait && h.has(flags::kFin)) {
       timers_.time_wait = now + 2 * config_.msl;  // RFC 9293 3.10.7.4: restart 2 MSL
     }
@@ -524,6 +529,13 @@ Connection::LossDetection Connection::detect_loss(Instant now, const Segment& se
                                                   bool is_dup_ack) {
   LossDetection result;
   auto sacks = seg.header.options.sacks();
+  // RFC 2883 4: the first block is a D-SACK when it lies below the cumulative ACK or
+  // inside the second block.
+  if (sack_ok_ && !sacks.empty() &&
+      (sacks[0].left < seg.header.ack ||
+       (sacks.size() > 1 && sacks[1].left <= sacks[0].left && sacks[0].right <= sacks[1].right))) {
+    on_dsack(now, sacks[0]);
+  }
   if (sack_ok_ && !sacks.empty() && !snd_.sent.empty()) {
     stats_.sack_blocks_received += sacks.size();
     result.newly_sacked = snd_.sent.on_sack(sacks, now);
@@ -548,6 +560,41 @@ Connection::LossDetection Connection::detect_loss(Instant now, const Segment& se
   return result;
 }
 
+// A D-SACK: the peer received one of our segments twice.
+void Connection::on_dsack(Instant now, const SackBlock& block) {
+  ++stats_.dsacks_received;
+  // RFC 8985 6.2 step 4: reordering was mistaken for loss; widen reo_wnd by min_RTT / 4,
+  // at most once per round trip, and keep it for 16 recoveries.
+  if (!snd_.dsack_round || snd_.una >= *snd_.dsack_round) {
+    snd_.reo_wnd_mult = std::min(snd_.reo_wnd_mult + 1, kMaxReoWndMult);
+    snd_.dsack_round = snd_.nxt;
+  }
+  snd_.reo_wnd_persist = kReoWndPersist;
+  // RFC 3708 with D-SACK (as Linux's undo_retrans): each D-SACK of data from the episode
+  // accounts for one of its retransmissions; once all are accounted for, every one was
+  // spurious and the window reduction is undone.
+  if (!snd_.undo_marker || snd_.undo_retrans <= 0 || block.right <= *snd_.undo_marker) return;
+  if (--snd_.undo_retrans > 0) return;
+  undo_congestion_event(now);
+}
+
+void Connection::undo_congestion_event(Instant now) {
+  ++stats_.spurious_undos;
+  snd_.undo_marker.reset();
+  if (snd_.in_recovery) {
+    snd_.in_recovery = false;
+    snd_.fast_retransmit_due = false;
+  }
+  // Nothing left to call lost: the originals arrived (RFC 3708 3 "restore").
+  cc_->on_congestion_undo(now);
+}
+
+// RFC 3708 / RFC 2883: a window reduction begins an episode whose retransmissions count.
+void Connection::start_undo_episode() {
+  snd_.undo_marker = snd_.una;
+  snd_.undo_retrans = 0;
+}
+
 bool Connection::maybe_enter_recovery(Instant /*now*/) {
   // RFC 6582 3.2 step 1: not for ACKs that only cover data sent before the last
   // recovery or timeout.
@@ -557,6 +604,9 @@ bool Connection::maybe_enter_recovery(Instant /*now*/) {
   snd_.recover = snd_.nxt;
   snd_.recovery_dup_acks = 0;
   ++stats_.fast_recoveries;
+  start_undo_episode();
+  // RFC 8985 6.2 step 4: reo_wnd_mult lasts for reo_wnd_persist recoveries.
+  if (snd_.reo_wnd_persist > 0 && --snd_.reo_wnd_persist == 0) snd_.reo_wnd_mult = 1;
   // RFC 5681 3.2 step 2 / RFC 6675 5 step 4.2: retransmit the first segment
   // now, whatever cwnd and pipe say.
   if (!snd_.sent.front().sacked && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
@@ -569,7 +619,9 @@ bool Connection::maybe_enter_recovery(Instant /*now*/) {
 size_t Connection::rack_detect_losses(Instant now) {
   timers_.rack_reorder.reset();
   if (!config_.rack || !snd_.rack_sent || snd_.sent.empty()) return 0;
-  Duration reo_wnd = rtt_.min_rtt() / 4;  // RFC 8985 6.2 step 4
+  // RFC 8985 6.2 step 4: reo_wnd = min(reo_wnd_mult * min_RTT / 4, SRTT).
+  Duration reo_wnd = rtt_.min_rtt() / 4 * snd_.reo_wnd_mult;
+  if (snd_.reo_wnd_mult > 1) reo_wnd = std::min(reo_wnd, rtt_.srtt());
   std::optional<Instant> next;
   size_t lost = snd_.sent.mark_rack_losses(now, *snd_.rack_sent, snd_.rack_end,
                                            snd_.rack_rtt + reo_wnd, &next);
@@ -614,6 +666,11 @@ void Connection::process_text(Instant now, const Segment& seg) {
   std::span<const uint8_t> data = seg.payload;
   if (seq < rcv_.nxt) {
     uint32_t old = static_cast<uint32_t>(rcv_.nxt - seq);
+    // RFC 2883 4.1.1: report the duplicate part below RCV.NXT as a D-SACK block.
+    if (sack_ok_) {
+      rcv_.dsack =
+          SackBlock{seq, seq + std::min<uint32_t>(old, static_cast<uint32_t>(data.size()))};
+    }
     if (old >= data.size()) {
       ++stats_.duplicate_segments;
       rcv_.ack_now = true;
@@ -624,6 +681,15 @@ void Connection::process_text(Instant now, const Segment& seg) {
   }
   size_t offset = static_cast<uint32_t>(seq - rcv_.nxt);
   bool had_gap = !rcv_.buffer.out_of_order().empty();
+  if (sack_ok_ && offset > 0) {
+    // RFC 2883 4.1.2: a duplicate of data held above RCV.NXT is reported too.
+    for (const ByteRange& r : rcv_.buffer.out_of_order()) {
+      if (r.begin <= offset && offset + data.size() <= r.end) {
+        rcv_.dsack = SackBlock{seq, seq + static_cast<uint32_t>(data.size())};
+        ++stats_.duplicate_segments;
+      }
+    }
+  }
   size_t advanced = rcv_.buffer.insert(offset, data);
   rcv_.nxt += static_cast<uint32_t>(advanced);
   if (advanced > 0) {

@@ -128,9 +128,15 @@ uint16_t Connection::window_field(bool syn) {
 }
 
 // RFC 2018 4: the first block holds the most recently received segment; the
-// others follow, highest first.
-void Connection::fill_sack_blocks(TcpOptions& o, size_t max_blocks) const {
+// others follow, highest first. RFC 2883 4: a pending D-SACK goes before them all.
+void Connection::fill_sack_blocks(TcpOptions& o, size_t max_blocks) {
   const auto& ranges = rcv_.buffer.out_of_order();
+  o.sack_count = 0;
+  if (rcv_.dsack) {
+    o.sack_blocks[o.sack_count++] = *rcv_.dsack;
+    rcv_.dsack.reset();
+    ++stats_.dsacks_sent;
+  }
   if (ranges.empty()) return;
   auto to_block = [&](const ByteRange& r) {
     return SackBlock{rcv_.nxt + static_cast<uint32_t>(r.begin),
@@ -143,8 +149,9 @@ void Connection::fill_sack_blocks(TcpOptions& o, size_t max_blocks) const {
       if (b.left <= rcv_.last_ooo_block->left && rcv_.last_ooo_block->left < b.right) first = i;
     }
   }
-  o.sack_count = 0;
-  if (first < ranges.size()) o.sack_blocks[o.sack_count++] = to_block(ranges[first]);
+  if (first < ranges.size() && o.sack_count < max_blocks) {
+    o.sack_blocks[o.sack_count++] = to_block(ranges[first]);
+  }
   for (size_t i = ranges.size(); i-- > 0 && o.sack_count < max_blocks;) {
     if (i != first) o.sack_blocks[o.sack_count++] = to_block(ranges[i]);
   }
@@ -188,6 +195,7 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   ++stats_.retransmitted_segments;
   stats_.bytes_retransmitted += payload_len;
   snd_.sent.on_retransmitted(*i, now);
+  if (snd_.undo_marker) ++snd_.undo_retrans;  // RFC 3708: one more to be D-SACKed
   cc_->on_sent(now, static_cast<uint32_t>(payload_len), bytes_in_pipe());
   if (!timers_.retransmit) arm_rto(now);
   return n;

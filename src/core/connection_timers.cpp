@@ -134,6 +134,8 @@ void Connection::on_rto(Instant now) {
     // RFC 5681 3.1 eq. 4 and the loss window; RFC 6582 4: no fast retransmit
     // for the duplicate ACKs of data sent before the timeout.
     cc_->on_rto(now, flight_size());
+    // A first timeout starts an undo episode; back-to-back ones extend it.
+    if (snd_.rto_backoffs == 1) start_undo_episode();
     snd_.in_recovery = false;
     snd_.fast_retransmit_due = false;
     snd_.recover = snd_.nxt;

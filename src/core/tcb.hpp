@@ -54,6 +54,16 @@ struct SendSequence {
   bool tlp_new_data_due = false;  // the probe sends one new segment, whatever cwnd says
   int recovery_dup_acks = 0;      // NewReno: dup ACKs since recovery began or the last partial ACK
 
+  // RFC 3708 / RFC 2883 undo: the episode (fast recovery or RTO) that reduced the window,
+  // from undo_marker (SND.UNA when it began), and its retransmissions not yet D-SACKed.
+  std::optional<SeqNum> undo_marker;
+  int undo_retrans = 0;
+  // RFC 8985 6.2 step 4: reo_wnd = min(reo_wnd_mult * min_RTT / 4, SRTT), the multiplier
+  // grown by D-SACKs (once per round trip) and kept for reo_wnd_persist recoveries.
+  int reo_wnd_mult = 1;
+  int reo_wnd_persist = 0;
+  std::optional<SeqNum> dsack_round;  // no further increase until SND.UNA passes this
+
   int rto_backoffs = 0;    // consecutive RTO expiries (reset by progress)
   Instant stall_start{};   // since when outstanding data has seen no ACK progress (user timeout)
   Instant last_send{};     // for the idle restart (RFC 5681 4.1)
@@ -89,6 +99,8 @@ struct ReceiveSequence {
   uint32_t unacked_segments = 0;  // full-sized segments received since the last ACK
   // RFC 2018 4: the first block reports the most recently received segment.
   std::optional<SackBlock> last_ooo_block;
+  // RFC 2883 4: a duplicate segment to report as the first block of the next ACK (D-SACK).
+  std::optional<SackBlock> dsack;
 };
 
 // One deadline per timer; next_deadline() is their minimum.

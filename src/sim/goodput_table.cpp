@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cc/congestion_controller.hpp"
 #include "sim/transfer.hpp"
 
 namespace tou::sim {
@@ -13,6 +14,7 @@ namespace {
 std::string display_name(const std::string& cc) {
   if (cc == "newreno") return "NewReno";
   if (cc == "cubic") return "CUBIC";
+  if (cc == "bbr") return "BBR";
   return cc;
 }
 
@@ -21,6 +23,12 @@ std::string percent(double loss) {
 }
 
 }  // namespace
+
+std::vector<std::string> registered_controllers() {
+  std::vector<std::string> names;
+  for (std::string_view n : congestion_controller_names()) names.emplace_back(n);
+  return names;
+}
 
 size_t bdp_packets(double rate_mbps, Duration rtt) {
   constexpr double kWireSize = 1460 + 32 + 28;  // payload, TCP header with timestamps, IPv4+UDP

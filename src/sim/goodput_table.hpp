@@ -11,6 +11,9 @@
 
 namespace tou::sim {
 
+// The names congestion_controller_names() lists, as strings.
+std::vector<std::string> registered_controllers();
+
 struct GoodputTableOptions {
   uint64_t seed = 1;
   int runs = 1;                 // seeds seed .. seed + runs - 1, averaged
@@ -18,7 +21,8 @@ struct GoodputTableOptions {
   double rate_mbps = 100;
   Duration delay{std::chrono::milliseconds(25)};  // one way
   std::vector<double> losses{0, 0.001, 0.01, 0.05};
-  std::vector<std::string> congestion_controls{"newreno", "cubic"};
+  // Every controller in the registry, in its order.
+  std::vector<std::string> congestion_controls = registered_controllers();
 };
 
 struct GoodputCell {

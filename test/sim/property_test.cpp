@@ -2,9 +2,10 @@
 // transfer both ways and two CLOSED connections with no timer left, or, where a
 // partition outlasts the user timeout, an ETIMEDOUT/ECONNRESET on both sides and
 // no hang; no run may stall longer than its row's bound unless a partition
-// explains it (transfer.hpp), and each row bounds its expected errors. Each row cycles through both
-// congestion controllers, every close mode and several sizes; TOU_TEST_SCALE scales the number of
-// seeds and TOU_SIM_SEED_OFFSET (default 0) shifts them, to explore fresh seeds:
+// explains it (transfer.hpp), and each row bounds its expected errors. Each row cycles through
+// every registered congestion controller, every close mode and several sizes; TOU_TEST_SCALE
+// scales the number of seeds and TOU_SIM_SEED_OFFSET (default 0) shifts them, to explore fresh
+// seeds:
 //   TOU_TEST_SCALE=10 TOU_SIM_SEED_OFFSET=1000000000 build/bin/tou_sim_tests --gtest_filter='Grid*'
 // A failure prints the seed, what went wrong and the tou-sim command line that
 // reproduces it.
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/goodput_table.hpp"
 #include "sim/rng.hpp"
 #include "sim/transfer.hpp"
 #include "sim_test_util.hpp"
@@ -232,7 +234,7 @@ class SimProperty : public ::testing::TestWithParam<GridRow> {};
 
 TEST_P(SimProperty, EverySeedTransfersExactlyAndCloses) {
   const GridRow& row = GetParam();
-  const std::vector<const char*> ccs = {"newreno", "cubic"};
+  const std::vector<std::string> ccs = registered_controllers();
   std::vector<CloseMode> modes = {CloseMode::kBoth, CloseMode::kClient, CloseMode::kServer};
   if (row.abort_mode) modes.push_back(CloseMode::kAbort);
 

@@ -325,7 +325,8 @@ TEST(GoodputTable, PrintsARowPerLossRate) {
   t.bytes = 300000;
   t.losses = {0, 0.01};
   const auto cells = measure_goodput(t);
-  ASSERT_EQ(cells.size(), 4u);
+  ASSERT_EQ(cells.size(), 2 * t.congestion_controls.size());
+  EXPECT_EQ(t.congestion_controls, registered_controllers());
   for (const GoodputCell& c : cells) {
     EXPECT_EQ(c.failures, 0) << c.congestion_control << " " << c.loss;
     EXPECT_GT(c.fraction, 0.0);
@@ -335,6 +336,7 @@ TEST(GoodputTable, PrintsARowPerLossRate) {
   EXPECT_NE(md.find("| Loss | NewReno (Mbit/s) | NewReno (% of link) | CUBIC (Mbit/s)"),
             std::string::npos)
       << md;
+  EXPECT_NE(md.find("| BBR (Mbit/s) | BBR (% of link) |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 1% |"), std::string::npos) << md;
   EXPECT_EQ(bdp_packets(100, 50ms), 412u);
 }

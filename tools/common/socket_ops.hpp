@@ -51,7 +51,8 @@ struct SocketOps {
 const SocketOps& tou_ops();
 const SocketOps& kernel_tcp_ops();
 
-// TCP_CONGESTION by tou's names ("newreno", "cubic"); the kernel calls NewReno "reno".
+// TCP_CONGESTION by tou's registry names ("newreno", "cubic", "bbr"); the kernel calls
+// NewReno "reno".
 int set_congestion_control(const SocketOps& ops, int fd, const std::string& name);
 int set_int_option(const SocketOps& ops, int fd, int level, int name, int value);
 // SO_RCVTIMEO and SO_SNDTIMEO, so that no blocking call waits longer.

@@ -1,7 +1,7 @@
 // tou-perf: iperf3 for tou, and the same workloads over the kernel's TCP.
 //
 //   tou-perf -s [-p port] [-1] [--tcp]
-//   tou-perf -c host [-t secs | -n bytes] [-P n] [-R] [--cc newreno|cubic] [--json]
+//   tou-perf -c host [-t secs | -n bytes] [-P n] [-R] [--cc NAME] [--json]
 //   tou-perf -c host --rr [--size N]      request/response latency and rate
 //   tou-perf -c host --crr [--size N]     connect/request/response/close rate
 //   tou-perf -c host --connect-rate       blocking connect + close in a loop

@@ -3,11 +3,13 @@
 #include <sys/socket.h>
 
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "cc/congestion_controller.hpp"
 #include "common/cli.hpp"
 
 namespace tou::perf {
@@ -28,16 +30,35 @@ uint64_t parse_size(const std::string& text) {
   return static_cast<uint64_t>(std::llround(value * scale));
 }
 
+// The registry's controller names, "newreno|cubic|bbr".
+std::string controller_names(const char* separator) {
+  std::string names;
+  for (std::string_view n : tou::congestion_controller_names()) {
+    names += (names.empty() ? "" : separator) + std::string(n);
+  }
+  return names;
+}
+
+bool is_registered_controller(const std::string& name) {
+  for (std::string_view n : tou::congestion_controller_names()) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
   CLI::App app{
       "tou-perf: iperf3 for tou (TCP over UDP), and the same workloads over the kernel's TCP\n"
       "  tou-perf -s [-p port] [-1] [--tcp]\n"
-      "  tou-perf -c host [-p port] [-t secs | -n bytes] [-P streams] [-R] [--cc newreno|cubic]\n"
-      "           [--json] [-i secs] [-l bytes] [--rr | --crr] [--size N] [--tcp]\n"
-      "  tou-perf -c host --connect-rate [-t secs] [-P n] [--tcp]   blocking connect, close\n"
-      "  tou-perf -c host --idle N [-t secs] [--tcp]   open N connections, hold them -t s",
+      "  tou-perf -c host [-p port] [-t secs | -n bytes] [-P streams] [-R] [--cc " +
+          controller_names("|") +
+          "]\n"
+          "           [--json] [-i secs] [-l bytes] [--rr | --crr] [--size N] [--tcp]\n"
+          "  tou-perf -c host --connect-rate [-t secs] [-P n] [--tcp]   blocking connect, close\n"
+          "  tou-perf -c host --idle N [-t secs] [--tcp]   open N connections, hold them -t s\n"
+          "  tou-perf --list-cc   tou's congestion controllers, one per line",
       "tou-perf"};
   std::string bytes_text, len_text;
   bool rr = false, crr = false, connect_rate = false, ipv4 = false, ipv6 = false,
@@ -54,9 +75,9 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   bytes->excludes(time);
   app.add_option("-P,--parallel", o.streams, "Parallel streams")->check(CLI::Range(1, 128));
   auto* reverse = app.add_flag("-R,--reverse", o.reverse, "The server sends");
-  app.add_option("--cc", o.cc,
-                 "Congestion control: newreno or cubic (with --tcp: any the kernel offers, "
-                 "e.g. bbr)");
+  app.add_option(
+      "--cc", o.cc,
+      "Congestion control: " + controller_names(", ") + " (with --tcp: any the kernel offers)");
   app.add_flag("-J,--json", o.json, "One JSON document on stdout");
   app.add_option("-i,--interval", o.interval, "Seconds between interval reports (0: none)")
       ->check(CLI::Range(0.0, 3600.0));
@@ -80,7 +101,14 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   auto* v4 = app.add_flag("-4", ipv4, "IPv4 only");
   app.add_flag("-6", ipv6, "IPv6 only")->excludes(v4);
   app.add_flag("--no-progress", no_progress, "No status line, even on a terminal");
+  bool list_cc = false;
+  app.add_flag("--list-cc", list_cc,
+               "Print tou's congestion controllers (the registry's), then exit");
   if (auto status = tools::parse_command_line(app, argc, argv)) return status;
+  if (list_cc) {
+    std::fputs((controller_names("\n") + "\n").c_str(), stdout);
+    return 0;
+  }
 
   if (!o.server && o.host.empty()) return tools::usage_error(app, "one of -s or -c is required");
   if (o.server && (app.count("-t") + app.count("-n") + app.count("-P") + app.count("-R") +
@@ -110,8 +138,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   if (bytes->count() > 0 && (rr || crr || connect_rate || o.idle > 0)) {
     return tools::usage_error(app, "-n is for bulk only");
   }
-  if (!o.cc.empty() && !o.kernel_tcp && o.cc != "newreno" && o.cc != "cubic") {
-    return tools::usage_error(app, "--cc must be newreno or cubic for tou");
+  if (!o.cc.empty() && !o.kernel_tcp && !is_registered_controller(o.cc)) {
+    return tools::usage_error(app, "--cc must be one of " + controller_names(", ") + " for tou");
   }
   o.seconds_given = time->count() > 0;
   o.mode = rr             ? Mode::kRr

@@ -4,7 +4,7 @@
 //
 //   tou-sim --seed 1 --runs 100 --loss 0.05 --dup 0.01 --reorder 0.05 --corrupt 0.01
 //   tou-sim --seed 1 --bytes 20000000 --delay 25 --rate 100 --queue 411 --verbose
-//   tou-sim --table          # the README goodput table (NewReno and CUBIC)
+//   tou-sim --table          # the README goodput table (every registered controller)
 //
 // Exit status: 0 when every run passed, 1 when some failed, 2 for a bad command line.
 #include <cstdint>
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
   app.add_flag("--verbose", verbose, "One line per run");
   app.add_flag("--trace", trace, "Print every datagram, timer and state change of each run");
   app.add_flag("--table", table,
-               "Print the README goodput table (NewReno, CUBIC; 100 Mbit/s, 50 ms RTT)");
+               "Print the README goodput table (" + cc_names + "; 100 Mbit/s, 50 ms RTT)");
 
   try {
     app.parse(argc, argv);

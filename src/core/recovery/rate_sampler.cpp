@@ -48,6 +48,7 @@ RateSample DeliveryRateSampler::generate(Instant now, Duration min_rtt) {
   if (!prior_) return rs;
   const DeliveryStamp p = *prior_;
   prior_.reset();
+  rs.has_prior = true;
   // BBR 4.5.1 (BBRUpdateRound): a round trip ends when a transmission sent after the
   // previous round's end is delivered.
   if (p.delivered >= next_round_delivered_) {

@@ -33,6 +33,7 @@ struct DeliveryStamp {
 // One ACK's rate sample (the draft's "rs").
 struct RateSample {
   bool valid = false;      // false: no delivery, or an interval shorter than min_rtt
+  bool has_prior = false;  // a transmission was newly delivered: the prior_* fields hold
   uint64_t delivered = 0;  // bytes delivered in [prior, now]
   Duration interval{0};    // max(send_elapsed, ack_elapsed)
   Duration send_elapsed{0};
