@@ -63,7 +63,8 @@ CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack, Instant now) {
     total_bytes_ -= n;
     s.seq = ack;
     s.len -= n;
-    s.syn = false;  // the SYN occupies the first sequence number
+    s.syn = false;         // the SYN occupies the first sequence number
+    sack_cache_size_ = 0;  // a trimmed record may now lie wholly inside a cached block
   }
   // Karn: an ACK that covers a retransmission may have been triggered by it, so no
   // sample from anything it covers.
@@ -78,15 +79,27 @@ uint32_t SentQueue::on_sack(std::span<const SackBlock> blocks, Instant now) {
   const SeqNum snd_una = records_.front().seq;
   const SeqNum snd_nxt = records_.back().end();
   uint32_t newly = 0;
+  std::array<SackBlock, kMaxSackBlocks> processed{};
+  size_t processed_size = 0;
   for (const SackBlock& b : blocks) {
     // RFC 2018 / RFC 6675 "update": only blocks inside (SND.UNA, SND.NXT] count;
     // D-SACK blocks (RFC 2883, below SND.UNA) and blocks past SND.NXT are ignored.
     if (!(b.left < b.right) || b.right <= snd_una || b.right > snd_nxt) continue;
     const SeqNum left = seq_max(b.left, snd_una);
+    if (processed_size < processed.size()) processed[processed_size++] = SackBlock{left, b.right};
+    // Skip what one earlier ACK's block already covered: records wholly inside it are
+    // SACKed. One block only: a record spanning two overlapping old blocks is inside
+    // neither and may still be new.
+    SeqNum start = left;
+    for (size_t c = 0; c < sack_cache_size_; ++c) {
+      const SackBlock& old = sack_cache_[c];
+      if (old.left <= left && left < old.right && start < old.right) start = old.right;
+    }
+    if (start >= b.right) continue;
     auto it = std::partition_point(records_.begin(), records_.end(),
-                                   [&](const SentSegment& s) { return s.seq < left; });
+                                   [&](const SentSegment& s) { return s.end() <= start; });
     for (; it != records_.end() && it->end() <= b.right; ++it) {
-      if (it->sacked) continue;
+      if (it->sacked || it->seq < left) continue;  // SACKed already, or only partly inside
       note_delivered(*it, now);
       it->sacked = true;
       sacked_bytes_ += it->len;
@@ -98,30 +111,56 @@ uint32_t SentQueue::on_sack(std::span<const SackBlock> blocks, Instant now) {
       if (!highest_sacked_ || *highest_sacked_ < it->end()) highest_sacked_ = it->end();
     }
   }
+  sack_cache_ = processed;
+  sack_cache_size_ = processed_size;
   return newly;
 }
 
 size_t SentQueue::mark_losses(int dup_thresh, uint32_t mss) {
-  if (sacked_bytes_ == 0) return 0;
-  // RFC 6675 4 IsLost(), for every record in one pass from the back, carrying the
-  // number of SACKed records and bytes above the current one.
+  if (sacked_bytes_ == 0 || !highest_sacked_) return 0;
+  // RFC 6675 4 IsLost(): DupThresh SACKed records, or more than (DupThresh - 1) * SMSS
+  // SACKed bytes, above a record. Walking down from the highest SACKed record, the point
+  // where the count first reaches the threshold splits the queue: every record below it
+  // qualifies. Records below the previous call's split were judged then and cannot
+  // qualify anew (they only become SACKed or retransmitted), so only the records between
+  // the two splits are examined: amortised O(1) per ACK, not O(flight).
   const uint64_t byte_thresh = static_cast<uint64_t>(std::max(dup_thresh - 1, 0)) * mss;
+  size_t i = static_cast<size_t>(
+      std::partition_point(records_.begin(), records_.end(),
+                           [&](const SentSegment& s) { return s.end() <= *highest_sacked_; }) -
+      records_.begin());
   uint64_t sacked_count = 0;
   uint64_t sacked_above = 0;
-  size_t marked = 0;
-  for (size_t i = records_.size(); i-- > 0;) {
-    SentSegment& s = records_[i];
-    if (s.sacked) {
-      ++sacked_count;
-      sacked_above += s.len;
-      continue;
-    }
-    if (s.lost || s.transmissions > 1) continue;
+  size_t split = 0;  // records with index < split qualify
+  bool found = false;
+  while (i-- > 0) {
+    const SentSegment& s = records_[i];
+    if (loss_frontier_ && s.end() <= *loss_frontier_) break;  // judged before
+    if (!s.sacked) continue;
+    ++sacked_count;
+    sacked_above += s.len;
     if (sacked_count >= static_cast<uint64_t>(dup_thresh) || sacked_above > byte_thresh) {
-      note_lost(s, i);
-      ++marked;
+      split = i;
+      found = true;
+      break;
     }
   }
+  if (!found) return 0;
+  size_t first = 0;
+  if (loss_frontier_) {
+    first = static_cast<size_t>(
+        std::partition_point(records_.begin(), records_.end(),
+                             [&](const SentSegment& s) { return s.end() <= *loss_frontier_; }) -
+        records_.begin());
+  }
+  size_t marked = 0;
+  for (size_t k = first; k < split; ++k) {
+    SentSegment& s = records_[k];
+    if (s.sacked || s.lost || s.transmissions > 1) continue;
+    note_lost(s, k);
+    ++marked;
+  }
+  if (split > 0) loss_frontier_ = records_[split - 1].end();
   return marked;
 }
 
@@ -253,6 +292,8 @@ void SentQueue::clear() {
   first_lost_hint_ = 0;
   delivered_ = Delivered{};
   rate_.clear();
+  sack_cache_size_ = 0;
+  loss_frontier_.reset();
 }
 
 }  // namespace tou

@@ -4,6 +4,7 @@
 // Records are small PODs in a deque-like ring; the bytes live in SendBuffer.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -130,6 +131,14 @@ class SentQueue {
   void note_lost(SentSegment& s, size_t i);
   // No record below this index is lost (first_lost() starts its scan there).
   mutable size_t first_lost_hint_ = 0;
+  // Incremental SACK processing (as Linux caches the last SACK blocks): the blocks of the
+  // previous on_sack, every record wholly inside them already SACKed, so a block that
+  // repeats or extends one is walked only past what it adds.
+  std::array<SackBlock, kMaxSackBlocks> sack_cache_{};
+  size_t sack_cache_size_ = 0;
+  // RFC 6675 IsLost() is monotone (SACKed data above a record only grows): every record
+  // ending at or below this point has been judged, so mark_losses() looks only above it.
+  std::optional<SeqNum> loss_frontier_;
 };
 
 }  // namespace tou
