@@ -543,7 +543,14 @@ Connection::LossDetection Connection::detect_loss(Instant now, const Segment& se
   update_rack(now);
   if (snd_.sent.empty()) return result;
   size_t newly_lost = 0;
-  if (sack_ok_) newly_lost = snd_.sent.mark_losses(3, snd_.mss) + rack_detect_losses(now);
+  // RFC 8985 6.2 (as Linux raises tp->reordering on a D-SACK): once D-SACKs have shown
+  // that the path reorders, the DupThresh rules of RFC 6675, which reordering trips,
+  // give way to RACK's time-based detection until reo_wnd_persist runs out.
+  const bool reordering_seen = sack_ok_ && config_.rack && snd_.reo_wnd_persist > 0;
+  if (sack_ok_) {
+    if (!reordering_seen) newly_lost = snd_.sent.mark_losses(3, snd_.mss);
+    newly_lost += rack_detect_losses(now);
+  }
   // Without SACK, duplicate ACKs at a path MTU probe say the probe is lost.
   if (!sack_ok_ && is_dup_ack && snd_.dup_acks >= 3 && pmtu_probe_seq_ == snd_.una) {
     snd_.sent.mark_lost(0);
@@ -554,7 +561,7 @@ Connection::LossDetection Connection::detect_loss(Instant now, const Segment& se
   if (in_probe_hole()) is_dup_ack = false;
   // RFC 6675 5: enter recovery on DupThresh duplicate ACKs or when IsLost()
   // holds for the first unacknowledged segment.
-  if ((is_dup_ack && snd_.dup_acks >= 3) || newly_lost > 0) {
+  if ((is_dup_ack && snd_.dup_acks >= 3 && !reordering_seen) || newly_lost > 0) {
     result.recovery_started = maybe_enter_recovery(now);
   }
   return result;

@@ -131,5 +131,32 @@ TEST(Dsack, DsackWidensRackReorderingWindow_RFC8985_6_2) {
   t.expect(seg().ack_flag().seq(2461).data(1460), "RACK: lost after RACK.rtt + 50 ms");
 }
 
+// RFC 8985 6.2 (Linux raises tp->reordering on a D-SACK): once the path has shown
+// reordering, three SACKed segments above a hole no longer make it lost at once
+// (RFC 6675's DupThresh); RACK's timer decides, RACK.rtt + reo_wnd after it was sent.
+TEST(Dsack, AfterADsackDupThreshGivesWayToRack_RFC8985_6_2) {
+  ScriptTest t(sack_config());
+  t.conn().connect(t.now(), t.params());
+  t.take();
+  t.at_ms(100);
+  t.inject(seg().syn().seq(5000).ack(1001).mss(1460).win(65535).sack_ok());
+  t.expect(seg().ack_flag().seq(1001).ack(5001));
+  t.send_flight(1);
+  t.at_ms(200);
+  t.inject(seg().seq(5001).ack(2461).win(65535));
+  t.at_ms(210);
+  t.inject(seg().seq(5001).ack(2461).win(65535).sack(1001, 2461));  // a D-SACK
+  t.send_flight(5);  // 2461 .. 8301 at 210 ms; 2461 is delayed
+  t.at_ms(310);
+  t.inject(seg().seq(5001).ack(2461).win(65535).sack(3921, 9761));  // 4 segments above
+  t.expect_nothing();  // no DupThresh fast retransmit on a path known to reorder
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 0u);
+  t.at_ms(359);
+  t.expect_nothing();
+  t.at_ms(360);  // RACK: 100 ms + reo_wnd 50 ms after 210 ms
+  t.expect(seg().ack_flag().seq(2461).data(1460), "RACK marks it lost");
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 1u);
+}
+
 }  // namespace
 }  // namespace tou::script
