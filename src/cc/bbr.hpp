@@ -94,7 +94,7 @@ class Bbr final : public CongestionController {
   bool full_bw_reached() const { return full_bw_reached_; }
   uint64_t round_count() const { return round_count_; }
   uint64_t probe_rtt_count() const { return probe_rtt_count_; }
-  uint32_t send_quantum() const { return send_quantum_; }
+  uint32_t send_quantum() const override { return send_quantum_; }
   static const char* to_string(State s);
 
  private:

@@ -82,6 +82,11 @@ class CongestionController {
   // Pacing hook: the rate (bytes/second) at which to spread a window over an RTT,
   // or nullopt for no pacing. Default: Linux's ratios, 2x in slow start, 1.2x after.
   virtual std::optional<uint64_t> pacing_rate(Duration srtt) const;
+
+  // Bytes the sender may send back to back to make up for a paced send that ran late (a
+  // timer's slack, a loaded machine): BBR's send quantum (draft-ietf-ccwg-bbr 5.6.3).
+  // 0, the default, keeps strict pacing: time lost to a late wake-up is not made up.
+  virtual uint32_t send_quantum() const { return 0; }
 };
 
 struct CongestionConfig {

@@ -236,6 +236,14 @@ void Connection::on_paced_send(Instant now, size_t bytes) {
   snd_.paced_burst += bytes;
   if (snd_.paced_burst < quantum) return;
   Instant base = std::max(snd_.next_paced, now);
+  // A quantum that leaves late may make up for up to one controller send quantum of the
+  // lost time (BBR's; 0 for the others, which keep strict pacing): otherwise every late
+  // wake-up lowers the rate actually sent, and a rate-based controller measures and
+  // keeps the lower rate.
+  if (const uint32_t cc_quantum = cc_->send_quantum(); cc_quantum > 0 && snd_.next_paced < now) {
+    const Duration credit{static_cast<int64_t>(uint64_t{cc_quantum} * 1'000'000 / *rate)};
+    base = std::max(snd_.next_paced, now - credit);
+  }
   snd_.next_paced = base + Duration{static_cast<int64_t>(snd_.paced_burst * 1'000'000 / *rate)};
   snd_.paced_burst = 0;
 }
