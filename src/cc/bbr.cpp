@@ -111,6 +111,12 @@ void Bbr::on_ack(const AckEvent& ack) {
     probe_rtt_min_delay_ = ack.min_rtt;
     probe_rtt_min_stamp_ = ack.now;
   }
+  // 5.6.2 BBRInitPacingRate: the initial window over the first RTT, times Startup's gain.
+  // The rate never drops below it before the pipe is full, so a first sample of a few
+  // bytes (the handshake's) cannot set a crawl that the next samples then confirm.
+  if (pacing_rate_ == 0 && ack.srtt > Duration{0}) {
+    pacing_rate_ = kStartupPacingGain * initial_cwnd() / seconds(ack.srtt);
+  }
   // 5.5.1 BBRUpdateRound.
   update_round(ack);
   // BBRUpdateModelAndState.
