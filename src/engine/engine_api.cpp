@@ -15,8 +15,8 @@
 
 #include "cc/congestion_controller.hpp"
 #include "engine/demux.hpp"
-#include "engine/high_fd.hpp"
 #include "engine/engine.hpp"
+#include "engine/high_fd.hpp"
 #include "engine/sockets.hpp"
 #include "tou/tou.h"
 
