@@ -19,7 +19,20 @@
 namespace tou_test {
 namespace {
 
-class Lifecycle : public StackTest {};
+class Lifecycle : public StackTest {
+ protected:
+  // Binds fd to [::]:0, listens, and gives the port chosen (the V6ONLY tests' preamble).
+  void listen_on_v6_wildcard(int fd, uint16_t* port) {
+    sockaddr_in6 any{};
+    any.sin6_family = AF_INET6;
+    any.sin6_addr = in6addr_any;
+    ASSERT_EQ(api().bind(fd, reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+    ASSERT_EQ(api().listen(fd, 4), 0);
+    socklen_t len = sizeof any;
+    ASSERT_EQ(api().getsockname(fd, reinterpret_cast<sockaddr*>(&any), &len), 0);
+    *port = ntohs(any.sin6_port);
+  }
+};
 
 const uint8_t* u8(const char* s) {
   return reinterpret_cast<const uint8_t*>(s);
@@ -218,15 +231,8 @@ TEST_P(Lifecycle, V6OnlyListenerRefusesIpv4) {
   SFd w = make(AF_INET6);
   ASSERT_TRUE(w);
   ASSERT_EQ(set_int(w.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1), 0);
-  sockaddr_in6 any{};
-  any.sin6_family = AF_INET6;
-  any.sin6_addr = in6addr_any;
-  ASSERT_EQ(api().bind(w.get(), reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
-  ASSERT_EQ(api().listen(w.get(), 4), 0);
-  sockaddr_in6 bound{};
-  socklen_t len = sizeof bound;
-  ASSERT_EQ(api().getsockname(w.get(), reinterpret_cast<sockaddr*>(&bound), &len), 0);
-  uint16_t wport = ntohs(bound.sin6_port);
+  uint16_t wport = 0;
+  ASSERT_NO_FATAL_FAILURE(listen_on_v6_wildcard(w.get(), &wport));
   SFd v4 = connect(AF_INET, wport, [&](int fd) { set_int(fd, IPPROTO_TCP, TCP_SYNCNT, 1); });
   EXPECT_FALSE(v4) << "IPv4 to a V6ONLY wildcard listener";
   SFd v6 = connect(AF_INET6, wport);
@@ -241,15 +247,9 @@ TEST_P(Lifecycle, DualStackListenerAcceptsIpv4) {
   socklen_t vlen = sizeof v;
   ASSERT_EQ(api().getsockopt(w.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v, &vlen), 0);
   EXPECT_EQ(v, 0);
-  sockaddr_in6 any{};
-  any.sin6_family = AF_INET6;
-  any.sin6_addr = in6addr_any;
-  ASSERT_EQ(api().bind(w.get(), reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
-  ASSERT_EQ(api().listen(w.get(), 4), 0);
-  sockaddr_in6 bound{};
-  socklen_t len = sizeof bound;
-  ASSERT_EQ(api().getsockname(w.get(), reinterpret_cast<sockaddr*>(&bound), &len), 0);
-  SFd v4 = connect(AF_INET, ntohs(bound.sin6_port));
+  uint16_t wport = 0;
+  ASSERT_NO_FATAL_FAILURE(listen_on_v6_wildcard(w.get(), &wport));
+  SFd v4 = connect(AF_INET, wport);
   ASSERT_TRUE(v4) << std::strerror(errno);
   SFd s = accept(w.get());
   ASSERT_TRUE(s);
