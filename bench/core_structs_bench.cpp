@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/receive_buffer.hpp"
-#include "core/sent_queue.hpp"
+#include "core/recovery/sent_queue.hpp"
 
 namespace tou {
 namespace {

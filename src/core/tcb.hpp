@@ -8,8 +8,8 @@
 
 #include "base/time.hpp"
 #include "core/receive_buffer.hpp"
+#include "core/recovery/sent_queue.hpp"
 #include "core/send_buffer.hpp"
-#include "core/sent_queue.hpp"
 #include "wire/segment.hpp"
 #include "wire/seq_num.hpp"
 

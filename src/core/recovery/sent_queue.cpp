@@ -1,4 +1,4 @@
-#include "core/sent_queue.hpp"
+#include "core/recovery/sent_queue.hpp"
 
 #include <algorithm>
 #include <cassert>
