@@ -42,20 +42,27 @@ const char* to_string(ConnectionEvent event) {
 
 Connection::Connection(const ConnectionConfig& config)
     : config_(config),
-      cc_(make_congestion_controller(
-          config.congestion_control,
-          {.mss = config.mss, .initial_window_segments = config.initial_window_segments})),
       rtt_(config.rtt),
       snd_(config.send_buffer),
       rcv_(config.receive_buffer),
+      rec_({.snd = snd_,
+            .rtt = rtt_,
+            .timers = timers_,
+            .stats = stats_,
+            .host = recovery_host_,
+            .sack_ok = sack_ok_},
+           make_congestion_controller(
+               config.congestion_control,
+               {.mss = config.mss, .initial_window_segments = config.initial_window_segments}),
+           config.rack),
       plpmtud_(config.plpmtud) {
-  if (!cc_) {
+  if (!rec_.cc) {
     // Unknown names are rejected by the API layer (ENOENT, as Linux's
     // TCP_CONGESTION); the core falls back rather than fail.
-    cc_ = make_congestion_controller(
+    rec_.cc = make_congestion_controller(
         "newreno", {.mss = config.mss, .initial_window_segments = config.initial_window_segments});
   }
-  assert(cc_);
+  assert(rec_.cc);
   rcv_.mss = config.mss;
   rcv_.wscale = receive_window_shift(config);
 }
@@ -67,7 +74,7 @@ void Connection::open(const OpenParams& params, bool passive) {
   local_port_ = params.local_port;
   remote_port_ = params.remote_port;
   ts_offset_ = params.ts_offset;
-  snd_.iss = snd_.una = snd_.nxt = snd_.recover = params.iss;
+  snd_.iss = snd_.una = snd_.nxt = rec_.recover = params.iss;
   snd_.buffer_seq = params.iss + 1;  // the SYN takes the ISS itself
   passive_ = passive;
 }
@@ -264,8 +271,8 @@ void Connection::fail(int err) {
 void Connection::become_closed() {
   state_ = TcpState::kClosed;
   timers_ = ConnectionTimers{};
-  snd_.sent.clear();
-  snd_.in_recovery = false;
+  rec_.sent.clear();
+  rec_.in_recovery = false;
   snd_.pacing_wait = false;
   rcv_.ack_now = false;
   push_event(ConnectionEvent::kClosed);
@@ -283,17 +290,7 @@ uint32_t Connection::flight_size() const {
 }
 
 bool Connection::in_recovery() const {
-  return snd_.in_recovery;
-}
-
-uint32_t Connection::bytes_in_pipe() const {
-  uint32_t pipe = snd_.sent.pipe();
-  if (!sack_ok_ && snd_.in_recovery) {
-    // RFC 6582 3.2 step 4: each duplicate ACK means a segment left the network.
-    uint64_t left = static_cast<uint64_t>(snd_.recovery_dup_acks) * snd_.mss;
-    pipe = left >= pipe ? 0 : pipe - static_cast<uint32_t>(left);
-  }
-  return pipe;
+  return rec_.in_recovery;
 }
 
 void Connection::note_ack_needed(Instant now, bool immediate) {
@@ -317,8 +314,8 @@ ConnectionInfo Connection::info() const {
   i.rttvar = rtt_.rttvar();
   i.min_rtt = rtt_.min_rtt();
   i.rto = rtt_.rto();
-  i.cwnd = cc_->cwnd();
-  i.ssthresh = cc_->ssthresh();
+  i.cwnd = rec_.cc->cwnd();
+  i.ssthresh = rec_.cc->ssthresh();
   i.flight_size = flight_size();
   i.snd_wnd = snd_.wnd;
   i.rcv_wnd = static_cast<uint32_t>(rcv_.adv_edge - rcv_.nxt);
@@ -328,7 +325,7 @@ ConnectionInfo Connection::info() const {
   i.rcv_wscale = rcv_.wscale;
   i.sack = sack_ok_;
   i.timestamps = ts_ok_;
-  i.in_recovery = snd_.in_recovery;
+  i.in_recovery = rec_.in_recovery;
   i.pmtu = plpmtud_.enabled() ? plpmtud_.plpmtu() : 0;
   i.pmtud_state = plpmtud_.state();
   i.pmtud = plpmtud_.stats();

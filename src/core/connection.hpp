@@ -22,6 +22,7 @@
 #include "base/time.hpp"
 #include "cc/congestion_controller.hpp"
 #include "core/plpmtud.hpp"
+#include "core/recovery/loss_recovery.hpp"
 #include "core/rtt_estimator.hpp"
 #include "core/stats.hpp"
 #include "core/syn_cookie.hpp"
@@ -171,7 +172,7 @@ class Connection {
   const ConnectionStats& stats() const { return stats_; }
   ConnectionInfo info() const;  // TCP_INFO-like snapshot
   // The congestion controller in use (tests, introspection).
-  const CongestionController& congestion_controller() const { return *cc_; }
+  const CongestionController& congestion_controller() const { return *rec_.cc; }
   uint16_t local_port() const { return local_port_; }
   uint16_t remote_port() const { return remote_port_; }
   const ConnectionConfig& config() const { return config_; }
@@ -230,21 +231,6 @@ class Connection {
   // The RTT sample this ACK gave, if any (RFC 7323 4.2 or Karn's RFC 6298 3).
   std::optional<Duration> take_rtt_sample(Instant now, const Segment& seg,
                                           const CumulativeAckResult& acked);
-  struct LossDetection {
-    uint32_t newly_sacked = 0;
-    bool recovery_started = false;  // the controller's on_congestion_event is due
-  };
-  LossDetection detect_loss(Instant now, const Segment& seg, bool is_dup_ack);
-  void update_rack(Instant now);
-  size_t rack_detect_losses(Instant now);
-  // Enters fast recovery unless RFC 6582 3.2 step 1 forbids it; true if it did (the
-  // caller then tells the controller).
-  bool maybe_enter_recovery(Instant now);
-  void on_dsack(Instant now, const SackBlock& block);
-  void start_undo_episode();
-  void undo_congestion_event(Instant now);
-  static constexpr int kMaxReoWndMult = 8;   // reo_wnd is capped by SRTT anyway
-  static constexpr int kReoWndPersist = 16;  // RFC 8985 6.2 step 4: 16 recoveries
   void on_handshake_done(Instant now);
   void apply_peer_syn_options(const SegmentHeader& syn);
   void send_challenge_ack(Instant now);
@@ -278,7 +264,7 @@ class Connection {
   void push_event(ConnectionEvent e);
   uint32_t ts_now(Instant now) const;
   uint32_t flight_size() const;
-  uint32_t bytes_in_pipe() const;
+  uint32_t bytes_in_pipe() const { return rec_.bytes_in_pipe(); }
   bool in_recovery() const;
   void note_ack_needed(Instant now, bool immediate);
   void maybe_update_window(size_t window_before);
@@ -300,16 +286,28 @@ class Connection {
   uint16_t local_port_ = 0;
   uint16_t remote_port_ = 0;
   uint32_t ts_offset_ = 0;
-  std::unique_ptr<CongestionController> cc_;
   RttEstimator rtt_;
   SendSequence snd_;
   ReceiveSequence rcv_;
   ConnectionTimers timers_;
   ConnectionStats stats_;
-  uint8_t pending_events_ = 0;                  // one bit per ConnectionEvent
-  std::optional<SegmentHeader> pending_reset_;  // RST to send, even once CLOSED
   // Options agreed in the handshake.
   bool sack_ok_ = false;
+  // What loss recovery asks of the path MTU search (RFC 8899 4.4).
+  struct RecoveryHost final : LossRecoveryHost {
+    explicit RecoveryHost(Connection& c) : c_(c) {}
+    size_t discount_probe_loss(Instant now, size_t newly_lost) override {
+      return c_.discount_probe_loss(now, newly_lost);
+    }
+    bool in_probe_hole() const override { return c_.in_probe_hole(); }
+    std::optional<SeqNum> pmtu_probe_seq() const override { return c_.pmtu_probe_seq_; }
+    Connection& c_;
+  };
+  RecoveryHost recovery_host_{*this};
+  // Loss recovery and the congestion controller (core/recovery).
+  LossRecovery rec_;
+  uint8_t pending_events_ = 0;                  // one bit per ConnectionEvent
+  std::optional<SegmentHeader> pending_reset_;  // RST to send, even once CLOSED
   bool ts_ok_ = false;
   bool passive_ = false;
   uint16_t mss_limit_ = 0;  // TCP_MAXSEG, 0 = none

@@ -84,7 +84,7 @@ void Connection::apply_peer_syn_options(const SegmentHeader& syn) {
   snd_.wl1 = syn.seq;
   snd_.wl2 = syn.ack;
   uint32_t smss = snd_.mss - (ts_ok_ ? 12u : 0u);
-  cc_->set_mss(smss);
+  rec_.cc->set_mss(smss);
 }
 
 // RFC 9293 3.10.7.2.
@@ -153,7 +153,7 @@ void Connection::input_syn_sent(Instant now, const Segment& seg) {
   rcv_.last_ack_sent = rcv_.nxt;
   apply_peer_syn_options(h);
   if (ack_ok) {
-    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack, now);
+    CumulativeAckResult acked = rec_.sent.on_cumulative_ack(h.ack, now);
     take_rtt_sample(now, seg, acked);
     snd_.una = h.ack;
     on_handshake_done(now);
@@ -162,7 +162,7 @@ void Connection::input_syn_sent(Instant now, const Segment& seg) {
     // Simultaneous open (RFC 9293 Figure 8): answer with SYN-ACK, which is our
     // SYN retransmitted now that an ACK can be carried.
     set_state(TcpState::kSynReceived);
-    if (!snd_.sent.empty()) snd_.sent.mark_lost(0);
+    if (!rec_.sent.empty()) rec_.sent.mark_lost(0);
   }
 }
 
@@ -173,7 +173,7 @@ void Connection::on_handshake_done(Instant now) {
   snd_.rto_backoffs = 0;
   snd_.stall_start = now;
   timers_.retransmit.reset();
-  if (!snd_.sent.empty()) arm_rto(now);
+  if (!rec_.sent.empty()) arm_rto(now);
   rcv_.last_input = now;
   if (plpmtud_.enabled()) {
     // RFC 8899 5.1.2: no probe larger than the peer's MSS option (or
@@ -196,7 +196,7 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
   // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again.
   if (state_ == TcpState::kSynReceived && h.has(flags::kSyn) && !h.has(flags::kAck) &&
       h.seq == rcv_.irs) {
-    if (!snd_.sent.empty() && !snd_.sent.front().lost) snd_.sent.mark_lost(0);
+    if (!rec_.sent.empty() && !rec_.sent.front().lost) rec_.sent.mark_lost(0);
     return;
   }
 
@@ -389,7 +389,7 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
       ++stats_.dropped_bad_ack;
       return false;
     }
-    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack, now);
+    CumulativeAckResult acked = rec_.sent.on_cumulative_ack(h.ack, now);
     take_rtt_sample(now, seg, acked);
     snd_.una = h.ack;
     snd_.wnd = static_cast<uint32_t>(h.window) << snd_.wscale;
@@ -410,16 +410,16 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
   uint32_t old_wnd = snd_.wnd;
   bool advanced = h.ack > snd_.una;
   // Recovery as it stood when this ACK arrived (the controller's view of it).
-  const bool was_in_recovery = snd_.in_recovery;
+  const bool was_in_recovery = rec_.in_recovery;
   bool recovery_ended = false;
   uint32_t flight_before = flight_size();
   // RFC 7661 spirit: the window was not the limit when everything queued was sent.
   bool app_limited = snd_.nxt == snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size()) &&
-                     flight_before < cc_->cwnd();
+                     flight_before < rec_.cc->cwnd();
   uint32_t bytes_acked = 0;
   std::optional<Duration> rtt_sample;
   if (advanced) {
-    CumulativeAckResult acked = snd_.sent.on_cumulative_ack(h.ack, now);
+    CumulativeAckResult acked = rec_.sent.on_cumulative_ack(h.ack, now);
     bytes_acked = acked.bytes_acked;
     rtt_sample = take_rtt_sample(now, seg, acked);
     // Free the acknowledged bytes of the send buffer.
@@ -434,27 +434,12 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
     snd_.una = h.ack;
     snd_.rto_backoffs = 0;
     snd_.stall_start = now;
-    snd_.dup_acks = 0;
-    if (snd_.in_recovery) {
-      if (h.ack >= snd_.recover) {
-        // RFC 6582 3.2 step 3 / RFC 6675 5: a full ACK ends recovery.
-        snd_.in_recovery = false;
-        snd_.fast_retransmit_due = false;
-        recovery_ended = true;
-      } else if (!sack_ok_) {
-        // RFC 6582 3.2 step 4: a partial ACK retransmits the next hole.
-        snd_.recovery_dup_acks = 0;
-        if (!snd_.sent.empty() && snd_.sent.front().transmissions == 1) {
-          snd_.sent.mark_lost(0);
-          snd_.fast_retransmit_due = true;
-        }
-      }
-    }
+    recovery_ended = rec_.on_snd_una_advanced(h.ack);
     // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
     timers_.retransmit.reset();
-    snd_.tlp_in_flight = false;
-    if (snd_.sent.empty()) snd_.rto_tsval.reset();
-    if (!snd_.sent.empty()) arm_rto(now);
+    rec_.tlp_in_flight = false;
+    if (rec_.sent.empty()) snd_.rto_tsval.reset();
+    if (!rec_.sent.empty()) arm_rto(now);
     arm_tail_loss_probe(now);
   }
 
@@ -473,32 +458,16 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
   // RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, the same ACK and
   // window, while data is outstanding.
   bool dup = !advanced && h.ack == snd_.una && seg.payload.empty() && !h.has(flags::kFin) &&
-             snd_.wnd == old_wnd && !snd_.sent.empty();
-  if (dup) {
-    ++snd_.dup_acks;
-    ++stats_.dup_acks_received;
-    if (snd_.in_recovery) ++snd_.recovery_dup_acks;
-  }
-  const uint64_t lost_before = snd_.sent.rate().lost();
-  LossDetection loss = detect_loss(now, seg, dup);
-
-  // One notification per ACK, recovery included: the rate sample and what this ACK
-  // delivered, SACKed and marked lost. Then the recovery that started or ended with it.
-  AckEvent ev{.now = now,
-              .bytes_acked = bytes_acked,
-              .bytes_in_flight = flight_before,
-              .rtt = rtt_sample,
-              .min_rtt = rtt_.min_rtt(),
-              .srtt = rtt_.srtt(),
-              .app_limited = app_limited,
-              .bytes_sacked = loss.newly_sacked,
-              .bytes_lost = static_cast<uint32_t>(snd_.sent.rate().lost() - lost_before),
-              .pipe = bytes_in_pipe(),
-              .in_recovery = was_in_recovery,
-              .rate = snd_.sent.rate().generate(now, rtt_.min_rtt())};
-  cc_->on_ack(ev);
-  if (loss.recovery_started) cc_->on_congestion_event(now, flight_size());
-  if (recovery_ended) cc_->on_recovery_end(now);
+             snd_.wnd == old_wnd && !rec_.sent.empty();
+  rec_.on_ack({.now = now,
+               .seg = seg,
+               .dup = dup,
+               .bytes_acked = bytes_acked,
+               .flight_before = flight_before,
+               .app_limited = app_limited,
+               .was_in_recovery = was_in_recovery,
+               .recovery_ended = recovery_ended,
+               .rtt = rtt_sample});
 
   // Our FIN acknowledged: state changes (RFC 9293 3.10.7.4 fifth, per state).
   bool fin_acked = snd_.fin_sent && snd_.una == snd_.fin_seq + 1;
@@ -522,140 +491,6 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
     timers_.time_wait = now + 2 * config_.msl;
   }
   return true;
-}
-
-// Loss detection: RFC 6675 with SACK, RFC 5681 3.2 / RFC 6582 without.
-Connection::LossDetection Connection::detect_loss(Instant now, const Segment& seg,
-                                                  bool is_dup_ack) {
-  LossDetection result;
-  auto sacks = seg.header.options.sacks();
-  // RFC 2883 4: the first block is a D-SACK when it lies below the cumulative ACK or
-  // inside the second block.
-  if (sack_ok_ && !sacks.empty() &&
-      (sacks[0].left < seg.header.ack ||
-       (sacks.size() > 1 && sacks[1].left <= sacks[0].left && sacks[0].right <= sacks[1].right))) {
-    on_dsack(now, sacks[0]);
-  }
-  if (sack_ok_ && !sacks.empty() && !snd_.sent.empty()) {
-    stats_.sack_blocks_received += sacks.size();
-    result.newly_sacked = snd_.sent.on_sack(sacks, now);
-  }
-  update_rack(now);
-  if (snd_.sent.empty()) return result;
-  size_t newly_lost = 0;
-  // RFC 8985 6.2 (as Linux raises tp->reordering on a D-SACK): once D-SACKs have shown
-  // that the path reorders, the DupThresh rules of RFC 6675, which reordering trips,
-  // give way to RACK's time-based detection until reo_wnd_persist runs out.
-  const bool reordering_seen = sack_ok_ && config_.rack && snd_.reo_wnd_persist > 0;
-  if (sack_ok_) {
-    if (!reordering_seen) newly_lost = snd_.sent.mark_losses(3, snd_.mss);
-    newly_lost += rack_detect_losses(now);
-  }
-  // Without SACK, duplicate ACKs at a path MTU probe say the probe is lost.
-  if (!sack_ok_ && is_dup_ack && snd_.dup_acks >= 3 && pmtu_probe_seq_ == snd_.una) {
-    snd_.sent.mark_lost(0);
-  }
-  // RFC 8899 4.4: a lost path MTU probe is not congestion, nor are the
-  // duplicate ACKs its hole causes.
-  newly_lost = discount_probe_loss(now, newly_lost);
-  if (in_probe_hole()) is_dup_ack = false;
-  // RFC 6675 5: enter recovery on DupThresh duplicate ACKs or when IsLost()
-  // holds for the first unacknowledged segment.
-  if ((is_dup_ack && snd_.dup_acks >= 3 && !reordering_seen) || newly_lost > 0) {
-    result.recovery_started = maybe_enter_recovery(now);
-  }
-  return result;
-}
-
-// A D-SACK: the peer received one of our segments twice.
-void Connection::on_dsack(Instant now, const SackBlock& block) {
-  ++stats_.dsacks_received;
-  // RFC 8985 6.2 step 4: reordering was mistaken for loss; widen reo_wnd by min_RTT / 4,
-  // at most once per round trip, and keep it for 16 recoveries.
-  if (!snd_.dsack_round || snd_.una >= *snd_.dsack_round) {
-    snd_.reo_wnd_mult = std::min(snd_.reo_wnd_mult + 1, kMaxReoWndMult);
-    snd_.dsack_round = snd_.nxt;
-  }
-  snd_.reo_wnd_persist = kReoWndPersist;
-  // RFC 3708 with D-SACK (as Linux's undo_retrans): each D-SACK of data from the episode
-  // accounts for one of its retransmissions; once all are accounted for, every one was
-  // spurious and the window reduction is undone.
-  if (!snd_.undo_marker || snd_.undo_retrans <= 0 || block.right <= *snd_.undo_marker) return;
-  if (--snd_.undo_retrans > 0) return;
-  undo_congestion_event(now);
-}
-
-void Connection::undo_congestion_event(Instant now) {
-  ++stats_.spurious_undos;
-  snd_.undo_marker.reset();
-  if (snd_.in_recovery) {
-    snd_.in_recovery = false;
-    snd_.fast_retransmit_due = false;
-  }
-  // Nothing left to call lost: the originals arrived (RFC 3708 3 "restore").
-  cc_->on_congestion_undo(now);
-}
-
-// RFC 3708 / RFC 2883: a window reduction begins an episode whose retransmissions count.
-void Connection::start_undo_episode() {
-  snd_.undo_marker = snd_.una;
-  snd_.undo_retrans = 0;
-}
-
-bool Connection::maybe_enter_recovery(Instant /*now*/) {
-  // RFC 6582 3.2 step 1: not for ACKs that only cover data sent before the last
-  // recovery or timeout.
-  if (snd_.in_recovery || snd_.sent.empty() || snd_.una < snd_.recover) return false;
-  snd_.in_recovery = true;
-  timers_.tail_loss_probe.reset();
-  snd_.recover = snd_.nxt;
-  snd_.recovery_dup_acks = 0;
-  ++stats_.fast_recoveries;
-  start_undo_episode();
-  // RFC 8985 6.2 step 4: reo_wnd_mult lasts for reo_wnd_persist recoveries.
-  if (snd_.reo_wnd_persist > 0 && --snd_.reo_wnd_persist == 0) snd_.reo_wnd_mult = 1;
-  // RFC 5681 3.2 step 2 / RFC 6675 5 step 4.2: retransmit the first segment
-  // now, whatever cwnd and pipe say.
-  if (!snd_.sent.front().sacked && snd_.sent.front().transmissions == 1) snd_.sent.mark_lost(0);
-  snd_.fast_retransmit_due = true;
-  return true;
-}
-
-// RFC 8985 6.2 step 5: time-based detection, which also finds lost
-// retransmissions; records not yet overdue arm the reordering timer (6.3).
-size_t Connection::rack_detect_losses(Instant now) {
-  timers_.rack_reorder.reset();
-  if (!config_.rack || !snd_.rack_sent || snd_.sent.empty()) return 0;
-  // RFC 8985 6.2 step 4: reo_wnd = min(reo_wnd_mult * min_RTT / 4, SRTT).
-  Duration reo_wnd = rtt_.min_rtt() / 4 * snd_.reo_wnd_mult;
-  if (snd_.reo_wnd_mult > 1) reo_wnd = std::min(reo_wnd, rtt_.srtt());
-  std::optional<Instant> next;
-  size_t lost = snd_.sent.mark_rack_losses(now, *snd_.rack_sent, snd_.rack_end,
-                                           snd_.rack_rtt + reo_wnd, &next);
-  timers_.rack_reorder = next;
-  stats_.rack_losses += lost;
-  return lost;
-}
-
-// RFC 8985 6.2 steps 1-3: remember the most recently sent transmission that
-// the peer has now received.
-void Connection::update_rack(Instant now) {
-  SentQueue::Delivered d = snd_.sent.take_delivered();
-  auto fold = [&](std::optional<Instant> sent, SeqNum end) {
-    if (!sent) return;
-    if (snd_.rack_sent &&
-        (*sent < *snd_.rack_sent || (*sent == *snd_.rack_sent && end <= snd_.rack_end))) {
-      return;
-    }
-    snd_.rack_sent = sent;
-    snd_.rack_end = end;
-    snd_.rack_rtt = now - *sent;
-  };
-  fold(d.sent_once, d.sent_once_end);
-  // Step 2: a retransmission acknowledged within min_RTT was the original's ACK.
-  if (d.retransmitted && now - *d.retransmitted >= rtt_.min_rtt()) {
-    fold(d.retransmitted, d.retransmitted_end);
-  }
 }
 
 void Connection::process_text(Instant now, const Segment& seg) {

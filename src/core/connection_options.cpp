@@ -29,7 +29,7 @@ void Connection::refresh_send_mss() {
   uint16_t mss = effective_send_mss();
   if (mss == snd_.mss) return;
   snd_.mss = mss;
-  cc_->set_mss(snd_.mss - (ts_ok_ ? kTimestampOptionSize : 0));
+  rec_.cc->set_mss(snd_.mss - (ts_ok_ ? kTimestampOptionSize : 0));
 }
 
 void Connection::set_keepalive(Instant now, bool on, Duration idle, Duration interval, int count) {
@@ -61,7 +61,7 @@ void Connection::set_keepalive(Instant now, bool on, Duration idle, Duration int
 void Connection::set_user_timeout(Instant now, Duration timeout) {
   const Duration old = config_.user_timeout;
   config_.user_timeout = timeout;
-  if (!timers_.retransmit || !is_synchronized(state_) || snd_.sent.empty()) return;
+  if (!timers_.retransmit || !is_synchronized(state_) || rec_.sent.empty()) return;
   // arm_rto() pulled the timer in to the old user timeout: re-arm from now.
   bool clamped_by_old = old.count() > 0 && *timers_.retransmit == snd_.stall_start + old;
   if (clamped_by_old) {
@@ -73,7 +73,7 @@ void Connection::set_user_timeout(Instant now, Duration timeout) {
 }
 
 bool Connection::set_congestion_control(std::string_view name) {
-  if (name == cc_->name()) return true;  // Linux leaves the running one alone
+  if (name == rec_.cc->name()) return true;  // Linux leaves the running one alone
   auto next = make_congestion_controller(
       name, {.mss = config_.mss, .initial_window_segments = config_.initial_window_segments});
   if (!next) return false;
@@ -81,9 +81,9 @@ bool Connection::set_congestion_control(std::string_view name) {
   if (is_synchronized(state_) || state_ == TcpState::kSynReceived) {
     // The handshake has set the MSS: the new controller starts from the old window.
     next->set_mss(snd_.mss - (ts_ok_ ? kTimestampOptionSize : 0));
-    next->adopt_window(cc_->cwnd(), cc_->ssthresh());
+    next->adopt_window(rec_.cc->cwnd(), rec_.cc->ssthresh());
   }
-  cc_ = std::move(next);
+  rec_.cc = std::move(next);
   return true;
 }
 

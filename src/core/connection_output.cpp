@@ -38,7 +38,7 @@ size_t Connection::poll_transmit(Instant now, std::span<uint8_t> out) {
         // RFC 9293 3.10.7.2 / 3.10.1: <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
         uint8_t f = flags::kSyn | (state_ == TcpState::kSynReceived ? flags::kAck : 0);
         size_t n = emit(now, out, snd_.iss, f, 0, 0, true);
-        snd_.sent.on_sent(snd_.iss, 1, now, true, false);
+        rec_.sent.on_sent(snd_.iss, 1, now, true, false);
         snd_.nxt = snd_.iss + 1;
         snd_.stall_start = now;
         arm_rto(now);
@@ -168,21 +168,21 @@ uint32_t Connection::max_payload(bool with_sacks) const {
 
 // RFC 6675 5 (C): retransmit the first lost segment while cwnd - pipe >= 1 SMSS.
 size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
-  std::optional<size_t> i = snd_.sent.first_lost();
+  std::optional<size_t> i = rec_.sent.first_lost();
   if (!i) return 0;
   // A segment sent before the path MTU went down (or a lost path MTU probe)
   // goes out again in pieces that fit (RFC 8899 4.4).
   uint32_t fits = max_payload(false);
-  if (const SentSegment& big = snd_.sent[*i]; !big.syn && big.len - (big.fin ? 1 : 0) > fits) {
-    snd_.sent.split(*i, fits);
+  if (const SentSegment& big = rec_.sent[*i]; !big.syn && big.len - (big.fin ? 1 : 0) > fits) {
+    rec_.sent.split(*i, fits);
   }
-  const SentSegment& r = snd_.sent[*i];
+  const SentSegment& r = rec_.sent[*i];
   uint32_t pipe = bytes_in_pipe();
-  uint32_t cwnd = cc_->cwnd();
+  uint32_t cwnd = rec_.cc->cwnd();
   bool window_allows =
       pipe == 0 || (pipe < cwnd && cwnd - pipe >= std::min<uint32_t>(r.len, max_payload(false)));
-  if (!window_allows && !snd_.fast_retransmit_due) return 0;
-  snd_.fast_retransmit_due = false;
+  if (!window_allows && !rec_.fast_retransmit_due) return 0;
+  rec_.fast_retransmit_due = false;
   uint8_t f = flags::kAck;
   if (r.syn) {
     f = flags::kSyn | (state_ == TcpState::kSynSent ? 0 : flags::kAck);
@@ -194,16 +194,16 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   size_t n = emit(now, out, r.seq, f, payload_offset, payload_len, r.syn);
   ++stats_.retransmitted_segments;
   stats_.bytes_retransmitted += payload_len;
-  snd_.sent.on_retransmitted(*i, now);
-  if (snd_.undo_marker) ++snd_.undo_retrans;  // RFC 3708: one more to be D-SACKed
-  cc_->on_sent(now, static_cast<uint32_t>(payload_len), bytes_in_pipe());
+  rec_.sent.on_retransmitted(*i, now);
+  if (rec_.undo_marker) ++rec_.undo_retrans;  // RFC 3708: one more to be D-SACKed
+  rec_.cc->on_sent(now, static_cast<uint32_t>(payload_len), bytes_in_pipe());
   if (!timers_.retransmit) arm_rto(now);
   return n;
 }
 
 bool Connection::nagle_allows(size_t len, size_t max_len) const {
   // RFC 9293 3.7.4: a segment shorter than the MSS waits while data is unacknowledged.
-  if (len >= max_len || config_.nodelay || snd_.sent.empty()) return true;
+  if (len >= max_len || config_.nodelay || rec_.sent.empty()) return true;
   return snd_.fin_queued;  // closing: push everything out
 }
 
@@ -212,8 +212,8 @@ bool Connection::nagle_allows(size_t len, size_t max_len) const {
 // retransmission, so rate samples until this flight is delivered are application-limited.
 void Connection::mark_app_limited() {
   const uint32_t pipe = bytes_in_pipe();
-  if (pipe >= cc_->cwnd() || snd_.sent.first_lost()) return;
-  snd_.sent.rate().mark_app_limited(pipe);
+  if (pipe >= rec_.cc->cwnd() || rec_.sent.first_lost()) return;
+  rec_.sent.rate().mark_app_limited(pipe);
 }
 
 bool Connection::pacing_allows(Instant now) const {
@@ -226,7 +226,7 @@ bool Connection::pacing_allows(Instant now) const {
 // wake-up, so the engine sends it as one GSO train instead of waking per segment.
 void Connection::on_paced_send(Instant now, size_t bytes) {
   if (!config_.pacing || !rtt_.has_sample()) return;
-  std::optional<uint64_t> rate = cc_->pacing_rate(rtt_.srtt());
+  std::optional<uint64_t> rate = rec_.cc->pacing_rate(rtt_.srtt());
   if (!rate || *rate == 0) return;
   constexpr uint64_t kQuantumUs = 1000;
   constexpr uint64_t kMaxQuantum = 64 * 1024;
@@ -240,7 +240,8 @@ void Connection::on_paced_send(Instant now, size_t bytes) {
   // lost time (BBR's; 0 for the others, which keep strict pacing): otherwise every late
   // wake-up lowers the rate actually sent, and a rate-based controller measures and
   // keeps the lower rate.
-  if (const uint32_t cc_quantum = cc_->send_quantum(); cc_quantum > 0 && snd_.next_paced < now) {
+  if (const uint32_t cc_quantum = rec_.cc->send_quantum();
+      cc_quantum > 0 && snd_.next_paced < now) {
     const Duration credit{static_cast<int64_t>(uint64_t{cc_quantum} * 1'000'000 / *rate)};
     base = std::max(snd_.next_paced, now - credit);
   }
@@ -267,15 +268,15 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   uint32_t wnd_room = wnd_edge > snd_.nxt ? static_cast<uint32_t>(wnd_edge - snd_.nxt) : 0;
   if (wnd_room == 0) {
     // RFC 9293 3.8.6.1: a zero window with nothing in flight starts the persist timer.
-    if (snd_.sent.empty() && !timers_.persist) {
+    if (rec_.sent.empty() && !timers_.persist) {
       timers_.persist = now + rtt_.rto();
     }
     return 0;
   }
   uint32_t pipe = bytes_in_pipe();
-  uint32_t cwnd = cc_->cwnd();
+  uint32_t cwnd = rec_.cc->cwnd();
   uint32_t cwnd_room = cwnd > pipe ? cwnd - pipe : 0;
-  bool probe = snd_.tlp_new_data_due;
+  bool probe = rec_.tlp_new_data_due;
   bool with_sacks = sack_ok_ && !rcv_.buffer.out_of_order().empty();
   uint32_t max_len = max_payload(with_sacks);
   if (probe) cwnd_room = std::max(cwnd_room, max_len);
@@ -291,9 +292,9 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
     if (len == 0) return 0;
     // Sender SWS avoidance (RFC 9293 3.8.6.2.1): no small segment cut short by
     // the windows while data is in flight.
-    if (len < unsent && len < max_len && !snd_.sent.empty()) return 0;
+    if (len < unsent && len < max_len && !rec_.sent.empty()) return 0;
     if (len == unsent && !nagle_allows(len, max_len)) return 0;
-  } else if (cwnd_room == 0 && !snd_.sent.empty()) {
+  } else if (cwnd_room == 0 && !rec_.sent.empty()) {
     return 0;
   }
   if (!probe && !pacing_allows(now)) {
@@ -301,17 +302,17 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
     return 0;
   }
   // RFC 5681 4.1: restart from the initial window after an idle period.
-  if (snd_.sent.empty() && rtt_.has_sample() && now - snd_.last_send > rtt_.rto()) {
-    cc_->on_idle_restart(now);
+  if (rec_.sent.empty() && rtt_.has_sample() && now - snd_.last_send > rtt_.rto()) {
+    rec_.cc->on_idle_restart(now);
   }
   bool fin = fin_pending && len == unsent;
   uint8_t f = flags::kAck;
   if (len > 0 && len == unsent) f |= flags::kPsh;
   if (fin) f |= flags::kFin;
   size_t offset = static_cast<uint32_t>(snd_.nxt - snd_.buffer_seq);
-  if (snd_.sent.empty()) snd_.stall_start = now;
+  if (rec_.sent.empty()) snd_.stall_start = now;
   size_t n = emit(now, out, snd_.nxt, f, offset, len, false);
-  snd_.sent.on_sent(snd_.nxt, len + (fin ? 1 : 0), now, false, fin);
+  rec_.sent.on_sent(snd_.nxt, len + (fin ? 1 : 0), now, false, fin);
   if (pmtu_probe) on_pmtu_probe_sent(now, snd_.nxt, len);
   snd_.nxt += len;
   if (fin) {
@@ -320,9 +321,9 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
     snd_.nxt += 1;
   }
   stats_.bytes_sent += len;
-  cc_->on_sent(now, len, bytes_in_pipe());
+  rec_.cc->on_sent(now, len, bytes_in_pipe());
   on_paced_send(now, n);
-  snd_.tlp_new_data_due = false;
+  rec_.tlp_new_data_due = false;
   if (!timers_.retransmit) arm_rto(now);
   if (!probe) arm_tail_loss_probe(now);
   return n;

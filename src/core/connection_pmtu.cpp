@@ -37,8 +37,8 @@ uint32_t Connection::mss_for_plpmtu(uint32_t mtu) const {
 // RFC 8899 4.1 / RFC 4821 7.3: a probe is one new data segment of the probed
 // size, sent when the windows allow it whole, outside loss recovery.
 std::optional<uint32_t> Connection::pmtu_probe_len(Instant now, size_t out_size) {
-  if (!plpmtud_.enabled() || pmtu_probe_seq_ || snd_.in_recovery || !is_established() ||
-      snd_.sent.first_lost()) {
+  if (!plpmtud_.enabled() || pmtu_probe_seq_ || rec_.in_recovery || !is_established() ||
+      rec_.sent.first_lost()) {
     return std::nullopt;
   }
   std::optional<uint16_t> size = plpmtud_.probe_size(now);
@@ -65,13 +65,13 @@ bool Connection::check_pmtu_probe(Instant now) {
   bool acked = snd_.una > *pmtu_probe_seq_;
   bool lost = false;
   if (!acked) {
-    std::optional<size_t> i = snd_.sent.find(*pmtu_probe_seq_);
+    std::optional<size_t> i = rec_.sent.find(*pmtu_probe_seq_);
     if (!i) {
       pmtu_probe_seq_.reset();  // gone with the connection's state
       return false;
     }
-    acked = snd_.sent[*i].sacked;
-    lost = snd_.sent[*i].lost;
+    acked = rec_.sent[*i].sacked;
+    lost = rec_.sent[*i].lost;
   }
   if (!acked && !lost) return false;
   pmtu_probe_seq_.reset();
@@ -104,14 +104,14 @@ bool Connection::on_packet_too_big(Instant now, uint32_t mtu, std::span<const ui
   bool ours = quoted.size() >= kQuotedMinimum && is_synchronized(state_) &&
               load16(quoted.data()) == local_port_ && load16(quoted.data() + 2) == remote_port_;
   SeqNum seq(ours ? load32(quoted.data() + 4) : 0);
-  if (!ours || snd_.sent.empty() || seq < snd_.una || seq >= snd_.nxt) {
+  if (!ours || rec_.sent.empty() || seq < snd_.una || seq >= snd_.nxt) {
     plpmtud_.count_rejected_ptb();
     return false;
   }
   bool quoted_probe = pmtu_probe_seq_ && seq == *pmtu_probe_seq_;
   uint32_t quoted_size = 0;  // the quoted segment's IP size, as sent
-  if (std::optional<size_t> i = snd_.sent.find(seq)) {
-    const SentSegment& r = snd_.sent[*i];
+  if (std::optional<size_t> i = rec_.sent.find(seq)) {
+    const SentSegment& r = rec_.sent[*i];
     uint32_t payload = r.len - (r.syn ? 1 : 0) - (r.fin ? 1 : 0);
     uint32_t options = snd_.mss - max_payload(false);
     quoted_size = payload + options + kTcpHeader + plpmtud_.overhead();
@@ -121,7 +121,7 @@ bool Connection::on_packet_too_big(Instant now, uint32_t mtu, std::span<const ui
   if (quoted_probe) {
     // The probe was dropped: resend its bytes at once, in segments that fit.
     pmtu_probe_seq_.reset();
-    if (std::optional<size_t> i = snd_.sent.find(seq)) snd_.sent.mark_lost(*i);
+    if (std::optional<size_t> i = rec_.sent.find(seq)) rec_.sent.mark_lost(*i);
     pmtu_hole_end_ = pmtu_probe_end_;
   }
   refresh_send_mss();
@@ -134,7 +134,7 @@ void Connection::on_local_mtu(Instant now, uint32_t mtu) {
   uint16_t mss_before = snd_.mss;
   plpmtud_.lower_max(now, static_cast<uint16_t>(std::min<uint32_t>(mtu, 0xffff)));
   if (pmtu_probe_seq_ && !plpmtud_.probe_in_flight()) {
-    if (std::optional<size_t> i = snd_.sent.find(*pmtu_probe_seq_)) snd_.sent.mark_lost(*i);
+    if (std::optional<size_t> i = rec_.sent.find(*pmtu_probe_seq_)) rec_.sent.mark_lost(*i);
     pmtu_probe_seq_.reset();
   }
   refresh_send_mss();
@@ -146,8 +146,8 @@ void Connection::on_local_mtu(Instant now, uint32_t mtu) {
 // without treating the drops as congestion (as Linux's tcp_simple_retransmit).
 void Connection::after_mtu_drop(uint16_t mss_before) {
   if (snd_.mss >= mss_before) return;
-  if (snd_.sent.mark_lost_longer_than(max_payload(false)) > 0 && !snd_.in_recovery) {
-    snd_.recover = snd_.nxt;
+  if (rec_.sent.mark_lost_longer_than(max_payload(false)) > 0 && !rec_.in_recovery) {
+    rec_.recover = snd_.nxt;
   }
 }
 
@@ -157,11 +157,11 @@ void Connection::after_mtu_drop(uint16_t mss_before) {
 // base size a timeout is a dead path or peer, not a size problem: the RTO
 // alone handles it.)
 void Connection::check_black_hole(Instant now) {
-  if (!plpmtud_.enabled() || snd_.rto_backoffs < kBlackHoleRtos || snd_.sent.empty() ||
+  if (!plpmtud_.enabled() || snd_.rto_backoffs < kBlackHoleRtos || rec_.sent.empty() ||
       plpmtud_.plpmtu() <= plpmtud_.base_mtu()) {
     return;
   }
-  const SentSegment& head = snd_.sent.front();
+  const SentSegment& head = rec_.sent.front();
   uint32_t payload = head.len - (head.syn ? 1 : 0) - (head.fin ? 1 : 0);
   uint32_t options = snd_.mss - max_payload(false);
   uint32_t ip_size = payload + options + kTcpHeader + plpmtud_.overhead();

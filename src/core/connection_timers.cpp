@@ -41,9 +41,7 @@ void Connection::on_timer(Instant now) {
   }
   if (timers_.rack_reorder && now >= *timers_.rack_reorder) {
     timers_.rack_reorder.reset();
-    if (discount_probe_loss(now, rack_detect_losses(now)) > 0 && maybe_enter_recovery(now)) {
-      cc_->on_congestion_event(now, flight_size());
-    }
+    rec_.on_reorder_timer(now, flight_size());
   }
   if (timers_.tail_loss_probe && now >= *timers_.tail_loss_probe) {
     timers_.tail_loss_probe.reset();
@@ -76,8 +74,8 @@ void Connection::arm_rto(Instant now) {
 // instead of waiting for the RTO. Needs SACK to tell what the probe repaired.
 void Connection::arm_tail_loss_probe(Instant now) {
   timers_.tail_loss_probe.reset();
-  if (!config_.tail_loss_probe || !sack_ok_ || snd_.in_recovery || snd_.tlp_in_flight ||
-      !rtt_.has_sample() || snd_.sent.empty() || !is_synchronized(state_)) {
+  if (!config_.tail_loss_probe || !sack_ok_ || rec_.in_recovery || rec_.tlp_in_flight ||
+      !rtt_.has_sample() || rec_.sent.empty() || !is_synchronized(state_)) {
     return;
   }
   Duration pto = 2 * rtt_.srtt();
@@ -90,26 +88,26 @@ void Connection::arm_tail_loss_probe(Instant now) {
 // RFC 8985 7.3: send one new segment if the window allows, else retransmit
 // the last one; then the RTO takes over.
 void Connection::on_tail_loss_probe(Instant now) {
-  if (snd_.sent.empty() || snd_.in_recovery) return;
+  if (rec_.sent.empty() || rec_.in_recovery) return;
   ++stats_.tail_loss_probes;
-  snd_.tlp_in_flight = true;
+  rec_.tlp_in_flight = true;
   SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
   bool window_open = snd_.una + snd_.wnd > snd_.nxt;
   if (data_end > snd_.nxt && window_open && !snd_.fin_sent) {
-    snd_.tlp_new_data_due = true;
+    rec_.tlp_new_data_due = true;
   } else {
-    size_t last = snd_.sent.size() - 1;
-    snd_.sent.mark_lost(last);
-    if (snd_.sent.first_lost() == last) snd_.fast_retransmit_due = true;
+    size_t last = rec_.sent.size() - 1;
+    rec_.sent.mark_lost(last);
+    if (rec_.sent.first_lost() == last) rec_.fast_retransmit_due = true;
   }
   arm_rto(now);
 }
 
 void Connection::on_rto(Instant now) {
-  if (snd_.sent.empty()) return;
+  if (rec_.sent.empty()) return;
   timers_.tail_loss_probe.reset();
   timers_.rack_reorder.reset();
-  snd_.tlp_in_flight = false;
+  rec_.tlp_in_flight = false;
   ++snd_.rto_backoffs;
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
     // RFC 9293 3.8.1 / Linux tcp_syn_retries: give up on the handshake.
@@ -133,17 +131,17 @@ void Connection::on_rto(Instant now) {
     ++stats_.rto_timeouts;
     // RFC 5681 3.1 eq. 4 and the loss window; RFC 6582 4: no fast retransmit
     // for the duplicate ACKs of data sent before the timeout.
-    cc_->on_rto(now, flight_size());
+    rec_.cc->on_rto(now, flight_size());
     // A first timeout starts an undo episode; back-to-back ones extend it.
-    if (snd_.rto_backoffs == 1) start_undo_episode();
-    snd_.in_recovery = false;
-    snd_.fast_retransmit_due = false;
-    snd_.recover = snd_.nxt;
-    snd_.dup_acks = 0;
+    if (snd_.rto_backoffs == 1) rec_.start_undo_episode();
+    rec_.in_recovery = false;
+    rec_.fast_retransmit_due = false;
+    rec_.recover = snd_.nxt;
+    rec_.dup_acks = 0;
   }
   snd_.rto_tsval = ts_now(now);
   // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, back off, restart.
-  snd_.sent.mark_all_lost();
+  rec_.sent.mark_all_lost();
   rtt_.backoff();
   arm_rto(now);
   if (is_synchronized(state_)) check_black_hole(now);  // RFC 8899 4.3
@@ -165,7 +163,7 @@ void Connection::on_persist(Instant now) {
 }
 
 void Connection::on_keepalive(Instant now) {
-  if (!snd_.sent.empty()) {
+  if (!rec_.sent.empty()) {
     timers_.keepalive = now + config_.keepalive_interval;  // the RTO watches the path
     return;
   }

@@ -8,7 +8,6 @@
 
 #include "base/time.hpp"
 #include "core/receive_buffer.hpp"
-#include "core/recovery/sent_queue.hpp"
 #include "core/send_buffer.hpp"
 #include "wire/segment.hpp"
 #include "wire/seq_num.hpp"
@@ -29,9 +28,10 @@ struct SendSequence {
   uint16_t mss = 536;    // effective send MSS: min(peer's MSS option, ours); RFC 9293 3.7.1 default
   uint16_t peer_mss = 536;  // the peer's MSS option (RFC 9293 3.7.1 default without it)
 
-  SendBuffer buffer;  // bytes from buffer_seq on: unacknowledged and unsent data
+  // Unacknowledged and unsent data from buffer_seq on; the records of what is in flight
+  // live in loss recovery (core/recovery).
+  SendBuffer buffer;
   SeqNum buffer_seq;  // sequence number of buffer offset 0
-  SentQueue sent;     // one record per segment in flight
 
   bool wscale_ok = false;    // window scaling agreed (or offered, before the SYN-ACK)
   bool pacing_wait = false;  // data is waiting for next_paced
@@ -39,30 +39,8 @@ struct SendSequence {
   bool fin_sent = false;
   SeqNum fin_seq;  // sequence number the FIN occupies, once sent
 
-  // Loss recovery: RFC 6675 (SACK) or RFC 6582 (NewReno) when SACK is off.
-  bool in_recovery = false;
-  SeqNum recover;  // RecoveryPoint / "recover"
-  int dup_acks = 0;
-  bool fast_retransmit_due = false;  // the first retransmission of a recovery ignores cwnd
-  // RFC 8985 6.2 (RACK): the newest delivered transmission and its RTT.
-  std::optional<Instant> rack_sent;
-  SeqNum rack_end;
-  Duration rack_rtt{0};
   // Our TSval when the last RTO fired: echoes older than it measure the RTO wait too.
   std::optional<uint32_t> rto_tsval;
-  bool tlp_in_flight = false;     // RFC 8985 7: TLPRxtOut, one probe per tail
-  bool tlp_new_data_due = false;  // the probe sends one new segment, whatever cwnd says
-  int recovery_dup_acks = 0;      // NewReno: dup ACKs since recovery began or the last partial ACK
-
-  // RFC 3708 / RFC 2883 undo: the episode (fast recovery or RTO) that reduced the window,
-  // from undo_marker (SND.UNA when it began), and its retransmissions not yet D-SACKed.
-  std::optional<SeqNum> undo_marker;
-  int undo_retrans = 0;
-  // RFC 8985 6.2 step 4: reo_wnd = min(reo_wnd_mult * min_RTT / 4, SRTT), the multiplier
-  // grown by D-SACKs (once per round trip) and kept for reo_wnd_persist recoveries.
-  int reo_wnd_mult = 1;
-  int reo_wnd_persist = 0;
-  std::optional<SeqNum> dsack_round;  // no further increase until SND.UNA passes this
 
   int rto_backoffs = 0;    // consecutive RTO expiries (reset by progress)
   Instant stall_start{};   // since when outstanding data has seen no ACK progress (user timeout)
