@@ -14,12 +14,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "api/fd_bridge.hpp"
-#include "engine/engine.hpp"
+#include "engine/interface.hpp"
 
-using tou::api::FdKind;
-using tou::api::FdName;
-using tou::engine::Engine;
+namespace engine = tou::engine;
+using tou::engine::FdKind;
+using tou::engine::FdName;
 using tou::engine::SockAddr;
 
 namespace {
@@ -30,11 +29,12 @@ int fail(int err) {
 }
 
 // What a descriptor is to us: a socket known to this process's engine, a tou
-// socket of another process's engine (named, see fd_bridge.hpp), or neither.
+// socket of another process's engine (named, see engine/interface.hpp), or
+// neither.
 struct Target {
   ino_t ino = 0;
-  Engine* engine = nullptr;  // set when this process's engine knows the socket
-  FdName name;               // read only for sockets the engine does not know
+  bool local = false;  // this process's engine serves the socket
+  FdName name;         // read only for sockets the engine does not serve
 };
 
 int identify(int fd, Target& t) {
@@ -48,12 +48,11 @@ int identify(int fd, Target& t) {
   socklen_t len = sizeof domain;
   if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX)
     return ENOTSOCK;
-  Engine* e = Engine::current();
-  if (e != nullptr && e->knows(t.ino)) {
-    t.engine = e;
+  if (engine::serves(t.ino)) {
+    t.local = true;
     return 0;
   }
-  t.name = tou::api::read_name(fd);
+  t.name = engine::read_name(fd);
   return t.name.kind == FdKind::kUnknown ? ENOTSOCK : 0;
 }
 
@@ -65,8 +64,8 @@ bool is_timeout_option(int level, int name) {
 // when there is none (or another process's engine serves it).
 int take_engine_error(int fd) {
   Target t;
-  if (identify(fd, t) != 0 || t.engine == nullptr) return 0;
-  return t.engine->take_error(fd, t.ino);
+  if (identify(fd, t) != 0 || !t.local) return 0;
+  return engine::socket_take_error(fd, t.ino);
 }
 
 // Shortest and longest pause between two looks at the queue while waiting
@@ -120,11 +119,9 @@ int tou_socket(int domain, int type, int protocol) {
   }
   if (kind != SOCK_STREAM) return fail(EINVAL);
   if (protocol != 0 && protocol != IPPROTO_TCP) return fail(EPROTONOSUPPORT);
-  int err = 0;
-  Engine* e = Engine::get(err);
-  if (e == nullptr) return fail(err);
   int fd = -1;
-  err = e->open_socket(domain, (flags & SOCK_NONBLOCK) != 0, (flags & SOCK_CLOEXEC) != 0, fd);
+  int err =
+      engine::socket_open(domain, (flags & SOCK_NONBLOCK) != 0, (flags & SOCK_CLOEXEC) != 0, fd);
   return err != 0 ? fail(err) : fd;
 }
 
@@ -133,18 +130,18 @@ int tou_bind(int fd, const struct sockaddr* addr, socklen_t addrlen) {
   if (int err = identify(fd, t); err != 0) return fail(err);
   SockAddr a;
   if (int err = SockAddr::parse(addr, addrlen, a); err != 0) return fail(err);
-  if (t.engine == nullptr) return fail(EINVAL);  // another process's socket: bound already
-  int err = t.engine->bind(t.ino, a);
+  if (!t.local) return fail(EINVAL);  // another process's socket: bound already
+  int err = engine::socket_bind(t.ino, a);
   return err != 0 ? fail(err) : 0;
 }
 
 int tou_listen(int fd, int backlog) {
   Target t;
   if (int err = identify(fd, t); err != 0) return fail(err);
-  if (t.engine == nullptr) return t.name.kind == FdKind::kListener ? 0 : fail(EINVAL);
-  int err = t.engine->listen(fd, t.ino, backlog);
+  if (!t.local) return t.name.kind == FdKind::kListener ? 0 : fail(EINVAL);
+  int err = engine::socket_listen(fd, t.ino, backlog);
   if (err != 0) return fail(err);
-  tou::api::make_unwritable(fd);  // never writable, as a kernel listening socket
+  engine::make_unwritable(fd);  // never writable, as a kernel listening socket
   return 0;
 }
 
@@ -152,15 +149,13 @@ int tou_accept4(int fd, struct sockaddr* addr, socklen_t* addrlen, int flags) {
   if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) return fail(EINVAL);
   Target t;
   if (int err = identify(fd, t); err != 0) return fail(err);
-  bool listener =
-      t.engine != nullptr ? t.engine->is_listener(t.ino) : t.name.kind == FdKind::kListener;
+  bool listener = t.local ? engine::socket_is_listener(t.ino) : t.name.kind == FdKind::kListener;
   if (!listener) return fail(EINVAL);
   if (addr != nullptr && (addrlen == nullptr || static_cast<int>(*addrlen) < 0))
     return fail(EINVAL);
   int conn = -1;
   SockAddr local, peer;
-  if (int err = tou::api::recv_accept(fd, (flags & SOCK_CLOEXEC) != 0, conn, local, peer);
-      err != 0) {
+  if (int err = engine::recv_accept(fd, (flags & SOCK_CLOEXEC) != 0, conn, local, peer); err != 0) {
     return fail(err);
   }
   if ((flags & SOCK_NONBLOCK) != 0) ::fcntl(conn, F_SETFL, ::fcntl(conn, F_GETFL) | O_NONBLOCK);
@@ -185,11 +180,10 @@ int tou_connect(int fd, const struct sockaddr* addr, socklen_t addrlen) {
   if (int err = identify(fd, t); err != 0) return fail(err);
   SockAddr a;
   if (int err = SockAddr::parse(addr, addrlen, a); err != 0) return fail(err);
-  if (t.engine == nullptr)
-    return fail(EISCONN);  // another process's socket: connected or listening
+  if (!t.local) return fail(EISCONN);  // another process's socket: connected or listening
   int fl = ::fcntl(fd, F_GETFL);
   bool nonblocking = fl >= 0 && (fl & O_NONBLOCK) != 0;
-  int err = t.engine->connect(fd, t.ino, a, nonblocking);
+  int err = engine::socket_connect(fd, t.ino, a, nonblocking);
   return err != 0 ? fail(err) : 0;
 }
 
@@ -200,7 +194,7 @@ int tou_shutdown(int fd, int how) {
   // Connecting or connected: the pair carries the shutdown to the engine, in
   // order with the data. Fresh, bound or listening: nothing to shut down.
   bool connection =
-      t.engine != nullptr ? t.engine->has_connection(t.ino) : t.name.kind == FdKind::kConnection;
+      t.local ? engine::socket_has_connection(t.ino) : t.name.kind == FdKind::kConnection;
   if (!connection) return fail(ENOTCONN);
   return ::shutdown(fd, how) == 0 ? 0 : -1;
 }
@@ -208,7 +202,7 @@ int tou_shutdown(int fd, int how) {
 int tou_close(int fd) {
   Target t;
   if (int err = identify(fd, t); err != 0) return fail(err);
-  if (t.engine != nullptr) t.engine->linger_before_close(t.ino);
+  if (t.local) engine::socket_linger_before_close(t.ino);
   return ::close(fd);
 }
 
@@ -218,8 +212,8 @@ int tou_getsockname(int fd, struct sockaddr* addr, socklen_t* addrlen) {
   if (addr == nullptr || addrlen == nullptr) return fail(EFAULT);
   if (static_cast<int>(*addrlen) < 0) return fail(EINVAL);
   SockAddr a = t.name.local;
-  if (t.engine != nullptr) {
-    if (int err = t.engine->local_address(t.ino, a); err != 0) return fail(err);
+  if (t.local) {
+    if (int err = engine::socket_local_address(t.ino, a); err != 0) return fail(err);
   }
   a.copy_out(addr, addrlen);
   return 0;
@@ -231,8 +225,8 @@ int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen) {
   if (addr == nullptr || addrlen == nullptr) return fail(EFAULT);
   if (static_cast<int>(*addrlen) < 0) return fail(EINVAL);
   SockAddr a;
-  if (t.engine != nullptr) {
-    if (int err = t.engine->peer_address(t.ino, a); err != 0) return fail(err);
+  if (t.local) {
+    if (int err = engine::socket_peer_address(t.ino, a); err != 0) return fail(err);
   } else {
     if (t.name.kind != FdKind::kConnection) return fail(ENOTCONN);
     a = t.name.remote;
@@ -251,8 +245,8 @@ int tou_setsockopt(int fd, int level, int optname, const void* optval, socklen_t
     if (optlen < static_cast<socklen_t>(sizeof(timeval))) return fail(EINVAL);
     return ::setsockopt(fd, level, optname, optval, optlen) == 0 ? 0 : -1;
   }
-  if (t.engine == nullptr) return fail(EOPNOTSUPP);  // served by another process's engine
-  int err = t.engine->set_option(fd, t.ino, level, optname, optval, optlen);
+  if (!t.local) return fail(EOPNOTSUPP);  // served by another process's engine
+  int err = engine::socket_set_option(fd, t.ino, level, optname, optval, optlen);
   return err != 0 ? fail(err) : 0;
 }
 
@@ -263,7 +257,7 @@ int tou_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optl
   if (is_timeout_option(level, optname)) {
     return ::getsockopt(fd, level, optname, optval, optlen) == 0 ? 0 : -1;
   }
-  if (t.engine == nullptr) {
+  if (!t.local) {
     // Another process's socket: what the descriptor itself can tell.
     auto put = [&](int v) {
       socklen_t n = std::min<socklen_t>(*optlen, sizeof v);
@@ -289,7 +283,7 @@ int tou_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optl
     }
     return fail(EOPNOTSUPP);
   }
-  int err = t.engine->get_option(fd, t.ino, level, optname, optval, optlen);
+  int err = engine::socket_get_option(fd, t.ino, level, optname, optval, optlen);
   return err != 0 ? fail(err) : 0;
 }
 

@@ -32,7 +32,7 @@ namespace {
 std::mutex g_mu;  // guards g_engine; taken before any engine's mutex
 Engine* g_engine = nullptr;
 Engine* g_abandoned = nullptr;  // engines left behind in fork children (kept reachable)
-std::atomic<Engine::ConnectionEndHook> g_end_hook{nullptr};
+std::atomic<ConnectionEndHook> g_end_hook{nullptr};
 bool g_hooks_installed = false;
 
 constexpr size_t kScratchSize = 256 * 1024;
@@ -40,7 +40,7 @@ constexpr Duration kBusyPoll = std::chrono::microseconds(50);
 constexpr int kMinCpusToSpin = 4;
 constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 // A listener's engine end is read only for the program's last close: the
-// filler that keeps the program's end unwritable (api::make_unwritable) stays.
+// filler that keeps the program's end unwritable (make_unwritable) stays.
 constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
 constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
 constexpr size_t kMaxTombstones = 4096;
@@ -110,7 +110,7 @@ Engine* Engine::get(int& err) {
   return e;
 }
 
-void Engine::set_connection_end_hook(ConnectionEndHook hook) {
+void set_connection_end_hook(ConnectionEndHook hook) {
   g_end_hook.store(hook);
 }
 
@@ -298,7 +298,7 @@ void Engine::service(Stream& s) {
 // What the program did with its end of the pair, applied to the core.
 bool Engine::apply_app_state(Stream& s) {
   Connection& c = *s.core;
-  api::StreamBridge& b = s.bridge;
+  StreamBridge& b = s.bridge;
   bool changed = false;
   bool synced = is_synchronized(c.state());
   // At exit, the program is gone once what it wrote has been taken.
@@ -419,7 +419,7 @@ void Engine::finish_if_done(Stream& s) {
       if (!s.bridge.writes_refused()) {
         // The mark goes in while the engine end still reads.
         if (s.error == ECONNRESET && s.ino != 0)
-          s.reset_marked = api::mark_reset_for_app(s.ino, s.app_fd_hint);
+          s.reset_marked = mark_reset_for_app(s.ino, s.app_fd_hint);
         s.bridge.refuse_writes();
       }
       return;
@@ -448,7 +448,7 @@ void Engine::finish_if_done(Stream& s) {
 }
 
 // The program's end sees the connection's end: end-of-file, or ECONNRESET
-// when bytes are still unread here (see api::mark_reset_for_app, which makes
+// when bytes are still unread here (see mark_reset_for_app, which makes
 // it so for a reset). The exact error stays in a tombstone for SO_ERROR and
 // tou_recv.
 void Engine::close_bridge(Stream& s, int error) {
@@ -458,7 +458,7 @@ void Engine::close_bridge(Stream& s, int error) {
     in_pair = error == ECONNRESET;
     if (!in_pair) s.bridge.discard_input();  // reported already (tou_send took it)
   } else if (error == ECONNRESET && s.ino != 0) {
-    in_pair = api::mark_reset_for_app(s.ino, s.app_fd_hint);
+    in_pair = mark_reset_for_app(s.ino, s.app_fd_hint);
   }
   loop_.remove(s.bridge.fd());
   s.bridge.close();
@@ -551,7 +551,7 @@ void Engine::hand_over(Stream& s) {
   s.half_open = false;
   s.phase = Stream::Phase::kOpen;
   int app = -1, eng = -1;
-  if (api::make_pair(false, true, app, eng) != 0) {
+  if (make_pair(false, true, app, eng) != 0) {
     s.core->abort(now_);  // no descriptors left: refuse the connection
     return;
   }
@@ -560,14 +560,14 @@ void Engine::hand_over(Stream& s) {
   eng = move_high(eng);
   s.bridge.reset(eng);
   if (s.opts.receive_buffer_locked)  // the listener's SO_RCVBUF (make_pair made it deep)
-    api::size_pair(eng, api::receive_split(s.opts.receive_buffer, true).pair_bytes);
+    size_pair(eng, receive_split(s.opts.receive_buffer, true).pair_bytes);
   loop_.add(eng, kStreamEvents, &s);
   struct stat st;
   ::fstat(app, &st);
   s.ino = st.st_ino;
   streams_[s.ino] = &s;
   tombstones_.erase(s.ino);
-  api::bind_name(app, api::FdKind::kConnection, s.local, &s.remote);
+  bind_name(app, FdKind::kConnection, s.local, &s.remote);
   s.handoff_fd = app;
   l.ready.push_back(&s);
   flush_handoffs(l);
@@ -576,8 +576,8 @@ void Engine::hand_over(Stream& s) {
 void Engine::flush_handoffs(Listener& l) {
   while (!l.ready.empty() && l.efd >= 0) {
     Stream& s = *l.ready.front();
-    int before = api::unread_by_peer(l.efd);
-    int err = api::send_accept(l.efd, s.handoff_fd, s.local, s.remote);
+    int before = unread_by_peer(l.efd);
+    int err = send_accept(l.efd, s.handoff_fd, s.local, s.remote);
     if (err == EAGAIN || err == EWOULDBLOCK) {
       if (!l.out_armed) {  // EPOLLOUT resumes
         loop_.modify(l.efd, kListenerEvents | EPOLLOUT, &l);
@@ -595,7 +595,7 @@ void Engine::flush_handoffs(Listener& l) {
       continue;
     }
     // The kernel's charge for one record: accept_queue() divides by it.
-    int after = api::unread_by_peer(l.efd);
+    int after = unread_by_peer(l.efd);
     if (after > before) l.record_charge = std::max(l.record_charge, after - before);
     ++l.handed_over;
   }
@@ -625,7 +625,7 @@ void Engine::on_listener_events(Listener& l, uint32_t events) {
 int Engine::accept_queue(const Listener& l) const {
   // Records the program has not read yet, from the bytes the kernel still
   // charges to our end (SIOCOUTQ): no message back is needed per accept().
-  int charged = api::unread_by_peer(l.efd);
+  int charged = unread_by_peer(l.efd);
   if (charged <= 0) return 0;
   if (l.record_charge <= 0) return 1;
   return (charged + l.record_charge - 1) / l.record_charge;
@@ -691,7 +691,7 @@ ConnectionConfig Engine::core_config(const SocketOptions& o, const SockAddr& rem
   cfg.plpmtud = plpmtud_config(remote, mtu);
   if (o.maxseg > 0) cfg.mss = static_cast<uint16_t>(std::min<int>(cfg.mss, o.maxseg));
   cfg.send_buffer = o.send_buffer;
-  cfg.receive_buffer = api::receive_split(o.receive_buffer, o.receive_buffer_locked).core;
+  cfg.receive_buffer = receive_split(o.receive_buffer, o.receive_buffer_locked).core;
   cfg.window_scale_space = o.receive_buffer_locked ? 0 : kMaxBuffer;
   cfg.nodelay = o.nodelay;
   cfg.keepalive = o.keepalive;

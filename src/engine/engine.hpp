@@ -1,4 +1,5 @@
-// The engine: one per process, started on first use. A background I/O thread
+// The engine: one per process, started on first use; the socket API and the
+// shim reach it through interface.hpp only. A background I/O thread
 // runs the event loop over the engine's UDP sockets and socket-pair ends, the
 // demultiplexer, the timers and the protocol cores.
 //
@@ -6,7 +7,7 @@
 // while it handles a batch of events (never while it waits), and a program's
 // thread holds it for the length of one control call (bind, connect, options).
 // Data never crosses that lock: the program's bytes travel through the kernel
-// socket pair (src/api/fd_bridge.hpp), so no lock is taken per byte or per
+// socket pair (bridge.hpp), so no lock is taken per byte or per
 // segment by two threads.
 //
 // Sockets are found by the inode of their program-side descriptor (fstat's
@@ -38,6 +39,7 @@
 #include "core/syn_cookie.hpp"
 #include "engine/address.hpp"
 #include "engine/event_loop.hpp"
+#include "engine/interface.hpp"
 #include "engine/udp_socket.hpp"
 
 struct tou_info;
@@ -89,12 +91,6 @@ class Engine final : SendBatch::ErrorSink {
   static Engine* get(int& err);
   // The engine if one runs in this process, else nullptr (does not start one).
   static Engine* current();
-  // Called with the final TCP_INFO of each connection this process's engine
-  // served, once, when it ends or at exit if it has not (on the I/O thread or
-  // the exiting one, engine lock held). For the shim's TOU_STATS.
-  using ConnectionEndHook = void (*)(const tou_info&);
-  static void set_connection_end_hook(ConnectionEndHook hook);
-
   // Every call below returns 0 or an errno value. `ino` names the socket (the
   // inode of its program-side fd); ENOTSOCK when this engine does not know it.
   int open_socket(int domain, bool nonblock, bool cloexec, int& fd);
@@ -201,7 +197,7 @@ class Engine final : SendBatch::ErrorSink {
     bool listener = false;
     std::shared_ptr<tou_info> info;
     // The reset is also pending on the program's end of the pair (its next
-    // read() fails with ECONNRESET, api::mark_reset_for_app): that end's
+    // read() fails with ECONNRESET, mark_reset_for_app): that end's
     // SO_ERROR, which such a read clears, tells whether it is still unreported.
     bool error_in_pair = false;
   };

@@ -107,7 +107,7 @@ int Engine::open_endpoint(int domain, const SocketOptions& opts, const SockAddr*
 int Engine::open_socket(int domain, bool nonblock, bool cloexec, int& fd) {
   std::lock_guard g(mu_);
   int app = -1, eng = -1;
-  if (int err = api::make_pair(nonblock, cloexec, app, eng); err != 0) return err;
+  if (int err = make_pair(nonblock, cloexec, app, eng); err != 0) return err;
   eng = move_high(eng);  // the program's end keeps the low number socket() returns
   auto s = std::make_unique<Stream>(this);
   s->domain = domain;
@@ -203,7 +203,7 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
   streams_.erase(ino);
   bury(*s);
   listeners_[ino] = owned.release();
-  api::bind_name(fd, api::FdKind::kListener, ep.local, nullptr);
+  bind_name(fd, FdKind::kListener, ep.local, nullptr);
   return 0;
 }
 
@@ -250,7 +250,7 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   s->core = make_core(s->opts, addr, ep.sock.path_mtu());
   s->core->connect(now_, open_params(s->local, s->remote));
   s->phase = Stream::Phase::kConnecting;
-  api::bind_name(fd, api::FdKind::kConnection, s->local, &s->remote);
+  bind_name(fd, FdKind::kConnection, s->local, &s->remote);
   mark_dirty(*s);
   loop_.wake();
 
@@ -512,8 +512,8 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
         (name == SO_RCVBUF ? o.receive_buffer : o.send_buffer) = bytes;
         if (name == SO_RCVBUF && (s == nullptr || !s->core)) o.receive_buffer_locked = true;
         if (name == SO_RCVBUF && s != nullptr && s->bridge.open()) {
-          // What the pair holds counts against SO_RCVBUF too (fd_bridge.hpp).
-          api::size_pair(s->bridge.fd(), api::receive_split(bytes, true).pair_bytes);
+          // What the pair holds counts against SO_RCVBUF too (bridge.hpp).
+          size_pair(s->bridge.fd(), receive_split(bytes, true).pair_bytes);
         }
         apply_live(s, level, name);
         return 0;

@@ -11,9 +11,9 @@
 #include <memory>
 #include <optional>
 
-#include "api/fd_bridge.hpp"
 #include "core/connection.hpp"
 #include "engine/address.hpp"
+#include "engine/bridge.hpp"
 #include "engine/engine.hpp"
 #include "engine/event_loop.hpp"
 #include "engine/timer_heap.hpp"
@@ -32,7 +32,7 @@ struct Stream final : EventLoop::Handler, Timer {
   int domain = AF_INET;
   SocketOptions opts;
   Phase phase = Phase::kFresh;
-  api::StreamBridge bridge;
+  StreamBridge bridge;
   std::unique_ptr<Connection> core;
   Endpoint* ep = nullptr;
   SockAddr local;
@@ -43,7 +43,7 @@ struct Stream final : EventLoop::Handler, Timer {
   bool half_open = false;        // counted in listener->half_open
   int handoff_fd = -1;           // program-side end waiting to be handed over
   int app_fd_hint = -1;          // the program's descriptor number when it was made here
-  bool reset_marked = false;     // api::mark_reset_for_app done while the bridge stays open
+  bool reset_marked = false;     // mark_reset_for_app done while the bridge stays open
   int error = 0;                 // SO_ERROR
   bool shut_done = false;        // core.shutdown() after the program's SHUT_WR
   bool app_done = false;         // the program closed: core.close() or abort() done

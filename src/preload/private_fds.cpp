@@ -114,7 +114,7 @@ int socketpair(int domain, int type, int protocol, int sv[2]) __THROW {
   int r = real(domain, type, protocol, sv);
   if (r != 0) return r;
   if (inside_tou()) {
-    // tou's pairs: [0] is the program's end, [1] the engine's (fd_bridge.hpp).
+    // tou's pairs: [0] is the program's end, [1] the engine's (engine/bridge.hpp).
     sv[1] = move_high(sv[1]);
     if (on_tou_thread()) sv[0] = move_high(sv[0]);  // handed over, then closed here
   } else {

@@ -13,7 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "api/fd_bridge.hpp"
+#include "engine/interface.hpp"
 #include "preload/config.hpp"
 #include "preload/fd_table.hpp"
 #include "preload/libc.hpp"
@@ -44,7 +44,7 @@ FdKind route(int fd) {
 }
 
 // True for a tou socket the table does not know: inherited across exec, or
-// copied by a call the shim does not see. Its name says so (fd_bridge.hpp);
+// copied by a call the shim does not see. Its name says so (engine/interface.hpp);
 // only connected and listening sockets are named.
 bool has_tou_name(int fd) {
   int domain = 0;
@@ -53,7 +53,7 @@ bool has_tou_name(int fd) {
     return false;
   }
   InsideTou inside;
-  return tou::api::read_name(fd).kind != tou::api::FdKind::kUnknown;
+  return tou::engine::read_name(fd).kind != tou::engine::FdKind::kUnknown;
 }
 
 // route(), adopting such sockets into the table.

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <mutex>
 
-#include "engine/engine.hpp"
+#include "engine/interface.hpp"
 #include "preload/config.hpp"
 #include "preload/libc.hpp"
 #include "tou/tou.h"
@@ -59,7 +59,7 @@ void start_stats() {
   std::call_once(once, [] {
     if (config().stats_path == nullptr) return;
     pthread_atfork(nullptr, nullptr, reset_in_child);
-    engine::Engine::set_connection_end_hook(on_connection_end);
+    engine::set_connection_end_hook(on_connection_end);
   });
 }
 

@@ -1,4 +1,4 @@
-#include "api/fd_bridge.hpp"
+#include "engine/bridge.hpp"
 
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -20,7 +20,7 @@
 #include <cstddef>
 #include <cstring>
 
-namespace tou::api {
+namespace tou::engine {
 
 namespace {
 // The pair of a socket whose SO_RCVBUF the program did not set (SO_SNDBUF
@@ -378,4 +378,4 @@ void StreamBridge::close() {
   fd_ = -1;
 }
 
-}  // namespace tou::api
+}  // namespace tou::engine

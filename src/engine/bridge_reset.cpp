@@ -1,4 +1,4 @@
-// mark_reset_for_app (fd_bridge.hpp): a reset made visible to a plain read().
+// mark_reset_for_app (bridge.hpp): a reset made visible to a plain read().
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "api/fd_bridge.hpp"
+#include "engine/bridge.hpp"
 
-namespace tou::api {
+namespace tou::engine {
 
 namespace {
 
@@ -83,4 +83,4 @@ bool mark_reset_for_app(ino_t app_ino, int hint_fd) {
   return done;
 }
 
-}  // namespace tou::api
+}  // namespace tou::engine

@@ -30,10 +30,9 @@
 #include "base/time.hpp"
 #include "core/connection.hpp"
 #include "engine/address.hpp"
+#include "engine/interface.hpp"
 
-namespace tou::api {
-
-using engine::SockAddr;
+namespace tou::engine {
 
 // socketpair(AF_UNIX, SOCK_STREAM) with the engine end non-blocking and
 // close-on-exec; the program end gets O_NONBLOCK / FD_CLOEXEC as asked.
@@ -58,35 +57,19 @@ ReceiveSplit receive_split(size_t rcvbuf, bool locked);
 // Sizes the engine end's send side to hold about `bytes` (best effort).
 void size_pair(int engine_fd, size_t bytes);
 
-// --- Names: what a program-side fd is, readable from any process. ---
-enum class FdKind : uint8_t { kUnknown = 0, kListener = 1, kConnection = 2 };
-
-struct FdName {
-  FdKind kind = FdKind::kUnknown;
-  SockAddr local;
-  SockAddr remote;  // connections only
-};
-
+// --- Names: what a program-side fd is, readable from any process
+// (FdKind, FdName and read_name() are in interface.hpp). ---
 // Binds the program-side end to its name (once; later calls fail harmlessly).
 void bind_name(int app_fd, FdKind kind, const SockAddr& local, const SockAddr* remote);
-// Reads the name back; kind kUnknown when the fd is not a named tou socket.
-FdName read_name(int fd);
 
-// --- Accept records. ---
+// --- Accept records (recv_accept() is in interface.hpp). ---
 // Sends one ready connection on the listener's engine end. 0, or errno
 // (EAGAIN when the listener's queue is full).
 int send_accept(int listener_engine_fd, int conn_app_fd, const SockAddr& local,
                 const SockAddr& peer);
-// Receives one connection on a listening fd (blocking as the fd is). 0 or
-// errno: EAGAIN, EINTR, EINVAL (not a listener, or it was closed), EMFILE
-// (the fd could not be received).
-int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr& peer);
 // What the kernel still charges `fd` for bytes its peer has not read
 // (SIOCOUTQ: buffer sizes, not byte counts); 0 on error.
 int unread_by_peer(int fd);
-// Makes the program's end of a listening socket's pair never writable: the
-// smallest send buffer, filled (a few KiB the engine never reads).
-void make_unwritable(int app_fd);
 
 // --- Errors the program's end reads. ---
 // Linux's af_unix gives ECONNRESET to the peer of a stream socket that is
@@ -184,4 +167,4 @@ class StreamBridge {
   bool writes_refused_ = false;
 };
 
-}  // namespace tou::api
+}  // namespace tou::engine

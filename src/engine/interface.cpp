@@ -1,0 +1,87 @@
+// interface.hpp: the calls of the socket API and the shim, routed to the
+// engine that serves the socket.
+#include "engine/interface.hpp"
+
+#include <cerrno>
+
+#include "engine/engine.hpp"
+
+namespace tou::engine {
+
+namespace {
+
+// The engine that serves the socket `ino`: this process's, if it runs (each
+// of its calls answers ENOTSOCK, or false, for a socket it does not know).
+Engine* serving(ino_t /*ino*/) {
+  return Engine::current();
+}
+
+}  // namespace
+
+int socket_open(int domain, bool nonblock, bool cloexec, int& fd) {
+  int err = 0;
+  Engine* e = Engine::get(err);
+  if (e == nullptr) return err;
+  return e->open_socket(domain, nonblock, cloexec, fd);
+}
+
+bool serves(ino_t ino) {
+  Engine* e = serving(ino);
+  return e != nullptr && e->knows(ino);
+}
+
+int socket_bind(ino_t ino, const SockAddr& addr) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->bind(ino, addr) : ENOTSOCK;
+}
+
+int socket_listen(int fd, ino_t ino, int backlog) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->listen(fd, ino, backlog) : ENOTSOCK;
+}
+
+int socket_connect(int fd, ino_t ino, const SockAddr& addr, bool nonblocking) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->connect(fd, ino, addr, nonblocking) : ENOTSOCK;
+}
+
+int socket_local_address(ino_t ino, SockAddr& out) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->local_address(ino, out) : ENOTSOCK;
+}
+
+int socket_peer_address(ino_t ino, SockAddr& out) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->peer_address(ino, out) : ENOTSOCK;
+}
+
+int socket_set_option(int fd, ino_t ino, int level, int name, const void* value, socklen_t len) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->set_option(fd, ino, level, name, value, len) : ENOTSOCK;
+}
+
+int socket_get_option(int fd, ino_t ino, int level, int name, void* value, socklen_t* len) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->get_option(fd, ino, level, name, value, len) : ENOTSOCK;
+}
+
+int socket_take_error(int fd, ino_t ino) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->take_error(fd, ino) : 0;
+}
+
+bool socket_is_listener(ino_t ino) {
+  Engine* e = serving(ino);
+  return e != nullptr && e->is_listener(ino);
+}
+
+bool socket_has_connection(ino_t ino) {
+  Engine* e = serving(ino);
+  return e != nullptr && e->has_connection(ino);
+}
+
+void socket_linger_before_close(ino_t ino) {
+  if (Engine* e = serving(ino); e != nullptr) e->linger_before_close(ino);
+}
+
+}  // namespace tou::engine
