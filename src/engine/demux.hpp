@@ -4,9 +4,11 @@
 // address opens a half-open connection (bounded by the listen backlog); a
 // duplicate SYN reaches the connection that exists; a segment for no
 // connection is answered with RST (RFC 9293 3.10.7.1), at most kResetRate a
-// second; a datagram that does not parse is dropped and counted. A client's
-// endpoint is a connected UDP socket with its one connection. Accepted
-// connections keep using the listener's port.
+// second; a datagram that does not parse is dropped and counted. Client
+// connections share endpoints the same way (client_ports.cpp): one UDP port
+// serves connections to different peers, as one ephemeral port of Linux's TCP
+// does; an explicitly bound client's endpoint is a connected UDP socket with
+// its one connection. Accepted connections keep using the listener's port.
 //
 // SYN floods (RFC 4987): once the half-open connections fill the backlog, a
 // SYN is answered with a SYN cookie (core/syn_cookie.hpp) and no state; an
@@ -23,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -101,8 +104,13 @@ struct Endpoint final : EventLoop::Handler {
   UdpSocket sock;
   SockAddr local;
   bool wildcard = false;   // bound to 0.0.0.0 / ::: replies name their source (pktinfo)
-  bool connected = false;  // a client's socket, connected to its one peer
+  bool connected = false;  // an explicitly bound client's socket, connected to its one peer
   bool bound_explicitly = false;
+  // A client port shared by connections to different peers (client_ports.cpp):
+  // in Engine::shared_ under pool_key, at pool_pos.
+  bool shared = false;
+  AddrKey pool_key;
+  std::list<Endpoint*>::iterator pool_pos;
   Listener* listener = nullptr;
   std::unordered_map<AddrKey, Stream*, AddrKeyHash> flows;
   std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash> time_wait;

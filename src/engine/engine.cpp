@@ -380,19 +380,17 @@ void Engine::on_send_error(int fd, int err) {
   }
 }
 
-// A connected client socket learns of the peer's ICMP port unreachable (as a
-// socket error on receive or send, or from the error queue): during the
-// handshake that is a refusal (as Linux's TCP treats it), later a soft error
-// to ignore.
+// A client socket learns of the peer's ICMP port unreachable (as a socket
+// error on receive or send, or from the error queue): during the handshake
+// that is a refusal (as Linux's TCP treats it), later a soft error to ignore.
+// A shared port's error queue names the peer that refused (client_ports.cpp).
 void Engine::refuse_handshakes(Endpoint& ep) {
-  if (!ep.connected) return;
-  for (auto& [key, s] : ep.flows) {
-    if (s->core && s->core->state() == TcpState::kSynSent) {
-      s->error = ECONNREFUSED;
-      s->core->abort(now_);
-      mark_dirty(*s);
-    }
+  if (ep.shared) {
+    drain_errors(ep);
+    return;
   }
+  if (!ep.connected) return;
+  for (auto& [key, s] : ep.flows) refuse_handshake(ep, s->remote);
 }
 
 void Engine::reschedule(Stream& s) {
@@ -533,6 +531,7 @@ void Engine::release_endpoint(Endpoint& ep) {
   // closes: the batch holds its descriptor number, which may be reused.
   flush_sends();
   ep.dead = true;
+  leave_pool(ep);
   loop_.remove(ep.sock.fd());
   if (ep.bound_explicitly) {
     auto it = bound_.find(AddrKey::of(ep.local));

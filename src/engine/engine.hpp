@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -182,6 +183,13 @@ class Engine final : SendBatch::ErrorSink {
   int accept_queue(const Listener& l) const;
 
   int open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to, Endpoint*& out);
+  // A client port for a connection to `remote` (client_ports.cpp): an endpoint
+  // shared with connections to other peers, or a new one.
+  int shared_endpoint(const Stream& s, const SockAddr& remote, Endpoint*& out);
+  int route_source(const Stream& s, const SockAddr& remote, SockAddr& source);
+  void leave_pool(Endpoint& ep);
+  // The refusal (ICMP port unreachable) of the handshake with `peer` only.
+  void refuse_handshake(Endpoint& ep, const SockAddr& peer);
   void release_endpoint(Endpoint& ep);
   ConnectionConfig core_config(const SocketOptions& opts, const SockAddr& remote, int mtu);
   std::unique_ptr<Connection> make_core(const SocketOptions& opts, const SockAddr& remote, int mtu);
@@ -237,6 +245,10 @@ class Engine final : SendBatch::ErrorSink {
   std::unordered_map<ino_t, Tombstone> tombstones_;
   std::deque<ino_t> tombstone_order_;
   std::unordered_map<AddrKey, int, AddrKeyHash> mtu_cache_;
+  // Client ports shared by connections, by source address and IPV6_V6ONLY
+  // (client_ports.cpp), and the source address of the route to each peer.
+  std::unordered_map<AddrKey, std::list<Endpoint*>, AddrKeyHash> shared_;  // newest last
+  std::unordered_map<AddrKey, SockAddr, AddrKeyHash> route_cache_;
 
   std::vector<Stream*> dirty_;
   std::vector<Endpoint*> pending_read_;

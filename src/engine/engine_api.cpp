@@ -221,33 +221,30 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   // As Linux: connecting to the wildcard address reaches this host.
   if (addr.is_wildcard()) addr = SockAddr::loopback(addr.family(), addr.port());
   if (addr.port() == 0) return ECONNREFUSED;
-  bool fresh_endpoint = s->ep == nullptr;
-  if (fresh_endpoint) {
+  if (s->ep == nullptr) {
+    // Not bound: a client port shared with connections to other peers.
     Endpoint* ep = nullptr;
-    if (int err = open_endpoint(s->domain, s->opts, nullptr, ep); err != 0) return err;
-    ep->refs = 1;
+    if (int err = shared_endpoint(*s, addr, ep); err != 0) return err;
+    ++ep->refs;
     s->ep = ep;
   } else if (s->ep->listener != nullptr || s->ep->connected || !s->ep->flows.empty() ||
              !s->ep->time_wait.empty() || s->ep->refs > 1) {
     return EADDRINUSE;
+  } else {
+    // Bound explicitly: its own UDP socket, connected to the peer.
+    Endpoint& ep = *s->ep;
+    if (int err = ep.sock.connect(addr); err != 0) return err;
+    ep.connected = true;
+    ep.sock.local_address(ep.local);
+    ep.wildcard = false;
   }
   Endpoint& ep = *s->ep;
-  if (int err = ep.sock.connect(addr); err != 0) {
-    if (fresh_endpoint) {
-      s->ep = nullptr;
-      release_endpoint(ep);
-    }
-    return err;
-  }
-  ep.connected = true;
-  ep.sock.local_address(ep.local);
-  ep.wildcard = false;
   s->local = ep.local;
   s->remote = addr;
   s->key = AddrKey::of(addr);
   ep.flows.emplace(s->key, s);
   s->in_flows = true;
-  s->core = make_core(s->opts, addr, ep.sock.path_mtu());
+  s->core = make_core(s->opts, addr, ep.connected ? ep.sock.path_mtu() : path_mtu(addr));
   s->core->connect(now_, open_params(s->local, s->remote));
   s->phase = Stream::Phase::kConnecting;
   bind_name(fd, FdKind::kConnection, s->local, &s->remote);

@@ -62,7 +62,7 @@ void Engine::drain_errors(Endpoint& ep) {
       ++ep.stats.icmp_other;
       // Reading the queue cleared the socket error that receive() would
       // have seen: the refusal is acted on here.
-      if (r.error == ECONNREFUSED) refuse_handshakes(ep);
+      if (r.error == ECONNREFUSED) refuse_handshake(ep, r.dest);
       continue;
     }
     bool ptb = r.kind == ErrorReport::Kind::kPacketTooBig;

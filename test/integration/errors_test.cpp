@@ -18,17 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A UDP port on loopback with nothing bound to it.
-uint16_t closed_udp_port(int family) {
-  Fd u(::socket(family, SOCK_DGRAM, 0));
-  Addr a = loopback(family, 0);
-  ::bind(u.get(), a.get(), a.len);
-  Addr bound;
-  bound.len = sizeof bound.storage;
-  ::getsockname(u.get(), reinterpret_cast<sockaddr*>(&bound.storage), &bound.len);
-  return bound.port();
-}
-
 // No wall-clock bound (a loaded machine may stretch any): with one SYN retry,
 // a connect that missed the refusal would end in ETIMEDOUT instead.
 TEST(Errors, ConnectToClosedPortIsRefused) {

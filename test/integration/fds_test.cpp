@@ -8,8 +8,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <vector>
 
 #include "integration/util.hpp"
@@ -28,16 +26,7 @@ int engine_fd_base() {
 
 // Open descriptors below `limit`.
 int open_below(int limit) {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    int fd = std::atoi(e->d_name);
-    if (fd != ::dirfd(d) && fd < limit) ++n;
-  }
-  ::closedir(d);
-  return n;
+  return count_fds([limit](int fd) { return fd < limit; });
 }
 
 TEST(Fds, TheProgramsSocketsTakeTheLowNumbersTheEnginesStayAbove) {

@@ -161,15 +161,39 @@ std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
   return v;
 }
 
-int count_open_fds() {
+int count_fds(const std::function<bool(int)>& which) {
   int n = 0;
   DIR* d = ::opendir("/proc/self/fd");
   if (d == nullptr) return -1;
   while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
+    if (e->d_name[0] == '.') continue;
+    int fd = std::atoi(e->d_name);
+    if (fd != ::dirfd(d) && which(fd)) ++n;
   }
   ::closedir(d);
-  return n - 1;  // the directory's own descriptor
+  return n;
+}
+
+int count_open_fds() {
+  return count_fds([](int) { return true; });
+}
+
+int count_udp_sockets() {
+  return count_fds([](int fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
+  });
+}
+
+uint16_t closed_udp_port(int family) {
+  Fd u(::socket(family, SOCK_DGRAM, 0));
+  Addr a = loopback(family, 0);
+  ::bind(u.get(), a.get(), a.len);
+  Addr bound;
+  bound.len = sizeof bound.storage;
+  ::getsockname(u.get(), reinterpret_cast<sockaddr*>(&bound.storage), &bound.len);
+  return bound.port();
 }
 
 long rss_kib() {

@@ -80,8 +80,13 @@ bool read_to_eof(int fd, std::vector<uint8_t>& out, size_t limit = SIZE_MAX);
 
 std::vector<uint8_t> random_bytes(size_t n, uint64_t seed);
 
-// Open descriptors of this process.
+// Open descriptors of this process (those `which` accepts).
+int count_fds(const std::function<bool(int)>& which);
 int count_open_fds();
+// Open UDP sockets of this process (the engine's ports).
+int count_udp_sockets();
+// A UDP port on loopback with nothing bound to it.
+uint16_t closed_udp_port(int family);
 // Resident set size in KiB.
 long rss_kib();
 

@@ -1,0 +1,167 @@
+// Client ports shared as Linux's TCP shares an ephemeral port: connections
+// of sockets not bound explicitly, to different peers, share one UDP socket
+// (two descriptors per connection are left: the program's and the engine's
+// end of the socket pair); two connections to one peer get two ports; an ICMP
+// refusal reaches the connection it names only; the port closes with its
+// last connection.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "integration/util.hpp"
+#include "tou/tou.h"
+
+namespace tou_test {
+namespace {
+
+uint16_t local_port(int fd) {
+  Addr a;
+  a.len = sizeof a.storage;
+  EXPECT_EQ(tou_getsockname(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.len), 0);
+  return a.port();
+}
+
+Fd accept_one(int listener) {
+  Fd s(tou_accept(listener, nullptr, nullptr));
+  if (s) set_timeouts(s.get());
+  return s;
+}
+
+// Nothing (no engine's port either) holds the loopback UDP port.
+bool udp_port_free(int family, uint16_t port) {
+  Fd u(::socket(family, SOCK_DGRAM, 0));
+  Addr a = loopback(family, port);
+  return ::bind(u.get(), a.get(), a.len) == 0;
+}
+
+// One byte each way between a client and its accepted end.
+bool exchange(int client, int server) {
+  uint8_t b = 'x';
+  return write_all(client, &b, 1) && read_exact(server, &b, 1) && write_all(server, &b, 1) &&
+         read_exact(client, &b, 1);
+}
+
+TEST(SharedPorts, ConnectionsToDifferentPeersShareOnePortAndTwoDescriptorsEach) {
+  constexpr int kPeers = 8;
+  std::vector<Fd> listeners;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < kPeers; ++i) {
+    uint16_t port = 0;
+    listeners.push_back(listen_on(AF_INET, 16, &port));
+    ASSERT_TRUE(listeners.back());
+    ports.push_back(port);
+  }
+  const int fds_before = count_open_fds();
+  const int udp_before = count_udp_sockets();
+  std::vector<Fd> clients, servers;
+  for (int i = 0; i < kPeers; ++i) {
+    clients.push_back(connect_to(AF_INET, ports[i]));
+    ASSERT_TRUE(clients.back()) << strerror(errno);
+    servers.push_back(accept_one(listeners[i].get()));
+    ASSERT_TRUE(servers.back());
+  }
+  for (int i = 0; i < kPeers; ++i) {
+    EXPECT_EQ(local_port(clients[i].get()), local_port(clients[0].get())) << i;
+    EXPECT_TRUE(exchange(clients[i].get(), servers[i].get())) << i;
+  }
+  // Two per client connection and two per accepted one, and the one shared
+  // port (none when a port an earlier test opened is still there to share;
+  // fewer when that test's descriptors close meanwhile).
+  EXPECT_LE(count_udp_sockets() - udp_before, 1);
+  EXPECT_LE(count_open_fds() - fds_before, 2 * kPeers + 2 * kPeers + 1);
+}
+
+TEST(SharedPorts, TwoConnectionsToOnePeerGetTwoPorts) {
+  for (int family : {AF_INET, AF_INET6}) {
+    uint16_t port_a = 0, port_b = 0;
+    Fd la = listen_on(family, 16, &port_a);
+    Fd lb = listen_on(family, 16, &port_b);
+    ASSERT_TRUE(la && lb);
+    const int udp_before = count_udp_sockets();
+    Fd c1 = connect_to(family, port_a);
+    Fd c2 = connect_to(family, port_a);
+    ASSERT_TRUE(c1 && c2);
+    Fd s1 = accept_one(la.get()), s2 = accept_one(la.get());
+    ASSERT_TRUE(s1 && s2);
+    const uint16_t p1 = local_port(c1.get()), p2 = local_port(c2.get());
+    EXPECT_NE(p1, p2);
+    // A third connection, to another peer, takes one of the two ports.
+    Fd c3 = connect_to(family, port_b);
+    ASSERT_TRUE(c3);
+    Fd s3 = accept_one(lb.get());
+    ASSERT_TRUE(s3);
+    const uint16_t p3 = local_port(c3.get());
+    EXPECT_TRUE(p3 == p1 || p3 == p2) << p3;
+    EXPECT_LE(count_udp_sockets() - udp_before, 2);
+    // Each connection's bytes reach its own peer (the accepted ends' peer
+    // ports name the client ports).
+    Addr peer;
+    peer.len = sizeof peer.storage;
+    ASSERT_EQ(tou_getpeername(s3.get(), reinterpret_cast<sockaddr*>(&peer.storage), &peer.len), 0);
+    EXPECT_EQ(peer.port(), p3);
+    EXPECT_TRUE(exchange(c1.get(), s1.get()));
+    EXPECT_TRUE(exchange(c2.get(), s2.get()));
+    EXPECT_TRUE(exchange(c3.get(), s3.get()));
+  }
+}
+
+// The refusal (ICMP port unreachable, read from the shared socket's error
+// queue) ends the handshake it names; the established connection on the same
+// port carries on.
+TEST(SharedPorts, RefusalReachesOnlyTheConnectionItNames) {
+  for (int family : {AF_INET, AF_INET6}) {
+    uint16_t port = 0;
+    Fd l = listen_on(family, 16, &port);
+    ASSERT_TRUE(l);
+    Fd a = connect_to(family, port);
+    ASSERT_TRUE(a);
+    Fd sa = accept_one(l.get());
+    ASSERT_TRUE(sa);
+    Fd b(tou_socket(family, SOCK_STREAM, 0));
+    ASSERT_TRUE(b);
+    int retries = 1;  // a missed refusal ends in ETIMEDOUT instead
+    ASSERT_EQ(tou_setsockopt(b.get(), IPPROTO_TCP, TCP_SYNCNT, &retries, sizeof retries), 0);
+    Addr closed = loopback(family, closed_udp_port(family));
+    EXPECT_EQ(tou_connect(b.get(), closed.get(), closed.len), -1);
+    EXPECT_EQ(errno, ECONNREFUSED);
+    EXPECT_EQ(local_port(b.get()), local_port(a.get()));  // it was on a's port
+    EXPECT_EQ(info_of(a.get()).state, TOU_STATE_ESTABLISHED);
+    EXPECT_TRUE(exchange(a.get(), sa.get()));
+  }
+}
+
+// The port stays while a connection uses it (TIME-WAIT included) and closes
+// after the last.
+TEST(SharedPorts, TheLastConnectionClosesTheSharedPort) {
+  uint16_t port_a = 0, port_b = 0;
+  Fd la = listen_on(AF_INET, 16, &port_a);
+  Fd lb = listen_on(AF_INET, 16, &port_b);
+  ASSERT_TRUE(la && lb);
+  Fd a = connect_to(AF_INET, port_a);
+  Fd b = connect_to(AF_INET, port_b);
+  ASSERT_TRUE(a && b);
+  Fd sa = accept_one(la.get()), sb = accept_one(lb.get());
+  ASSERT_TRUE(sa && sb);
+  const uint16_t shared = local_port(a.get());
+  ASSERT_EQ(local_port(b.get()), shared);
+  // a closes first (its side keeps TIME-WAIT on the port), b aborts.
+  a.reset();
+  std::vector<uint8_t> rest;
+  EXPECT_TRUE(read_to_eof(sa.get(), rest));
+  sa.reset();
+  EXPECT_TRUE(exchange(b.get(), sb.get()));
+  EXPECT_FALSE(udp_port_free(AF_INET, shared));
+  linger abort{1, 0};
+  ASSERT_EQ(tou_setsockopt(b.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort), 0);
+  b.reset();
+  // Freed once a's TIME-WAIT ends (and that of any connection of an earlier
+  // test that shared the port).
+  EXPECT_TRUE(wait_until([&] { return udp_port_free(AF_INET, shared); }, std::chrono::seconds(30)));
+}
+
+}  // namespace
+}  // namespace tou_test
