@@ -248,7 +248,11 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   s->core->connect(now_, open_params(s->local, s->remote));
   s->phase = Stream::Phase::kConnecting;
   bind_name(fd, FdKind::kConnection, s->local, &s->remote);
-  mark_dirty(*s);
+  // The SYN leaves from this thread (waking the I/O thread only to send it
+  // cost a wake-up per connect); the I/O thread is woken for its timer.
+  transmit(*s);
+  flush_sends();
+  reschedule(*s);
   loop_.wake();
 
   if (nonblocking) {
