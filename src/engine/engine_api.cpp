@@ -224,7 +224,11 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   if (s->ep == nullptr) {
     // Not bound: a client port shared with connections to other peers.
     Endpoint* ep = nullptr;
-    if (int err = shared_endpoint(*s, addr, ep); err != 0) return err;
+    if (int err = shared_endpoint(*s, addr, ep); err != 0) {
+      // No descriptor for a new port: the kernel's TCP needs none, and says
+      // EADDRNOTAVAIL when it has no local port for a connection.
+      return err == EMFILE || err == ENFILE ? EADDRNOTAVAIL : err;
+    }
     ++ep->refs;
     s->ep = ep;
   } else if (s->ep->listener != nullptr || s->ep->connected || !s->ep->flows.empty() ||

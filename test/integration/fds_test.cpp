@@ -2,7 +2,7 @@
 // lowest free numbers and the engine's own descriptors stay above them
 // (select() users keep theirs); EMFILE comes from socket() and accept() when
 // the process has no descriptor left, and accept() then leaves the connection
-// queued.
+// queued; connect() needs one only for a new client port.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -48,6 +48,35 @@ TEST(Fds, TheProgramsSocketsTakeTheLowNumbersTheEnginesStayAbove) {
   EXPECT_EQ(s.get(), probe);
 }
 
+// Every descriptor taken, under RLIMIT_NOFILE lowered just above the open
+// ones; the limit and the descriptors come back at the end of its scope.
+class NoDescriptorLeft {
+ public:
+  NoDescriptorLeft() {
+    EXPECT_EQ(::getrlimit(RLIMIT_NOFILE, &saved_), 0);
+    int top = ::dup(0);
+    EXPECT_GE(top, 0);
+    rlimit low = saved_;
+    low.rlim_cur = static_cast<rlim_t>(top + 16);
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    fillers_.emplace_back(top);
+    for (int i = 0; i < 64; ++i) {
+      int fd = ::dup(0);
+      if (fd < 0) break;
+      fillers_.emplace_back(fd);
+    }
+  }
+  ~NoDescriptorLeft() {
+    fillers_.clear();
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &saved_), 0);
+  }
+  void free_one() { fillers_.pop_back(); }
+
+ private:
+  rlimit saved_{};
+  std::vector<Fd> fillers_;
+};
+
 TEST(Fds, NoDescriptorLeftIsEmfileAndAcceptKeepsTheConnection) {
   uint16_t port = 0;
   Fd ls = listen_on(AF_INET, 4, &port);
@@ -57,38 +86,54 @@ TEST(Fds, NoDescriptorLeftIsEmfileAndAcceptKeepsTheConnection) {
   ASSERT_EQ(::write(c.get(), "hi", 2), 2);
   pollfd p{ls.get(), POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 30000), 1);  // ready to accept
-  // Use up every descriptor under a lowered limit.
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  int top = ::dup(0);
-  ASSERT_GE(top, 0);
-  rlimit low = saved;
-  low.rlim_cur = static_cast<rlim_t>(top + 16);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<Fd> fillers;
-  fillers.emplace_back(top);
-  for (int i = 0; i < 64; ++i) {
-    int fd = ::dup(0);
-    if (fd < 0) break;
-    fillers.emplace_back(fd);
+  Fd s;
+  {
+    NoDescriptorLeft none;
+    errno = 0;
+    EXPECT_EQ(tou_socket(AF_INET, SOCK_STREAM, 0), -1);
+    EXPECT_EQ(errno, EMFILE);
+    errno = 0;
+    EXPECT_EQ(tou_accept(ls.get(), nullptr, nullptr), -1);
+    EXPECT_EQ(errno, EMFILE);
+    // One descriptor free: the connection is still there.
+    none.free_one();
+    s = Fd(tou_accept(ls.get(), nullptr, nullptr));
+    ASSERT_TRUE(s) << strerror(errno);
   }
-  errno = 0;
-  EXPECT_EQ(tou_socket(AF_INET, SOCK_STREAM, 0), -1);
-  EXPECT_EQ(errno, EMFILE);
-  errno = 0;
-  EXPECT_EQ(tou_accept(ls.get(), nullptr, nullptr), -1);
-  EXPECT_EQ(errno, EMFILE);
-  // One descriptor free: the connection is still there.
-  fillers.pop_back();
-  Fd s(tou_accept(ls.get(), nullptr, nullptr));
-  ASSERT_TRUE(s) << strerror(errno);
-  fillers.clear();
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
   set_timeouts(s.get());
   uint8_t got[2] = {};
   EXPECT_TRUE(read_exact(s.get(), got, 2));
   EXPECT_EQ(got[0], 'h');
   EXPECT_EQ(got[1], 'i');
+}
+
+// connect() takes a descriptor only for a new client port: to a peer that a
+// shared port does not serve yet it takes none; when every port tried
+// (engine/client_ports.cpp's kShareScan, 8) serves the peer already, a new
+// port is needed, and with no descriptor left connect() fails as the kernel's
+// does when no local port is free (EADDRNOTAVAIL, never EMFILE).
+TEST(Fds, WithNoDescriptorLeftConnectSharesAPortOrIsAddrNotAvail) {
+  constexpr int kShareScan = 8;
+  uint16_t port_a = 0, port_b = 0;
+  Fd la = listen_on(AF_INET, 2 * kShareScan, &port_a);
+  Fd lb = listen_on(AF_INET, 2 * kShareScan, &port_b);
+  ASSERT_TRUE(la && lb);
+  std::vector<Fd> to_a;
+  for (int i = 0; i < kShareScan; ++i) {
+    to_a.push_back(connect_to(AF_INET, port_a));
+    ASSERT_TRUE(to_a.back()) << strerror(errno);
+  }
+  Fd x(tou_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  Fd y(tou_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  ASSERT_TRUE(x && y);
+  Addr a = loopback(AF_INET, port_a), b = loopback(AF_INET, port_b);
+  NoDescriptorLeft none;
+  errno = 0;
+  EXPECT_EQ(tou_connect(y.get(), a.get(), a.len), -1);
+  EXPECT_EQ(errno, EADDRNOTAVAIL);
+  errno = 0;
+  EXPECT_EQ(tou_connect(x.get(), b.get(), b.len), -1);
+  EXPECT_EQ(errno, EINPROGRESS);
 }
 
 }  // namespace
