@@ -9,8 +9,16 @@
  * A background engine (one I/O thread, started by the first tou_socket() of a
  * process) runs the protocol over UDP: a listening socket owns one UDP socket
  * bound to its address and port, and every connection it accepts shares that
- * port; a client gets its own UDP socket (an ephemeral port unless it called
- * tou_bind()). The engine lives in the process that created the sockets; a
+ * port; a client that called tou_bind() gets its own UDP socket; other clients
+ * share ephemeral UDP ports, one port serving connections to different peers
+ * (never two to one peer address and port), as Linux's TCP shares an
+ * ephemeral port. Descriptors in the process: the one the program holds per
+ * socket, the engine's end of its socket pair, and the UDP sockets: 2 per
+ * accepted connection or client connection on a shared port, 3 per listener,
+ * bound client or client connection whose port serves it alone (connections to
+ * one peer: 3 each), plus an epoll and an eventfd per process, numbered from
+ * 1024 up (or half the soft RLIMIT_NOFILE below 2048). The engine lives in the
+ * process that created the sockets; a
  * child made by fork() can read, write, close and accept on inherited
  * descriptors (the parent's engine serves them while the parent runs), and gets
  * an engine of its own if it creates tou sockets itself.
@@ -125,12 +133,14 @@ TOU_API int tou_accept4(int fd, struct sockaddr* addr, socklen_t* addrlen, int f
  * established or fails; SO_SNDTIMEO bounds the wait (then ETIMEDOUT, and the
  * attempt is abandoned). A non-blocking socket returns EINPROGRESS at once; the
  * descriptor becomes writable when the attempt ends, and SO_ERROR tells how.
- * Without tou_bind the socket gets an ephemeral UDP port.
+ * Without tou_bind the socket gets an ephemeral UDP port, shared with
+ * connections to other peers when one serves none to this peer.
  * Errors: EBADF, ENOTSOCK, EFAULT, EINVAL, EAFNOSUPPORT, EISCONN (connected
  *   or listening), EALREADY (a non-blocking attempt is under way),
  *   EINPROGRESS, ECONNREFUSED (the peer answered with RST, or its UDP port is
  *   closed), ETIMEDOUT (no answer after the SYN retries: TCP_SYNCNT, default
- *   6, about 127 s; or SO_SNDTIMEO passed), EADDRINUSE.
+ *   6, about 127 s; or SO_SNDTIMEO passed), EADDRINUSE, EADDRNOTAVAIL (no
+ *   descriptor left for a new UDP port), ENETUNREACH (no route).
  * After a failed connect the descriptor must be closed (POSIX leaves its state
  * unspecified).
  */
