@@ -161,6 +161,8 @@ class Engine final : SendBatch::ErrorSink {
   // The socket's error queue: ICMP "too big" to the connection it names
   // (path_mtu.cpp).
   void drain_errors(Endpoint& ep);
+  // A local "too big" that names an address only: every connection to it.
+  int local_mtu_by_address(Endpoint& ep, const ErrorReport& r);
   void on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                    std::span<const uint8_t> bytes);
   void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,

@@ -54,6 +54,17 @@ PlpmtudConfig plpmtud_config(const SockAddr& remote, int route_mtu) {
   return c;
 }
 
+int Engine::local_mtu_by_address(Endpoint& ep, const ErrorReport& r) {
+  int matched = 0;
+  for (auto& [key, s] : ep.flows) {
+    if (!s->core || !std::ranges::equal(s->remote.ip(), r.dest.ip())) continue;
+    s->core->on_local_mtu(now_, r.mtu);
+    mark_dirty(*s);
+    ++matched;
+  }
+  return matched;
+}
+
 void Engine::drain_errors(Endpoint& ep) {
   for (int i = 0; i < kMaxErrorsPerTurn && !ep.dead; ++i) {
     ErrorReport r;
@@ -67,6 +78,13 @@ void Engine::drain_errors(Endpoint& ep) {
     }
     bool ptb = r.kind == ErrorReport::Kind::kPacketTooBig;
     ++(ptb ? ep.stats.ptb_received : ep.stats.local_too_big);
+    if (!ptb && r.dest.port() == 0) {
+      // IPv4's local EMSGSIZE names the socket's connected port, none on an
+      // unconnected one (a listener's, a shared client port): the route's
+      // MTU is every connection's to that address.
+      if (local_mtu_by_address(ep, r) == 0) ++ep.stats.ptb_unmatched;
+      continue;
+    }
     auto it = ep.flows.find(AddrKey::of(r.dest));
     if (it == ep.flows.end() || !it->second->core) {
       ++ep.stats.ptb_unmatched;
