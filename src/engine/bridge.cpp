@@ -250,15 +250,23 @@ void StreamBridge::on_events(uint32_t events) {
 
 bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratch) {
   if (fd_ < 0 || !readable_ || app_eof_) return false;
+  // A new write: the one held before goes now (one write is held at most,
+  // so that the program's end stays writable whatever their number).
+  release_held();
   bool moved = false;
-  for (;;) {
+  for (bool first = true;; first = false) {
+    // The first read of a turn peeks a small write (see held()); a read that
+    // takes bytes frees what is held first, since it reads from the head.
+    const bool peek = first && filler_ == 0 && !streaming_ && peek_offset_on();
+    if (!peek) release_held();
+    if (app_reset_) return true;  // reported by that read
     // The program's bytes go straight into the core's send buffer (one copy);
     // only the filler of a non-blocking connect passes through scratch.
     std::array<std::span<uint8_t>, 2> spans{};
     if (filler_ > 0) {
       spans[0] = scratch.first(std::min(filler_, scratch.size()));
     } else {
-      spans = core.send_spans(kMaxPull);
+      spans = core.send_spans(peek ? kMaxHeld : kMaxPull);
     }
     size_t want = spans[0].size() + spans[1].size();
     if (want == 0) break;  // the core is full: resume when it frees space
@@ -266,7 +274,7 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = spans[1].empty() ? 1 : 2;
-    ssize_t n = ::recvmsg(fd_, &msg, MSG_DONTWAIT);
+    ssize_t n = ::recvmsg(fd_, &msg, MSG_DONTWAIT | (peek ? MSG_PEEK : 0));
     if (n > 0) {
       moved = true;
       if (filler_ > 0) {
@@ -274,6 +282,14 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
       } else {
         core.send_commit(now, static_cast<size_t>(n));
       }
+      if (peek) {
+        held_ += static_cast<size_t>(n);
+        held_at_ = now;
+      }
+      // A peek that filled its buffer is a large write: read the next ones
+      // (the bytes are taken once, not peeked and then read again), until a
+      // turn starts with a small one.
+      if (first) streaming_ = static_cast<size_t>(n) >= kMaxHeld;
       // A short read emptied the queue: any later write is a new edge, so
       // there is no need to probe for EAGAIN (unless end-of-file is pending,
       // whose edge has been seen already).
@@ -286,6 +302,7 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
     if (n == 0) {
       app_eof_ = true;
       readable_ = false;
+      release_held();
       return true;
     }
     if (errno == EINTR) continue;
@@ -299,6 +316,48 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
     return true;
   }
   return moved;
+}
+
+bool StreamBridge::peek_offset_on() {
+  if (peek_off_ == PeekOffset::kUnknown) {
+    int zero = 0;
+    peek_off_ = ::setsockopt(fd_, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) == 0
+                    ? PeekOffset::kOn
+                    : PeekOffset::kUnavailable;
+  }
+  return peek_off_ == PeekOffset::kOn;
+}
+
+void StreamBridge::release_held() {
+  if (fd_ < 0 || held_ == 0) {
+    held_ = 0;
+    return;
+  }
+  std::array<uint8_t, kMaxHeld> drop;
+  // Bounded: EINTR, or a reset report that comes before the bytes.
+  for (int i = 0; i < 4 && held_ > 0; ++i) {
+    ssize_t n = ::recv(fd_, drop.data(), std::min(held_, drop.size()), MSG_DONTWAIT);
+    if (n > 0) {
+      held_ -= std::min(held_, static_cast<size_t>(n));
+    } else if (n < 0 && errno == ECONNRESET) {
+      // As pull() would have seen it: the program closed with bytes unread.
+      app_reset_ = app_eof_ = app_hup_ = true;
+      readable_ = false;
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  held_ = 0;
+}
+
+size_t StreamBridge::unpulled() const {
+  int queued = 0;
+  if (fd_ < 0 || ::ioctl(fd_, FIONREAD, &queued) != 0 || queued <= 0) return 0;
+  return static_cast<size_t>(queued) > held_ ? static_cast<size_t>(queued) - held_ : 0;
+}
+
+void StreamBridge::release_held_since(Instant now, Duration age) {
+  if (held_ > 0 && now - held_at_ >= age) release_held();
 }
 
 bool StreamBridge::push(Connection& core, Instant now) {
@@ -341,6 +400,8 @@ bool StreamBridge::push(Connection& core, Instant now) {
     eof_sent_ = true;
     moved = true;
   }
+  // The program wakes for these bytes anyway: free what it wrote with them.
+  if (moved) release_held();
   return moved;
 }
 
@@ -369,11 +430,15 @@ void StreamBridge::discard_input() {
   for (int i = 0; i < 1024; ++i) {  // bounded: the program's writes were refused
     ssize_t n = ::recv(fd_, drop, sizeof drop, MSG_DONTWAIT);
     if (n > 0 || (n < 0 && errno == EINTR)) continue;
-    return;
+    break;
   }
+  held_ = 0;
 }
 
 void StreamBridge::close() {
+  // Held bytes left unread would make the program's next read() fail with
+  // ECONNRESET instead of reading end-of-file.
+  release_held();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }

@@ -98,6 +98,7 @@ class StreamBridge {
   void reset(int fd) {
     close();
     fd_ = fd;
+    peek_off_ = PeekOffset::kUnknown;
   }
   // Gives the fd away (a fresh socket that becomes a listener).
   int release() {
@@ -149,12 +150,45 @@ class StreamBridge {
   // The program's end may hold bytes not yet pulled.
   bool input_pending() const { return readable_; }
 
+  // Bytes of a small write already in the core but still in the pair,
+  // charged to the program's end. Taking them out at once would wake a
+  // program blocked in read() on that end for nothing: af_unix wakes every
+  // waiter of a socket whose sent bytes are freed (unix_write_space), and a
+  // blocking read() sleeps on that queue with no filter. On a round trip that
+  // spurious wake-up preempted the engine between reading the request and
+  // sending it. So a small write is peeked (MSG_PEEK at SO_PEEK_OFF) and
+  // freed when push() wakes the program anyway (the response), when the
+  // next write is pulled, or by the engine once the peer acknowledged it or
+  // it is old (release_held, release_held_since).
+  size_t held() const { return held_; }
+  // Bytes the program wrote that the core does not have yet (what the pair
+  // holds, less what is held there).
+  size_t unpulled() const;
+  // Frees what is held (a program blocked in read() on its end wakes).
+  void release_held();
+  // Frees what is held if it was peeked at or before `now - age`: the
+  // program's end polls writable again. The engine calls it whenever it
+  // serves the connection (held bytes are in flight, so an ACK or a timer
+  // comes).
+  void release_held_since(Instant now, Duration age);
+
   void close();
 
  private:
   // Most bytes taken from the pair per read (bounds one turn's work).
   static constexpr size_t kMaxPull = 256 * 1024;
+  // Writes up to this size are peeked and held (see held()). Small against
+  // the quarter of the program's SO_SNDBUF (212992 by default) below which
+  // AF_UNIX polls writable, even at the kernel's true size of the bytes.
+  static constexpr size_t kMaxHeld = 8 * 1024;
+  // Turns SO_PEEK_OFF on (once); false where the kernel lacks it.
+  bool peek_offset_on();
   int fd_ = -1;
+  size_t held_ = 0;
+  Instant held_at_{};
+  bool streaming_ = false;  // the last turn began with a large write: read, do not peek
+  enum class PeekOffset : uint8_t { kUnknown, kOn, kUnavailable };
+  PeekOffset peek_off_ = PeekOffset::kUnknown;  // SO_PEEK_OFF, set at the first pull
   size_t filler_ = 0;
   bool readable_ = false;
   bool closing_ = false;  // RDHUP/HUP/ERR seen: read until end-of-file

@@ -44,6 +44,11 @@ constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
 constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
 constexpr size_t kMaxTombstones = 4096;
+// How long a small write may stay held in the pair (StreamBridge::held())
+// when neither a response nor an acknowledgment comes to free it: it goes at
+// the connection's next event after this (it is in flight, so an ACK or a
+// retransmission timer comes).
+constexpr Duration kHeldWriteAge = std::chrono::milliseconds(1);
 
 }  // namespace
 
@@ -286,6 +291,17 @@ void Engine::service(Stream& s) {
     if (s.dead || !progress) break;
   }
   if (s.dead) return;
+  // A small write the bridge still holds (StreamBridge::held) goes once the
+  // peer has acknowledged it, as a kernel socket's SIOCOUTQ drops to 0 then,
+  // or once it is old; a response has freed it already (push).
+  if (s.bridge.held() > 0) {
+    if (c.send_queued() == 0) {
+      s.bridge.release_held();
+    } else {
+      s.bridge.release_held_since(now_, kHeldWriteAge);
+    }
+    if (s.bridge.app_reset()) mark_dirty(s);  // that read reported it
+  }
   if (s.bridge.open() && s.bridge.blocked() != s.out_armed) {
     s.out_armed = s.bridge.blocked();
     loop_.modify(s.bridge.fd(), kStreamEvents | (s.out_armed ? uint32_t{EPOLLOUT} : 0u), &s);

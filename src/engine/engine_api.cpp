@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -380,9 +379,7 @@ void Engine::linger_before_close(ino_t ino) {
   for (;;) {
     s = find_stream(ino);
     if (s == nullptr || !s->core || !s->bridge.open()) return;
-    int unread = 0;
-    ::ioctl(s->bridge.fd(), FIONREAD, &unread);
-    if (unread == 0 && s->core->send_queued() == 0) return;
+    if (s->bridge.unpulled() == 0 && s->core->send_queued() == 0) return;
     if (EventLoop::now() >= deadline) return;
     cv_.wait_for(lock, std::chrono::milliseconds(5));
   }
