@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -65,24 +66,26 @@ Instant EventLoop::now() {
   return instant_from_us(static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000);
 }
 
+timespec wait_timeout(Instant deadline, Instant now) {
+  int64_t us = std::max<int64_t>(to_us(deadline) - to_us(now), 0);
+  return {static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
+}
+
+int wait_timeout_ms(const timespec& timeout) {
+  return static_cast<int>(timeout.tv_sec * 1000 + (timeout.tv_nsec + 999'999) / 1'000'000);
+}
+
 int EventLoop::wait(std::optional<Instant> deadline) {
   timespec timeout{};
   timespec* tp = nullptr;
   if (deadline) {
-    int64_t us = to_us(*deadline) - to_us(now());
-    if (us < 0) us = 0;
-    timeout.tv_sec = us / 1'000'000;
-    timeout.tv_nsec = (us % 1'000'000) * 1000;
+    timeout = wait_timeout(*deadline, now());
     tp = &timeout;
   }
   int n = ::epoll_pwait2(epoll_fd_, events_.data(), kMaxEvents, tp, nullptr);
   if (n < 0 && errno == ENOSYS) {
-    // Kernels before 5.11: millisecond resolution, rounded up.
-    int ms =
-        tp == nullptr
-            ? -1
-            : static_cast<int>(timeout.tv_sec * 1000 + (timeout.tv_nsec + 999'999) / 1'000'000);
-    n = ::epoll_wait(epoll_fd_, events_.data(), kMaxEvents, ms);
+    n = ::epoll_wait(epoll_fd_, events_.data(), kMaxEvents,
+                     tp == nullptr ? -1 : wait_timeout_ms(timeout));
   }
   ready_ = n < 0 ? 0 : n;
   return ready_;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <sys/epoll.h>
+#include <time.h>
 
 #include <array>
 #include <cstdint>
@@ -19,6 +20,14 @@
 #include "engine/timer_heap.hpp"
 
 namespace tou::engine {
+
+// What wait() asks epoll_pwait2 for: the time left until `deadline`, to
+// the microsecond (a pacing or delayed-ACK deadline 250 us away is waited
+// 250 us, not a millisecond), zero when it has passed.
+timespec wait_timeout(Instant deadline, Instant now);
+// The same for epoll_wait (kernels before 5.11): milliseconds, rounded up,
+// so that a timer never runs before its deadline.
+int wait_timeout_ms(const timespec& timeout);
 
 class EventLoop {
  public:
