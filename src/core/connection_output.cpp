@@ -197,7 +197,14 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   rec_.sent.on_retransmitted(*i, now);
   if (rec_.undo_marker) ++rec_.undo_retrans;  // RFC 3708: one more to be D-SACKed
   rec_.cc->on_sent(now, static_cast<uint32_t>(payload_len), bytes_in_pipe());
-  if (!timers_.retransmit) arm_rto(now);
+  // RFC 6298 (5.1) counts from the oldest outstanding transmission; as Linux's
+  // tcp_xmit_retransmit_queue does, a new transmission of SND.UNA's segment restarts
+  // the timer, so the RTO cannot fire before that retransmission's ACK could return
+  // (a lost retransmission RACK found late in a long flight would otherwise time out).
+  if (!timers_.retransmit || *i == 0) {
+    if (timers_.retransmit && *i == 0) ++stats_.rto_restarts_on_head_retransmit;
+    arm_rto(now);
+  }
   return n;
 }
 

@@ -20,6 +20,8 @@ struct ConnectionStats {
   uint64_t bytes_received = 0;       // payload delivered in order
   uint64_t bytes_acked = 0;          // our payload acknowledged by the peer
   uint64_t retransmitted_segments = 0;
+  // SND.UNA's segment sent again while the RTO ran: the timer restarted from it.
+  uint64_t rto_restarts_on_head_retransmit = 0;
   uint64_t fast_recoveries = 0;   // RFC 6675 / RFC 6582 recovery episodes
   uint64_t rto_timeouts = 0;      // RFC 6298 (5.4)-(5.6)
   uint64_t tail_loss_probes = 0;  // RFC 8985 7

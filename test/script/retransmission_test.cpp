@@ -453,11 +453,10 @@ TEST(TailLossProbe, AckOfTailCancelsProbe_RFC8985_7_2) {
 namespace tou::script {
 namespace {
 
-TEST(Rack, LostRetransmissionDetectedBySackOfLaterSend_RFC8985_6_2) {
-  ConnectionConfig c = ScriptTest::default_config();
-  c.sack = true;
-  c.tail_loss_probe = false;
-  ScriptTest t(c);
+// 1001 is lost, then its retransmission at 200 ms is lost too; RACK finds that
+// from the SACK of new data sent after it, and the reordering timer resends 1001
+// at 325 ms. The RTO (SRTT + 4 * RTTVAR = 300 ms) was armed by the flight at 100 ms.
+void lose_a_retransmission(ScriptTest& t) {
   establish_with_rtt(t);  // SRTT = min RTT = 100 ms: reo_wnd = 25 ms
   t.send_flight(5);       // 1001 is lost
   t.at_ms(200);
@@ -477,8 +476,37 @@ TEST(Rack, LostRetransmissionDetectedBySackOfLaterSend_RFC8985_6_2) {
   t.expect_nothing();
   t.at_ms(325);
   t.expect(seg().ack_flag().seq(1001).data(1460), "the lost retransmission, again");
+}
+
+ConnectionConfig rack_config() {
+  ConnectionConfig c = ScriptTest::default_config();
+  c.sack = true;
+  c.tail_loss_probe = false;
+  return c;
+}
+
+TEST(Rack, LostRetransmissionDetectedBySackOfLaterSend_RFC8985_6_2) {
+  ScriptTest t(rack_config());
+  lose_a_retransmission(t);
   EXPECT_GE(t.conn().stats().rack_losses, 1u);
   EXPECT_EQ(t.conn().stats().rto_timeouts, 0u);
+}
+
+// RFC 6298 (5.1) with Linux's tcp_xmit_retransmit_queue: each new transmission of
+// SND.UNA's segment restarts the timer, so the RTO does not fire at 400 ms (before
+// the retransmission of 325 ms could be acknowledged) but one RTO after it.
+TEST(Rack, RetransmittingSndUnaRestartsTheTimer_RFC6298_5_1) {
+  ScriptTest t(rack_config());
+  lose_a_retransmission(t);
+  EXPECT_EQ(t.conn().stats().rto_restarts_on_head_retransmit, 2u);  // at 200 and 325 ms
+  t.at_ms(400);
+  t.expect_nothing();
+  t.at_ms(624);
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().rto_timeouts, 0u);
+  t.at_ms(625);
+  t.expect(seg().ack_flag().seq(1001).data(1460), "325 ms + RTO 300");
+  EXPECT_EQ(t.conn().stats().rto_timeouts, 1u);
 }
 
 }  // namespace
