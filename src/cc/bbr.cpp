@@ -119,6 +119,7 @@ void Bbr::on_ack(const AckEvent& ack) {
   }
   // 5.5.1 BBRUpdateRound.
   update_round(ack);
+  update_queue_signal(ack);
   // BBRUpdateModelAndState.
   update_latest_delivery_signals(ack);
   update_congestion_signals(ack);
@@ -146,7 +147,27 @@ void Bbr::update_round(const AckEvent& ack) {
     ++round_count_;
     ++rounds_since_bw_probe_;
     round_start_ = true;
+    queue_in_last_round_ = queue_seen();
+    round_min_rtt_ = Duration::max();
   }
+}
+
+// tou's deviation from 5.5.10 (the draft takes every loss above BBRLossThresh as
+// congestion): loss from a full bottleneck queue comes with a standing queue, every RTT of
+// the round above min_rtt; random loss on a path whose queue BBR keeps empty does not.
+// Loss counts as congestion (Startup's exit on loss, inflight_hi, bw_lo and inflight_lo)
+// only while this round's or the last round's smallest RTT shows a queue; without one, as
+// in BBRv1, random loss at the rates of lossy long-haul and wireless paths leaves the model
+// alone (a probe's short queue, or one delayed ACK, does not make a round's minimum).
+void Bbr::update_queue_signal(const AckEvent& ack) {
+  if (ack.rtt && *ack.rtt > Duration{0}) round_min_rtt_ = std::min(round_min_rtt_, *ack.rtt);
+}
+
+bool Bbr::queue_seen() const {
+  if (queue_in_last_round_) return true;
+  if (round_min_rtt_ == Duration::max() || min_rtt_ == Duration::max()) return false;
+  const Duration margin = std::max(min_rtt_ / kQueueRttDivisor, kQueueRttFloor);
+  return round_min_rtt_ > min_rtt_ + margin;
 }
 
 // 5.5.10.3 BBRUpdateLatestDeliverySignals.
@@ -183,7 +204,7 @@ void Bbr::update_congestion_signals(const AckEvent& ack) {
   // inflight_hi). Loss from a full queue exceeds it quickly.
   if (static_cast<double>(lost_in_round_) >
           kLossThresh * static_cast<double>(delivered_in_round_) &&
-      lost_in_round_ > 0) {
+      lost_in_round_ > 0 && queue_seen()) {
     loss_in_round_ = true;
   }
   if (!loss_round_start_) return;
@@ -275,8 +296,9 @@ void Bbr::check_full_bw_reached(const AckEvent& ack) {
 void Bbr::check_startup_high_loss(const AckEvent& ack) {
   if (state_ != State::kStartup || full_bw_reached_) return;
   const RateSample& rs = ack.rate;
-  const bool too_high =
-      rs.tx_in_flight > 0 && static_cast<double>(rs.lost) > kLossThresh * rs.tx_in_flight;
+  const bool too_high = rs.tx_in_flight > 0 &&
+                        static_cast<double>(rs.lost) > kLossThresh * rs.tx_in_flight &&
+                        queue_seen();
   if (too_high && loss_events_in_round_ >= kStartupFullLossCount) {
     full_bw_reached_ = true;
     inflight_hi_ = std::max<uint64_t>(bdp(1.0), inflight_latest_);
@@ -338,8 +360,9 @@ void Bbr::adapt_upper_bounds(const AckEvent& ack) {
 // 5.5.10.2 IsInflightTooHigh: more than BBRLossThresh of what was in flight was lost.
 bool Bbr::check_inflight_too_high(const AckEvent& ack) {
   const RateSample& rs = ack.rate;
-  const bool too_high =
-      rs.tx_in_flight > 0 && static_cast<double>(rs.lost) > kLossThresh * rs.tx_in_flight;
+  const bool too_high = rs.tx_in_flight > 0 &&
+                        static_cast<double>(rs.lost) > kLossThresh * rs.tx_in_flight &&
+                        queue_seen();
   if (!too_high) return false;
   if (bw_probe_samples_ > 0) handle_inflight_too_high(ack);
   return true;

@@ -41,7 +41,12 @@ class Bbr final : public CongestionController {
   static constexpr double kDrainPacingGain = 0.35;    // 5.3.2 (about 1 / 2.885)
   static constexpr double kDefaultCwndGain = 2.0;
   static constexpr double kProbeUpCwndGain = 2.25;
-  static constexpr double kLossThresh = 0.02;       // 5.5.10.2 BBRLossThresh
+  static constexpr double kLossThresh = 0.02;  // 5.5.10.2 BBRLossThresh
+  // tou's deviation (see queue_seen()): loss counts as congestion only when every RTT of a
+  // round shows a queue, above min_rtt by the larger of min_rtt / kQueueRttDivisor and
+  // kQueueRttFloor.
+  static constexpr int kQueueRttDivisor = 32;
+  static constexpr Duration kQueueRttFloor = std::chrono::milliseconds(1);
   static constexpr double kBeta = 0.7;              // 5.5.10.3 BBRBeta
   static constexpr double kHeadroom = 0.15;         // 5.6.4.2 BBRHeadroom
   static constexpr double kProbeRttCwndGain = 0.5;  // 5.3.4.4
@@ -110,6 +115,8 @@ class Bbr final : public CongestionController {
   uint64_t probe_rtt_cwnd() const;
 
   void update_round(const AckEvent& ack);
+  void update_queue_signal(const AckEvent& ack);
+  bool queue_seen() const;
   void update_latest_delivery_signals(const AckEvent& ack);
   void advance_latest_delivery_signals(const AckEvent& ack);
   void update_congestion_signals(const AckEvent& ack);
@@ -186,6 +193,10 @@ class Bbr final : public CongestionController {
   int loss_events_in_round_ = 0;
   uint64_t lost_in_round_ = 0;
   uint64_t delivered_in_round_ = 0;
+  // The smallest RTT sample of this round (5.5.1 rounds), and whether the last round's
+  // smallest was above min_rtt by the queue margin: a standing queue.
+  Duration round_min_rtt_ = Duration::max();
+  bool queue_in_last_round_ = false;
 
   // min_rtt (5.5.6 - 5.5.7).
   Duration min_rtt_ = Duration::max();

@@ -2,7 +2,8 @@
 // client running "bbr" over a simulated bottleneck, observed after every simulator event.
 // Startup finds the bottleneck rate within a few rounds and Drain empties the queue it
 // built; ProbeRTT comes back every 5 to 10 seconds; on a shallow buffer the data in flight
-// stays bounded and the loss rate low. Assertions are on the controller's state, the
+// stays bounded and the loss rate low; random loss without a queue does not cut the
+// model. Assertions are on the controller's state, the
 // connection's counters and virtual time, never on wall-clock speed.
 #include <gtest/gtest.h>
 
@@ -37,6 +38,7 @@ struct Observation {
 struct BbrRun {
   std::vector<Observation> transitions;  // the first observation in each new state
   uint32_t max_cwnd_in_probe_bw = 0;     // the bound on bytes in the network
+  double min_bw_in_probe_bw = 0;         // the lowest bw() (min(max_bw, bw_lo)) there
   uint64_t inflight_hi_at_end = 0;
   ConnectionStats client_stats;
   LinkStats up;
@@ -101,6 +103,9 @@ BbrRun run_bbr(const LinkConfig& link, uint64_t bytes, uint64_t seed = 1) {
     }
     if (probe_bw_since && net.now() > *probe_bw_since + 1s) {
       run.max_cwnd_in_probe_bw = std::max(run.max_cwnd_in_probe_bw, bbr->cwnd());
+      if (run.min_bw_in_probe_bw == 0 || bbr->bw() < run.min_bw_in_probe_bw) {
+        run.min_bw_in_probe_bw = bbr->bw();
+      }
     }
     if (server.record().received >= bytes) {
       run.completed = true;
@@ -190,6 +195,25 @@ TEST(BbrSim, InflightStaysBoundedOnAShallowBuffer) {
   // And the link stays in use: at least 70% of the payload rate on average.
   const double goodput = 20e6 / (static_cast<double>(to_us(run.elapsed)) / 1e6);
   EXPECT_GT(goodput, 0.7 * payload_rate(20));
+}
+
+TEST(BbrSim, RandomLossWithoutAQueueLeavesTheModelAlone) {
+  // 50 Mbit/s, 100 ms RTT, a 2-BDP queue, and 5% random loss each way: above BBRLossThresh
+  // (2%) in every round, in more than kStartupFullLossCount events per round, but with no
+  // standing queue behind it. Startup still finds the bottleneck rate (5.3.1.3's exit on
+  // loss needs a queue), and ProbeBW keeps pacing near it.
+  LinkConfig link = bottleneck(50, 50ms, 2 * bdp_packets(50, 100ms));
+  link.loss = 0.05;
+  const BbrRun run = run_bbr(link, 20'000'000);
+  ASSERT_TRUE(run.completed);
+  ASSERT_GE(run.transitions.size(), 2u);
+  EXPECT_EQ(run.transitions[0].state, Bbr::State::kStartup);
+  // transitions[1]: Startup is over (Drain, or ProbeBW when Drain ended at the same ACK).
+  // Without the queue condition: 0.34x the rate at Drain, 0.03x at worst in ProbeBW, 31.6 s.
+  EXPECT_GE(run.transitions[1].max_bw, 0.5 * payload_rate(50));
+  EXPECT_GE(run.min_bw_in_probe_bw, 0.25 * payload_rate(50));
+  EXPECT_LT(run.elapsed, 15s);
+  EXPECT_GT(run.client_stats.retransmitted_segments, 500u);  // the loss was there
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ class Path {
   uint64_t delivered = 0;
   bool app_limited = false;  // the sender has less to send than cwnd allows
   uint32_t app_window = 0;   // what the application offers per round when app_limited
+  // RTT samples include the standing queue: what is sent beyond the BDP, drained at the rate.
+  bool queue_delay = false;
 
   // One round trip; returns the bytes sent in it. `loss_every` > 0 marks every n-th
   // segment lost (reported in the ACK that would have carried it).
@@ -51,6 +53,10 @@ class Path {
     const Duration span =
         std::max(rtt_, Duration{static_cast<int64_t>(static_cast<double>(sent) / rate_ * 1e6)});
     const uint32_t acks = std::max<uint32_t>(sent / kMss, 1);
+    Duration rtt = rtt_;
+    if (queue_delay && sent > bdp) {
+      rtt += Duration{static_cast<int64_t>((static_cast<double>(sent) - bdp) / rate_ * 1e6)};
+    }
     const Instant start = now;
     const uint64_t prior = delivered;
     uint32_t in_flight = sent;
@@ -60,7 +66,7 @@ class Path {
       AckEvent ack;
       ack.now = now;
       ack.bytes_in_flight = in_flight;
-      ack.rtt = rtt_;
+      ack.rtt = rtt;
       ack.min_rtt = rtt_;
       ack.srtt = rtt_;
       ack.app_limited = app_limited;
@@ -82,7 +88,7 @@ class Path {
       rs.delivered = delivered - prior;
       rs.interval = now - start;
       rs.valid = rs.delivered > 0 && rs.interval >= rtt_;
-      rs.rtt = rtt_;
+      rs.rtt = rtt;
       rs.is_app_limited = app_limited;
       rs.tx_in_flight = sent;
       rs.lost = lost_so_far;
@@ -292,12 +298,26 @@ TEST(Bbr, ProbeRttHoldsTheWindowAtHalfABdpThenRestoresIt) {
 TEST(Bbr, HeavyLossInProbeBwSetsInflightHi) {
   Bbr bbr(config());
   Path path(bbr, 2.5e6, 40ms, 20 * kMss);
+  path.queue_delay = true;
   for (int r = 0; r < 60; ++r) path.round();
   ASSERT_TRUE(bbr.full_bw_reached());
-  // 10% loss while probing: inflight_hi bounds the flight (5.5.10.2).
+  // 10% loss while probing into the queue: inflight_hi bounds the flight (5.5.10.2).
   for (int r = 0; r < 300 && bbr.inflight_hi() > cc_detail::kMaxCwnd; ++r) path.round(10);
   EXPECT_LE(bbr.inflight_hi(), cc_detail::kMaxCwnd);
   EXPECT_LE(bbr.cwnd(), bbr.inflight_hi() + 2 * kMss);
+}
+
+// tou's deviation from 5.5.10: the same 10% loss on a path with no standing queue (every
+// RTT sample at min_rtt) is random loss, not congestion: no bound, bw holds.
+TEST(Bbr, HeavyLossWithoutAQueueSetsNoBound) {
+  Bbr bbr(config());
+  Path path(bbr, 2.5e6, 40ms, 20 * kMss);
+  for (int r = 0; r < 60; ++r) path.round();
+  ASSERT_TRUE(bbr.full_bw_reached());
+  const double estimate = bbr.bw();
+  for (int r = 0; r < 100; ++r) path.round(10);
+  EXPECT_GT(bbr.inflight_hi(), cc_detail::kMaxCwnd);
+  EXPECT_GE(bbr.bw(), 0.8 * estimate);
 }
 
 }  // namespace
