@@ -147,7 +147,7 @@ void Bbr::update_round(const AckEvent& ack) {
     ++round_count_;
     ++rounds_since_bw_probe_;
     round_start_ = true;
-    queue_in_last_round_ = queue_seen();
+    queue_in_last_round_ = round_shows_queue();
     round_min_rtt_ = Duration::max();
   }
 }
@@ -164,7 +164,10 @@ void Bbr::update_queue_signal(const AckEvent& ack) {
 }
 
 bool Bbr::queue_seen() const {
-  if (queue_in_last_round_) return true;
+  return queue_in_last_round_ || round_shows_queue();
+}
+
+bool Bbr::round_shows_queue() const {
   if (round_min_rtt_ == Duration::max() || min_rtt_ == Duration::max()) return false;
   const Duration margin = std::max(min_rtt_ / kQueueRttDivisor, kQueueRttFloor);
   return round_min_rtt_ > min_rtt_ + margin;

@@ -117,6 +117,7 @@ class Bbr final : public CongestionController {
   void update_round(const AckEvent& ack);
   void update_queue_signal(const AckEvent& ack);
   bool queue_seen() const;
+  bool round_shows_queue() const;  // this round's smallest RTT so far
   void update_latest_delivery_signals(const AckEvent& ack);
   void advance_latest_delivery_signals(const AckEvent& ack);
   void update_congestion_signals(const AckEvent& ack);
