@@ -37,8 +37,10 @@ struct ConnectionConfig {
   // Largest segment payload we accept and advertise in the MSS option; the
   // engine derives it from the path MTU (MTU - IP - UDP - 20).
   uint16_t mss = 1460;
-  size_t send_buffer = 1 << 20;
-  size_t receive_buffer = 1 << 20;
+  // Limits, not allocations (buffers grow as data needs them): 4 MiB, as Linux autotunes
+  // up to tcp_wmem[2], holds a long fat path's flight and its out-of-order data.
+  size_t send_buffer = 4 << 20;
+  size_t receive_buffer = 4 << 20;
   // The largest receive buffer the window scale must cover (RFC 7323 2.3), so
   // that the buffer can grow after the handshake; 0 = receive_buffer. Linux
   // sizes it from tcp_rmem[2] unless SO_RCVBUF was set before connect.

@@ -705,8 +705,9 @@ ConnectionConfig Engine::core_config(const SocketOptions& o, const SockAddr& rem
   cfg.mss = mss_for_mtu(remote.family(), mtu);
   cfg.plpmtud = plpmtud_config(remote, mtu);
   if (o.maxseg > 0) cfg.mss = static_cast<uint16_t>(std::min<int>(cfg.mss, o.maxseg));
-  cfg.send_buffer = o.send_buffer;
+  cfg.send_buffer = o.send_buffer_locked ? o.send_buffer : std::max(o.send_buffer, kAutotuneBuffer);
   cfg.receive_buffer = receive_split(o.receive_buffer, o.receive_buffer_locked).core;
+  if (!o.receive_buffer_locked) cfg.receive_buffer = std::max(cfg.receive_buffer, kAutotuneBuffer);
   cfg.window_scale_space = o.receive_buffer_locked ? 0 : kMaxBuffer;
   cfg.nodelay = o.nodelay;
   cfg.keepalive = o.keepalive;

@@ -51,6 +51,11 @@ namespace tou::engine {
 constexpr size_t kDefaultBuffer = 1 << 20;
 constexpr size_t kMinBuffer = 4096;
 constexpr size_t kMaxBuffer = 64 << 20;
+// What the core may use for a buffer the program did not size (SO_SNDBUF / SO_RCVBUF
+// unset), as Linux autotunes up to tcp_wmem[2] = 4 MiB: a long fat path's flight and its
+// losses' out-of-order data (50 Mbit/s x 200 ms = 1.25 MB) outgrow kDefaultBuffer. The
+// core allocates buffers as data needs them, so an idle connection costs no more.
+constexpr size_t kAutotuneBuffer = 4 << 20;
 // TIME-WAIT lasts 2 * kMsl. Shorter than RFC 9293's 2 minutes: RFC 6528
 // initial sequence numbers and RFC 7323 PAWS keep old duplicates out of a new
 // incarnation (as Linux's tcp_tw_reuse relies on), and 2 s still covers
@@ -65,6 +70,7 @@ struct SocketOptions {
   // SO_RCVBUF set before connect or listen: the window scale covers that size
   // only (Linux's SOCK_RCVBUF_LOCK), else kMaxBuffer so that it can grow later.
   bool receive_buffer_locked = false;
+  bool send_buffer_locked = false;  // SO_SNDBUF set: the core keeps to it
   bool nodelay = false;
   bool keepalive = false;
   int keepidle_s = 7200;

@@ -513,6 +513,7 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
                                            static_cast<int64_t>(kMaxBuffer));
         (name == SO_RCVBUF ? o.receive_buffer : o.send_buffer) = bytes;
         if (name == SO_RCVBUF && (s == nullptr || !s->core)) o.receive_buffer_locked = true;
+        if (name == SO_SNDBUF) o.send_buffer_locked = true;
         if (name == SO_RCVBUF && s != nullptr && s->bridge.open()) {
           // What the pair holds counts against SO_RCVBUF too (bridge.hpp).
           size_pair(s->bridge.fd(), receive_split(bytes, true).pair_bytes);

@@ -165,7 +165,7 @@ TEST(LiveOptions, ReceiveBufferRaisedAfterConnectGrowsWindow) {
   ASSERT_TRUE(
       wait_until([&] { return info_of(s.get()).rcv_wnd > (1u << 19); }, milliseconds(30000)));
   uint32_t before = info_of(s.get()).rcv_wnd;
-  EXPECT_LE(before, 1u << 20);  // the default SO_RCVBUF
+  EXPECT_LE(before, 4u << 20);  // an unset SO_RCVBUF: the autotuning limit
   set_int(s.get(), SOL_SOCKET, SO_RCVBUF, 8 << 20);
   EXPECT_EQ(get_int(s.get(), SOL_SOCKET, SO_RCVBUF), 8 << 20);
   // A window update announces it; TCP_INFO shows it once it has gone out.
@@ -174,6 +174,20 @@ TEST(LiveOptions, ReceiveBufferRaisedAfterConnectGrowsWindow) {
       << "rcv_wnd " << info_of(s.get()).rcv_wnd;
   EXPECT_LE(info_of(s.get()).rcv_wnd, 8u << 20);
   EXPECT_GT(info_of(c.get()).snd_wnd, 4u << 20) << "and the peer uses it";
+}
+
+// Without SO_RCVBUF the window may exceed the 1 MiB SO_RCVBUF reports, as Linux
+// autotunes up to tcp_rmem[2]: a 50 Mbit/s, 200 ms path needs 1.25 MB in flight.
+TEST(LiveOptions, UnsetReceiveBufferOffersMoreThanTheDefault) {
+  ConnectedPair p = connected_pair();
+  ASSERT_TRUE(p.client);
+  ASSERT_TRUE(p.server);
+  ping(p.client.get(), p.server.get());
+  EXPECT_EQ(get_int(p.server.get(), SOL_SOCKET, SO_RCVBUF), 1 << 20);
+  EXPECT_TRUE(
+      wait_until([&] { return info_of(p.client.get()).snd_wnd > (2u << 20); }, milliseconds(30000)))
+      << "snd_wnd " << info_of(p.client.get()).snd_wnd;
+  EXPECT_LE(info_of(p.server.get()).rcv_wnd, 4u << 20);
 }
 
 TEST(LiveOptions, MaxSegSetAfterConnect) {
