@@ -198,8 +198,9 @@ TOU_API int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen);
  *                otherwise the path MTU minus the IP, UDP and TCP headers),
  *                TCP_USER_TIMEOUT (unsigned ms), TCP_KEEPIDLE, TCP_KEEPINTVL
  *                (seconds), TCP_KEEPCNT, TCP_SYNCNT (SYN retransmissions before
- *                ETIMEDOUT), TCP_CONGESTION (char[], "newreno" or "cubic";
- *                ENOENT otherwise), TCP_INFO (get only: struct tou_info).
+ *                ETIMEDOUT), TCP_CONGESTION (char[], "newreno", "cubic" or
+ *                "bbr", the default; ENOENT otherwise), TCP_INFO (get only:
+ *                struct tou_info).
  *   IPPROTO_IPV6: IPV6_V6ONLY (AF_INET6 sockets, before bind).
  *   SOL_TOU:     TOU_LISTENER_INFO (get only: struct tou_listener_info),
  *                TOU_SYNCOOKIES (int 0, 1 or 2; EINVAL otherwise).

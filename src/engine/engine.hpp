@@ -78,8 +78,8 @@ struct SocketOptions {
   int keepcnt = 9;
   unsigned user_timeout_ms = 0;
   int syn_retries = 6;
-  int maxseg = 0;  // 0: from the path MTU
-  std::string congestion = "cubic";
+  int maxseg = 0;                  // 0: from the path MTU
+  std::string congestion = "bbr";  // the README says why (What the figures say)
   bool reuseaddr = false;
   bool linger = false;
   int linger_s = 0;
