@@ -89,7 +89,7 @@ TEST_P(Lifecycle, RcvbufSetOnAnOpenConnection) {
   if (api().is_tou && taken > 2u * kRcvbuf + 16 * 1024) {
     // A window once offered is not taken back (RFC 9293 3.8.6.2.2), so only
     // what was advertised before the change matters.
-    GTEST_SKIP() << "tou differs: it offers its whole default receive buffer (1 MiB) from the "
+    GTEST_SKIP() << "tou differs: it offers its whole unsized receive buffer (4 MiB) from the "
                     "handshake on, which a later SO_RCVBUF cannot take back; Linux starts from a "
                     "small window and grows it only as the program reads (autotuning), so a "
                     "SO_RCVBUF set before the flood bounds it at once";
