@@ -1,6 +1,8 @@
 #include "preload/libc.hpp"
 
 #include <dlfcn.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -88,6 +90,30 @@ ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen
 }
 ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   TOU_CALL_NEXT(ssize_t, recvmsg, fd, msg, flags);
+}
+
+// write and writev carry warn_unused_result, which a template argument drops:
+// their pointer types are spelt out, and called as TOU_CALL_NEXT would.
+using WriteFn = ssize_t (*)(int, const void*, size_t);
+using WritevFn = ssize_t (*)(int, const iovec*, int);
+
+template <typename Fn, typename... Args>
+ssize_t call_next(std::atomic<Fn>& cached, const char* name, Args... args) {
+  Fn fn = next(cached, name);
+  if (fn == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return fn(args...);
+}
+
+ssize_t write(int fd, const void* buf, size_t n) {
+  static std::atomic<WriteFn> cached{nullptr};
+  return call_next(cached, "write", fd, buf, n);
+}
+ssize_t writev(int fd, const iovec* iov, int count) {
+  static std::atomic<WritevFn> cached{nullptr};
+  return call_next(cached, "writev", fd, iov, count);
 }
 
 #undef TOU_CALL_NEXT

@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 namespace tou::preload::libc {
 
@@ -27,5 +28,7 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags);
 ssize_t recv(int fd, void* buf, size_t n, int flags);
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen_t* len);
 ssize_t recvmsg(int fd, msghdr* msg, int flags);
+ssize_t write(int fd, const void* buf, size_t n);
+ssize_t writev(int fd, const iovec* iov, int count);
 
 }  // namespace tou::preload::libc

@@ -7,7 +7,9 @@
 // Nothing runs in a constructor: the settings are read, the C library's
 // functions resolved and tou's engine started on first use.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -111,6 +113,50 @@ int tou_connect_counted(int fd, const sockaddr* addr, socklen_t len) {
   return r;
 }
 
+// True when fd may be a tou socket (one load; route() confirms): the data
+// calls' fast path for every other descriptor.
+bool maybe_tou(int fd) {
+  return peek(fd) == FdKind::kTou && !inside_tou();
+}
+
+// A send on a tou socket: `call(flags)` with MSG_NOSIGNAL added, then the
+// error Linux's TCP would give. The pair only knows "closed" (EPIPE); a reset
+// or timeout not yet reported is that error, without SIGPIPE; only then EPIPE,
+// with SIGPIPE unless MSG_NOSIGNAL (sk_stream_error). The connection's error
+// is taken as SO_ERROR takes it, so it is reported once.
+template <typename Call>
+ssize_t send_exact(int fd, int flags, Call call) {
+  ssize_t r = call(flags | MSG_NOSIGNAL);
+  if (r >= 0) return r;
+  int err = errno;
+  if (err == EPIPE || err == ECONNRESET) {
+    int pending = 0;
+    socklen_t len = sizeof pending;
+    InsideTou inside;
+    if (tou_getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len) == 0 && pending != 0) {
+      count(Counter::kExactErrors);
+      return fail(pending);
+    }
+  }
+  if (err == EPIPE && (flags & MSG_NOSIGNAL) == 0) ::raise(SIGPIPE);
+  return fail(err);
+}
+
+// End-of-file on a tou socket may be an error in disguise (a timeout; the
+// pair reports a reset itself): as tou_recv, the connection's error first.
+ssize_t end_of_stream(int fd, const msghdr* msg) {
+  size_t want = 0;
+  for (size_t i = 0; i < msg->msg_iovlen; ++i) want += msg->msg_iov[i].iov_len;
+  if (want == 0) return 0;
+  int pending = 0;
+  socklen_t len = sizeof pending;
+  InsideTou inside;
+  if (tou_getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len) == 0 && pending != 0) {
+    return fail(pending);
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace tou::preload
 
@@ -120,6 +166,7 @@ using tou::preload::Counter;
 using tou::preload::debug_log;
 using tou::preload::decide_for_connect;
 using tou::preload::drop_pending;
+using tou::preload::end_of_stream;
 using tou::preload::fail;
 using tou::preload::FdKind;
 using tou::preload::forget;
@@ -128,11 +175,13 @@ using tou::preload::inside_tou;
 using tou::preload::InsideTou;
 using tou::preload::is_tcp;
 using tou::preload::matches;
+using tou::preload::maybe_tou;
 using tou::preload::move_high;
 using tou::preload::record_option;
 using tou::preload::remember;
 using tou::preload::route;
 using tou::preload::route_adopting;
+using tou::preload::send_exact;
 using tou::preload::set_option;
 using tou::preload::settle_on_kernel;
 using tou::preload::settle_on_tou;
@@ -321,10 +370,16 @@ int dup2(int fd, int fd2) __THROW {
   return dup3(fd, fd2, 0);
 }
 
-// Data calls: only flags and addresses that mean something else on a socket
-// pair need care; everything else goes straight to the C library.
+// Data calls. On a tou socket a send goes to the pair with MSG_NOSIGNAL and
+// a failure is made exact (send_exact); a recv goes through tou_recv
+// (MSG_PEEK | MSG_WAITALL waits, end-of-file that is an error). Everything
+// else goes straight to the C library: for other descriptors the only cost
+// is one load from the table.
 ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t len) {
-  if (addr == nullptr && (flags & MSG_OOB) == 0) return libc::sendto(fd, buf, n, flags, addr, len);
+  if (addr == nullptr && (flags & MSG_OOB) == 0) {
+    if (!maybe_tou(fd)) return libc::sendto(fd, buf, n, flags, addr, len);
+    return send_exact(fd, flags, [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
+  }
   FdKind kind = route(fd);
   if (kind == FdKind::kPending && addr != nullptr && (flags & MSG_FASTOPEN) != 0) {
     kind = decide_for_connect(fd, addr, len);
@@ -339,17 +394,35 @@ ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* add
     flags &= ~MSG_FASTOPEN;
   }
   // As Linux's TCP: a connected socket ignores the address.
-  return libc::sendto(fd, buf, n, flags, nullptr, 0);
+  return send_exact(fd, flags, [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
 }
 
 ssize_t send(int fd, const void* buf, size_t n, int flags) {
-  if ((flags & MSG_OOB) != 0 && route(fd) == FdKind::kTou) return fail(EOPNOTSUPP);
-  return libc::sendto(fd, buf, n, flags, nullptr, 0);
+  return sendto(fd, buf, n, flags, nullptr, 0);
+}
+
+// write() on a socket is send() without flags: on a tou socket it too must
+// fail with ECONNRESET (no SIGPIPE) once after a reset, where the pair says EPIPE.
+ssize_t write(int fd, const void* buf, size_t n) {
+  if (!maybe_tou(fd)) return libc::write(fd, buf, n);
+  ssize_t r = send_exact(fd, 0, [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
+  // A stale slot: the number is some other file now.
+  return r < 0 && errno == ENOTSOCK ? libc::write(fd, buf, n) : r;
+}
+
+ssize_t writev(int fd, const iovec* iov, int count) {
+  if (!maybe_tou(fd) || count < 0) return libc::writev(fd, iov, count);
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = static_cast<size_t>(count);
+  ssize_t r = send_exact(fd, 0, [&](int f) { return libc::sendmsg(fd, &msg, f); });
+  return r < 0 && errno == ENOTSOCK ? libc::writev(fd, iov, count) : r;
 }
 
 ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   if (msg == nullptr || (msg->msg_name == nullptr && (flags & MSG_OOB) == 0)) {
-    return libc::sendmsg(fd, msg, flags);
+    if (msg == nullptr || !maybe_tou(fd)) return libc::sendmsg(fd, msg, flags);
+    return send_exact(fd, flags, [&](int f) { return libc::sendmsg(fd, msg, f); });
   }
   FdKind kind = route(fd);
   if (kind == FdKind::kPending && msg->msg_name != nullptr && (flags & MSG_FASTOPEN) != 0) {
@@ -369,38 +442,40 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   msghdr unnamed = *msg;
   unnamed.msg_name = nullptr;
   unnamed.msg_namelen = 0;
-  return libc::sendmsg(fd, &unnamed, flags);
+  return send_exact(fd, flags, [&](int f) { return libc::sendmsg(fd, &unnamed, f); });
 }
 
 // MSG_OOB: tou has no urgent data; TCP then fails with EINVAL. A TCP socket
 // reports no source address (the pair would report its own AF_UNIX end).
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen_t* len) {
-  if ((addr == nullptr && (flags & MSG_OOB) == 0) || route(fd) != FdKind::kTou) {
-    return libc::recvfrom(fd, buf, n, flags, addr, len);
+  if (!maybe_tou(fd)) return libc::recvfrom(fd, buf, n, flags, addr, len);
+  if ((flags & MSG_OOB) != 0) {
+    return route(fd) == FdKind::kTou ? fail(EINVAL) : libc::recvfrom(fd, buf, n, flags, addr, len);
   }
-  if ((flags & MSG_OOB) != 0) return fail(EINVAL);
-  ssize_t r = libc::recvfrom(fd, buf, n, flags, nullptr, nullptr);
-  if (r >= 0 && len != nullptr) *len = 0;
+  ssize_t r;
+  {
+    InsideTou inside;
+    r = tou_recv(fd, buf, n, flags);
+  }
+  if (r >= 0 && addr != nullptr && len != nullptr) *len = 0;
   return r;
 }
 
 ssize_t recv(int fd, void* buf, size_t n, int flags) {
-  if ((flags & MSG_OOB) != 0 && route(fd) == FdKind::kTou) return fail(EINVAL);
-  return libc::recv(fd, buf, n, flags);
+  return recvfrom(fd, buf, n, flags, nullptr, nullptr);
 }
 
 ssize_t recvmsg(int fd, msghdr* msg, int flags) {
-  if (msg == nullptr || (msg->msg_name == nullptr && (flags & MSG_OOB) == 0) ||
-      route(fd) != FdKind::kTou) {
-    return libc::recvmsg(fd, msg, flags);
+  if (msg == nullptr || !maybe_tou(fd)) return libc::recvmsg(fd, msg, flags);
+  if ((flags & MSG_OOB) != 0) {
+    return route(fd) == FdKind::kTou ? fail(EINVAL) : libc::recvmsg(fd, msg, flags);
   }
-  if ((flags & MSG_OOB) != 0) return fail(EINVAL);
   void* name = msg->msg_name;
   msg->msg_name = nullptr;
   ssize_t r = libc::recvmsg(fd, msg, flags);
   msg->msg_name = name;
-  msg->msg_namelen = 0;
-  return r;
+  if (name != nullptr) msg->msg_namelen = 0;
+  return r == 0 ? end_of_stream(fd, msg) : r;
 }
 
 }  // extern "C"

@@ -72,14 +72,15 @@ void write_stats() {
   int n = std::snprintf(text, sizeof text,
                         "tou_sockets %llu\nkernel_sockets %llu\ntou_listens %llu\n"
                         "tou_connects %llu\ntou_accepts %llu\nbytes_sent %llu\n"
-                        "bytes_received %llu\n",
+                        "bytes_received %llu\nexact_errors %llu\n",
                         static_cast<unsigned long long>(get(Counter::kTouSockets)),
                         static_cast<unsigned long long>(get(Counter::kKernelSockets)),
                         static_cast<unsigned long long>(get(Counter::kListens)),
                         static_cast<unsigned long long>(get(Counter::kConnects)),
                         static_cast<unsigned long long>(get(Counter::kAccepts)),
                         static_cast<unsigned long long>(bytes_sent.load()),
-                        static_cast<unsigned long long>(bytes_received.load()));
+                        static_cast<unsigned long long>(bytes_received.load()),
+                        static_cast<unsigned long long>(get(Counter::kExactErrors)));
   // Written aside and renamed, so that a reader never sees half a file.
   char temp[540];
   std::snprintf(temp, sizeof temp, "%s.tmp%ld", name, static_cast<long>(::gettid()));

@@ -18,7 +18,15 @@
 
 namespace tou::preload {
 
-enum class Counter { kTouSockets, kKernelSockets, kListens, kConnects, kAccepts, kCount };
+enum class Counter {
+  kTouSockets,
+  kKernelSockets,
+  kListens,
+  kConnects,
+  kAccepts,
+  kExactErrors,  // a send's EPIPE from the pair reported as the connection's error
+  kCount
+};
 
 void count(Counter c);
 // Starts counting connections' payload (with TOU_STATS; count(kTouSockets) calls it).

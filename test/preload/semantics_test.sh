@@ -3,14 +3,15 @@
 # module under tou-run): descriptor kinds left alone, dup/dup2/close, options
 # ignored or refused as TCP would, TCP_INFO in Linux's layout, MSG_OOB,
 # MSG_FASTOPEN, sendto/recvfrom addresses, sendfile, refused non-blocking
-# connects, IPv6.
+# connects, a reset reported once (write() included), MSG_PEEK | MSG_WAITALL,
+# SO_RCVBUF, IPv6.
 source "$(dirname "$0")/../tools/lib.sh"
 need_preload
 need_programs python3
 python=$(command -v /usr/bin/python3 || command -v python3)
 
 cat >"$WORK/semantics.py" <<'PY'
-import errno, os, select, socket, struct, time
+import errno, os, select, signal, socket, struct, threading, time
 
 def expect_errno(code, fn, *args):
     try:
@@ -158,6 +159,88 @@ while chunk := server.recv(65536):
     got += chunk
 assert sent == len(blob) and bytes(got) == blob, (sent, len(got))
 for x in (client, server, listener):
+    x.close()
+
+# A reset, as Linux's TCP reports it: a plain write() fails with ECONNRESET
+# once and raises no SIGPIPE, then writes fail with EPIPE (and SIGPIPE) and
+# reads give end-of-file. SIGPIPE is blocked, so that a raised one stays pending.
+def reset_by_peer():
+    listener, client, server = pair()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    server.close()
+    p = select.poll()
+    p.register(client, select.POLLIN)
+    assert p.poll(20000), "no reset within 20 s"
+    listener.close()
+    return client
+
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE])
+client = reset_by_peer()
+expect_errno(errno.ECONNRESET, os.write, client.fileno(), b"x")
+assert signal.SIGPIPE not in signal.sigpending(), "SIGPIPE with ECONNRESET"
+expect_errno(errno.EPIPE, os.write, client.fileno(), b"x")
+assert signal.SIGPIPE in signal.sigpending(), "no SIGPIPE with EPIPE"
+signal.sigwait([signal.SIGPIPE])
+assert client.recv(10) == b"", "reported once"
+client.close()
+client = reset_by_peer()
+expect_errno(errno.ECONNRESET, client.send, b"x", socket.MSG_NOSIGNAL)
+expect_errno(errno.EPIPE, client.send, b"x", socket.MSG_NOSIGNAL)
+assert signal.SIGPIPE not in signal.sigpending(), "SIGPIPE despite MSG_NOSIGNAL"
+assert client.recv(10) == b""
+client.close()
+client = reset_by_peer()
+expect_errno(errno.ECONNRESET, client.recv, 10)
+assert client.recv(10) == b"", "reported once"
+expect_errno(errno.EPIPE, os.writev, client.fileno(), [b"x", b"y"])
+signal.sigwait([signal.SIGPIPE])
+client.close()
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGPIPE])
+
+# recv(MSG_PEEK | MSG_WAITALL) waits for the whole length, as TCP does (the
+# pair alone would return the 500 bytes queued first), and consumes nothing.
+# Blocking without a timeout: python makes a socket with a timeout non-blocking.
+listener, client, server = pair()
+server.setblocking(True)
+client.sendall(b"a" * 500)
+later = threading.Timer(0.3, lambda: client.sendall(b"b" * 1000))
+later.start()
+peeked = server.recv(1500, socket.MSG_PEEK | socket.MSG_WAITALL)
+later.join()
+assert peeked == b"a" * 500 + b"b" * 1000, len(peeked)
+assert server.recv(1500, socket.MSG_WAITALL) == peeked
+for x in (client, server, listener):
+    x.close()
+
+# SO_RCVBUF bounds what is acknowledged and not read (Linux's doubled value
+# allows twice the value): a flood that nobody reads stalls there.
+RCVBUF = 64 * 1024
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+reader = socket.socket()
+reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+reader.connect(listener.getsockname())
+writer, _ = listener.accept()
+writer.setblocking(False)
+def received():
+    info = reader.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    return struct.unpack_from("Q", info, 128)[0]
+last, still, chunk = -1, 0, b"f" * 65536
+for _ in range(400):  # at most about 20 s
+    try:
+        while True:
+            writer.send(chunk)
+    except BlockingIOError:
+        pass
+    now = received()
+    still = still + 1 if now == last else 0
+    last = now
+    if still >= 10 and now > 0:
+        break
+    time.sleep(0.05)
+assert RCVBUF // 2 <= last <= 2 * RCVBUF + 16 * 1024, f"{last} bytes acknowledged unread"
+for x in (reader, writer, listener):
     x.close()
 
 # IPv6.
