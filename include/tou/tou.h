@@ -148,8 +148,9 @@ TOU_API int tou_connect(int fd, const struct sockaddr* addr, socklen_t addrlen);
 
 /*
  * tou_shutdown: SHUT_WR sends FIN after the queued data and keeps reading;
- * SHUT_RD makes reads return 0; SHUT_RDWR both. The same as shutdown(2) on
- * the descriptor.
+ * SHUT_RD makes reads return 0 at once when nothing is queued, and sends
+ * nothing: as on Linux, bytes that arrive later are still queued and
+ * tou_recv returns them (a plain read() gives end-of-file); SHUT_RDWR both.
  * Errors: EBADF, ENOTSOCK, EINVAL (how), ENOTCONN.
  */
 TOU_API int tou_shutdown(int fd, int how);

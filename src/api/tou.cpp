@@ -310,6 +310,16 @@ ssize_t tou_recv(int fd, void* buf, size_t len, int flags) {
   }
   ssize_t n = ::recv(fd, buf, len, flags);
   if (n > 0 || (n == 0 && len == 0)) return n;
+  if (n == 0) {
+    // After shutdown(SHUT_RD) the pair reads end-of-file; bytes that arrived
+    // since wait in the engine, and TCP returns them (tcp_recvmsg reads its
+    // queue before it looks at RCV_SHUTDOWN).
+    Target t;
+    if (identify(fd, t) == 0 && t.local) {
+      size_t held = engine::socket_read_held(t.ino, buf, len, (flags & MSG_PEEK) != 0);
+      if (held > 0) return static_cast<ssize_t>(held);
+    }
+  }
   int err = n < 0 ? errno : 0;
   if (n == 0 || err == ECONNRESET) {
     // End-of-file may be a reset or a timeout in disguise: ask the engine

@@ -367,7 +367,11 @@ bool StreamBridge::push(Connection& core, Instant now) {
   // what the pair does not take stays in the core (and out of the window).
   while (core.readable() > 0) {
     if (app_read_shut_) {
-      core.recv_consume(now, core.readable());  // the program will never read them
+      // SHUT_RD: Linux's TCP still queues what arrives and recv() returns it
+      // (Engine::read_held), the window closing as it fills. Once the program
+      // is gone, nobody will read them.
+      if (!app_hup_) break;
+      core.recv_consume(now, core.readable());
       moved = true;
       break;
     }
@@ -392,7 +396,7 @@ bool StreamBridge::push(Connection& core, Instant now) {
       writable_ = false;
       break;
     }
-    // EPIPE: the program shut its read side (or is gone): drop what it will never read.
+    // EPIPE: the program shut its read side, or is gone.
     app_read_shut_ = true;
   }
   if (!eof_sent_ && core.read_eof()) {

@@ -143,6 +143,9 @@ class StreamBridge {
   bool app_closed() const { return app_eof_ && app_hup_; }  // no holder can use it any more
   bool app_reset() const { return app_reset_; }             // closed with unread data
   bool app_hung_up() const { return app_hup_; }
+  // The program shut its read side (SHUT_RD): received bytes stay in the core
+  // (Engine::read_held) until it closes.
+  bool app_read_shut() const { return app_read_shut_; }
   bool eof_sent() const { return eof_sent_; }
   // The pair refused bytes (EAGAIN): the engine should ask for EPOLLOUT. It
   // does not otherwise, so that the program's reads do not wake it.
@@ -196,7 +199,7 @@ class StreamBridge {
   bool app_eof_ = false;
   bool app_hup_ = false;
   bool app_reset_ = false;
-  bool app_read_shut_ = false;  // the program shut its read side: discard
+  bool app_read_shut_ = false;  // the program shut its read side (or is gone)
   bool eof_sent_ = false;
   bool writes_refused_ = false;
 };

@@ -113,6 +113,11 @@ class Engine final : SendBatch::ErrorSink {
   // too, see Tombstone::error_in_pair); 0 when there is none or the socket is
   // unknown.
   int take_error(int fd, ino_t ino);
+  // After the program shut its read side (SHUT_RD) the pair takes no more
+  // bytes; what arrives later waits in the core, as Linux's TCP still queues
+  // it, and tou_recv reads it from here (MSG_PEEK: without consuming). The
+  // bytes copied; 0 when there are none or the read side is not shut.
+  size_t read_held(ino_t ino, void* buf, size_t len, bool peek);
   // True when the socket is one of this engine's listeners / connections (or was).
   bool is_listener(ino_t ino);
   bool knows(ino_t ino);

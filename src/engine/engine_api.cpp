@@ -352,6 +352,27 @@ int Engine::take_error(int fd, ino_t ino) {
   return 0;
 }
 
+size_t Engine::read_held(ino_t ino, void* buf, size_t len, bool peek) {
+  std::lock_guard g(mu_);
+  Stream* s = find_stream(ino);
+  if (s == nullptr || !s->core || !s->bridge.app_read_shut()) return 0;
+  Connection& c = *s->core;
+  size_t n = 0;
+  for (std::span<const uint8_t> span : c.recv_spans()) {
+    size_t take = std::min(span.size(), len - n);
+    if (take == 0) continue;  // an empty span may have no data pointer
+    std::memcpy(static_cast<uint8_t*>(buf) + n, span.data(), take);
+    n += take;
+  }
+  if (peek || n == 0) return n;
+  now_ = tick();
+  c.recv_consume(now_, n);
+  // The I/O thread sends the window update.
+  mark_dirty(*s);
+  loop_.wake();
+  return n;
+}
+
 bool Engine::is_listener(ino_t ino) {
   std::lock_guard g(mu_);
   if (find_listener(ino) != nullptr) return true;

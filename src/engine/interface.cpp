@@ -70,6 +70,11 @@ int socket_take_error(int fd, ino_t ino) {
   return e != nullptr ? e->take_error(fd, ino) : 0;
 }
 
+size_t socket_read_held(ino_t ino, void* buf, size_t len, bool peek) {
+  Engine* e = serving(ino);
+  return e != nullptr ? e->read_held(ino, buf, len, peek) : 0;
+}
+
 bool socket_is_listener(ino_t ino) {
   Engine* e = serving(ino);
   return e != nullptr && e->is_listener(ino);

@@ -60,6 +60,9 @@ int socket_get_option(int fd, ino_t ino, int level, int name, void* value, sockl
 // The exact error of a connection that failed (ECONNRESET, ETIMEDOUT, ...),
 // reported once, whichever call reports it first; 0 when there is none.
 int socket_take_error(int fd, ino_t ino);
+// Bytes that arrived after the program's shutdown(SHUT_RD), which the pair
+// no longer takes (Engine::read_held); 0 when none.
+size_t socket_read_held(ino_t ino, void* buf, size_t len, bool peek);
 bool socket_is_listener(ino_t ino);
 // Connecting or connected (or its connection ended).
 bool socket_has_connection(ino_t ino);
