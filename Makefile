@@ -68,15 +68,17 @@ asan: deps
 	cd $(BUILD)-asan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer where there are threads: the engine's I/O thread against the
-# API's callers, i.e. the integration tests (engine, API, fd bridge, fork; a
-# test that cannot run under TSan reports SKIPPED with its reason). The unit,
-# script and simulator tests are single-threaded; the preload suite drives
-# uninstrumented programs, which cannot take TSan's runtime (make asan runs it).
+# API's callers, i.e. the integration tests (engine, API, fd bridge; a test
+# that cannot run under TSan reports SKIPPED with its reason), and the shim
+# inside an instrumented threaded program (preload.shim_threads, under the
+# TSan build's tou-run). The unit, script and simulator tests are
+# single-threaded; the preload scripts drive uninstrumented programs, which
+# cannot take TSan's runtime (make asan runs them).
 tsan: deps
 	cmake -S . -B $(BUILD)-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTOU_SANITIZE=thread \
 	  -DTOU_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(BUILD)-tsan -j $(JOBS) --target tou_integration_tests
-	cd $(BUILD)-tsan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS) -L integration
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target tou_integration_tests tou_shim_threads
+	cd $(BUILD)-tsan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS) -L 'integration|shim'
 
 # Connect / transfer / close churn through tou-netem with random impairments,
 # under AddressSanitizer, for SOAK_SECONDS: every transfer byte-exact, no

@@ -21,8 +21,8 @@
 namespace tou_test {
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitizedFork = true;  // see fork_test.cpp
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizedFork = true;  // TSan only: see fork_test.cpp
 #else
 constexpr bool kSanitizedFork = false;
 #endif
