@@ -22,9 +22,9 @@ namespace tou_test {
 namespace {
 
 #if defined(__SANITIZE_THREAD__)
-constexpr bool kSanitizedFork = true;  // TSan only: see fork_test.cpp
+constexpr bool kTsanExitFork = true;  // see fork_test.cpp
 #else
-constexpr bool kSanitizedFork = false;
+constexpr bool kTsanExitFork = false;
 #endif
 
 using Clock = std::chrono::steady_clock;
@@ -93,7 +93,8 @@ pid_t fork_client(uint16_t port) {
 class Exit : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (kSanitizedFork) GTEST_SKIP() << "fork children with engines: see fork_test.cpp";
+    if (kTsanExitFork)
+      GTEST_SKIP() << "ThreadSanitizer and the lingering process: see fork_test.cpp";
     ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   }
   void TearDown() override {
