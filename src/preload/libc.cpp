@@ -92,10 +92,13 @@ ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   TOU_CALL_NEXT(ssize_t, recvmsg, fd, msg, flags);
 }
 
-// write and writev carry warn_unused_result, which a template argument drops:
-// their pointer types are spelt out, and called as TOU_CALL_NEXT would.
+// read, write and their kin carry warn_unused_result, which a template
+// argument drops: their pointer types are spelt out, and called as
+// TOU_CALL_NEXT would.
 using WriteFn = ssize_t (*)(int, const void*, size_t);
 using WritevFn = ssize_t (*)(int, const iovec*, int);
+using ReadFn = ssize_t (*)(int, void*, size_t);
+using ReadChkFn = ssize_t (*)(int, void*, size_t, size_t);
 
 template <typename Fn, typename... Args>
 ssize_t call_next(std::atomic<Fn>& cached, const char* name, Args... args) {
@@ -114,6 +117,18 @@ ssize_t write(int fd, const void* buf, size_t n) {
 ssize_t writev(int fd, const iovec* iov, int count) {
   static std::atomic<WritevFn> cached{nullptr};
   return call_next(cached, "writev", fd, iov, count);
+}
+ssize_t read(int fd, void* buf, size_t n) {
+  static std::atomic<ReadFn> cached{nullptr};
+  return call_next(cached, "read", fd, buf, n);
+}
+ssize_t readv(int fd, const iovec* iov, int count) {
+  static std::atomic<WritevFn> cached{nullptr};
+  return call_next(cached, "readv", fd, iov, count);
+}
+ssize_t read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  static std::atomic<ReadChkFn> cached{nullptr};
+  return call_next(cached, "__read_chk", fd, buf, n, buflen);
 }
 
 #undef TOU_CALL_NEXT

@@ -30,5 +30,8 @@ ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen
 ssize_t recvmsg(int fd, msghdr* msg, int flags);
 ssize_t write(int fd, const void* buf, size_t n);
 ssize_t writev(int fd, const iovec* iov, int count);
+ssize_t read(int fd, void* buf, size_t n);
+ssize_t readv(int fd, const iovec* iov, int count);
+ssize_t read_chk(int fd, void* buf, size_t n, size_t buflen);  // glibc's __read_chk
 
 }  // namespace tou::preload::libc

@@ -142,6 +142,19 @@ ssize_t send_exact(int fd, int flags, Call call) {
   return fail(err);
 }
 
+// read() found end-of-file on what may be a tou socket: tou_recv tells
+// whether bytes came after SHUT_RD (the pair takes none) or the end is an
+// error (a timeout). A number that is no tou socket any more (a stale slot:
+// ENOTSOCK) or nothing more: end-of-file.
+ssize_t read_at_end(int fd, void* buf, size_t n) {
+  int saved = errno;
+  InsideTou inside;
+  ssize_t r = tou_recv(fd, buf, n, MSG_DONTWAIT);
+  if (r > 0 || (r < 0 && errno != ENOTSOCK && errno != EAGAIN && errno != EWOULDBLOCK)) return r;
+  errno = saved;
+  return 0;
+}
+
 // End-of-file on a tou socket may be an error in disguise (a timeout; the
 // pair reports a reset itself): as tou_recv, the connection's error first.
 ssize_t end_of_stream(int fd, const msghdr* msg) {
@@ -177,6 +190,7 @@ using tou::preload::is_tcp;
 using tou::preload::matches;
 using tou::preload::maybe_tou;
 using tou::preload::move_high;
+using tou::preload::read_at_end;
 using tou::preload::record_option;
 using tou::preload::remember;
 using tou::preload::route;
@@ -443,6 +457,28 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   unnamed.msg_name = nullptr;
   unnamed.msg_namelen = 0;
   return send_exact(fd, flags, [&](int f) { return libc::sendmsg(fd, &unnamed, f); });
+}
+
+// read() on a socket is recv() without flags. The pair answers; only at its
+// end-of-file does a tou socket need a second look (read_at_end).
+ssize_t read(int fd, void* buf, size_t n) {
+  ssize_t r = libc::read(fd, buf, n);
+  return r == 0 && n > 0 && maybe_tou(fd) ? read_at_end(fd, buf, n) : r;
+}
+
+// glibc's _FORTIFY_SOURCE spelling of read().
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  ssize_t r = libc::read_chk(fd, buf, n, buflen);
+  return r == 0 && n > 0 && maybe_tou(fd) ? read_at_end(fd, buf, n) : r;
+}
+
+ssize_t readv(int fd, const iovec* iov, int count) {
+  ssize_t r = libc::readv(fd, iov, count);
+  if (r != 0 || count <= 0 || !maybe_tou(fd)) return r;
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = static_cast<size_t>(count);
+  return end_of_stream(fd, &msg);
 }
 
 // MSG_OOB: tou has no urgent data; TCP then fails with EINVAL. A TCP socket

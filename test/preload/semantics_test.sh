@@ -4,7 +4,7 @@
 # ignored or refused as TCP would, TCP_INFO in Linux's layout, MSG_OOB,
 # MSG_FASTOPEN, sendto/recvfrom addresses, sendfile, refused non-blocking
 # connects, a reset reported once (write() included), MSG_PEEK | MSG_WAITALL,
-# SO_RCVBUF, IPv6.
+# bytes after SHUT_RD, SO_RCVBUF, IPv6.
 source "$(dirname "$0")/../tools/lib.sh"
 need_preload
 need_programs python3
@@ -209,6 +209,29 @@ peeked = server.recv(1500, socket.MSG_PEEK | socket.MSG_WAITALL)
 later.join()
 assert peeked == b"a" * 500 + b"b" * 1000, len(peeked)
 assert server.recv(1500, socket.MSG_WAITALL) == peeked
+for x in (client, server, listener):
+    x.close()
+
+# shutdown(SHUT_RD): end-of-file at once, yet bytes that arrive later are
+# queued and read (read() and recv() alike), as Linux's TCP does.
+listener, client, server = pair()
+server.shutdown(socket.SHUT_RD)
+assert os.read(server.fileno(), 10) == b"", "end-of-file at once"
+client.sendall(b"late")
+for _ in range(1000):  # up to 10 s for the bytes to reach the engine
+    if struct.unpack_from("Q", server.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232), 128)[0] >= 4:
+        break
+    time.sleep(0.01)
+assert os.read(server.fileno(), 10) == b"late"
+client.sendall(b"more")
+for _ in range(1000):
+    if struct.unpack_from("Q", server.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232), 128)[0] >= 8:
+        break
+    time.sleep(0.01)
+assert server.recv(10, socket.MSG_PEEK) == b"more" and server.recv(10) == b"more"
+assert server.recv(10) == b"" and os.read(server.fileno(), 10) == b""
+server.sendall(b"ok")
+assert client.recv(10) == b"ok", "the write side is open"
 for x in (client, server, listener):
     x.close()
 
