@@ -237,6 +237,7 @@ class Connection {
   void apply_peer_syn_options(const SegmentHeader& syn);
   void send_challenge_ack(Instant now);
   void ack_unacceptable(Instant now, const Segment& seg);
+  void note_dsack_below_rcv_nxt(const Segment& seg);
 
   // Output (connection_output.cpp).
   size_t emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t flags, size_t payload_offset,

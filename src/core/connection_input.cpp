@@ -214,6 +214,10 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
       !(h.has(flags::kSyn) && state_ == TcpState::kSynReceived)) {
     ++stats_.dropped_paws;
     ack_unacceptable(now, seg);
+    // A retransmission that a reordering path delivered after newer segments fails PAWS;
+    // its data below RCV.NXT is still a duplicate to report (RFC 2883 4.1.1, as Linux's
+    // tcp_send_dupack), or the sender never learns its retransmission was spurious.
+    note_dsack_below_rcv_nxt(seg);
     return;
   }
 
@@ -221,11 +225,7 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
   if (!segment_acceptable(seg)) {
     ++stats_.dropped_unacceptable;
     if (!h.has(flags::kRst)) ack_unacceptable(now, seg);
-    // RFC 2883 4.1.1: data wholly below RCV.NXT is a duplicate; report it as a D-SACK.
-    if (sack_ok_ && !seg.payload.empty() && !h.has(flags::kRst) && h.seq < rcv_.nxt) {
-      const SeqNum end = h.seq + static_cast<uint32_t>(seg.payload.size());
-      rcv_.dsack = SackBlock{h.seq, seq_min(end, rcv_.nxt)};
-    }
+    if (!h.has(flags::kRst)) note_dsack_below_rcv_nxt(seg);
     if (state_ == TcpState::kTimeWait && h.has(flags::kFin)) {
       timers_.time_wait = now + 2 * config_.msl;  // RFC 9293 3.10.7.4: restart 2 MSL
     }
@@ -267,6 +267,14 @@ void Connection::input_synchronized(Instant now, const Segment& seg) {
   if (state_ == TcpState::kClosed) return;
   // eighth: FIN.
   process_fin(now, seg);
+}
+
+// RFC 2883 4.1.1: data below RCV.NXT is a duplicate; report it as a D-SACK.
+void Connection::note_dsack_below_rcv_nxt(const Segment& seg) {
+  const SeqNum seq = seg.header.seq;
+  if (!sack_ok_ || seg.payload.empty() || !(seq < rcv_.nxt)) return;
+  const SeqNum end = seq + static_cast<uint32_t>(seg.payload.size());
+  rcv_.dsack = SackBlock{seq, seq_min(end, rcv_.nxt)};
 }
 
 // RFC 9293 3.10.7.4 first check, the four cases of the acceptability test,
@@ -467,7 +475,10 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
                .app_limited = app_limited,
                .was_in_recovery = was_in_recovery,
                .recovery_ended = recovery_ended,
-               .rtt = rtt_sample});
+               .rtt = rtt_sample,
+               .ts_ecr = ts_ok_ && h.options.timestamps && h.options.timestamps->echo_reply != 0
+                             ? std::optional<uint32_t>(h.options.timestamps->echo_reply)
+                             : std::nullopt});
 
   // Our FIN acknowledged: state changes (RFC 9293 3.10.7.4 fifth, per state).
   bool fin_acked = snd_.fin_sent && snd_.una == snd_.fin_seq + 1;

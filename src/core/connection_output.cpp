@@ -195,7 +195,7 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   ++stats_.retransmitted_segments;
   stats_.bytes_retransmitted += payload_len;
   rec_.sent.on_retransmitted(*i, now);
-  if (rec_.undo_marker) ++rec_.undo_retrans;  // RFC 3708: one more to be D-SACKed
+  rec_.on_retransmission_sent(ts_ok_ ? std::optional<uint32_t>(ts_now(now)) : std::nullopt);
   rec_.cc->on_sent(now, static_cast<uint32_t>(payload_len), bytes_in_pipe());
   // RFC 6298 (5.1) counts from the oldest outstanding transmission; as Linux's
   // tcp_xmit_retransmit_queue does, a new transmission of SND.UNA's segment restarts

@@ -50,6 +50,24 @@ TEST(Dsack, DuplicateAboveRcvNxtIsFollowedByItsBlock_RFC2883_4_1_2) {
   EXPECT_EQ(t.conn().stats().dsacks_sent, 1u);
 }
 
+// A retransmission that a reordering path delivers after newer segments carries an older
+// TSval than TS.Recent: PAWS drops it (RFC 7323 5.3), and its data, below RCV.NXT, is still
+// reported as a duplicate (as Linux's tcp_send_dupack), or the sender never learns that
+// its retransmission was spurious and never undoes the reduction.
+TEST(Dsack, DuplicateDroppedByPawsIsStillReported_RFC2883_4_1_1) {
+  ConnectionConfig c = sack_config();
+  c.timestamps = true;
+  ScriptTest t(c);
+  t.establish_active(seg().sack_ok().ts(1000, 1));
+  t.inject(peer_data(5001, 1000).ts(1010, 1));
+  t.inject(peer_data(6001, 1000).ts(1020, 1));
+  t.expect(seg().ack_flag().ack(7001), "every second segment");
+  t.inject(peer_data(5001, 1000).ts(1005, 1));  // older than TS.Recent (1010)
+  EXPECT_EQ(t.conn().stats().dropped_paws, 1u);
+  t.expect(seg().ack_flag().seq(1001).ack(7001).sack(5001, 6001), "D-SACK of the duplicate");
+  EXPECT_EQ(t.conn().stats().dsacks_sent, 1u);
+}
+
 // For every controller: a fast retransmit caused by reordering is undone once the
 // retransmission is reported as a duplicate.
 class SpuriousUndo : public ::testing::TestWithParam<std::string> {};
@@ -103,6 +121,74 @@ TEST_P(SpuriousUndo, AReductionWithARetransmissionNotDsackedStays_RFC3708) {
   EXPECT_EQ(t.conn().stats().dsacks_received, 1u);
   EXPECT_EQ(t.conn().stats().spurious_undos, 0u);
   EXPECT_LT(t.conn().info().cwnd, before);
+}
+
+// RFC 3522 (Eifel detection), as Linux's tcp_try_undo_recovery: the ACK that ends the
+// recovery echoes the TSval of the original, older than the retransmission's, so the
+// original filled the hole and the reduction is undone at once, without waiting for a
+// D-SACK (which a reordered retransmission may never earn). An echo of the
+// retransmission's TSval undoes nothing.
+uint32_t tsval_of(const Captured& c) {
+  return c.h.options.timestamps ? c.h.options.timestamps->value : 0;
+}
+
+struct EifelRun {
+  uint32_t cwnd_before = 0;
+  uint32_t original_ts = 0;
+  uint32_t retransmission_ts = 0;
+};
+
+EifelRun start_eifel_recovery(ScriptTest& t) {
+  EifelRun r;
+  t.establish_active(seg().sack_ok().ts(1000, 1));
+  t.at_ms(10);
+  t.app_send(5 * 1448);  // 1448-byte segments beside timestamps: 1001 .. 8241; 1001 is delayed
+  r.original_ts = tsval_of(t.take());
+  for (int i = 0; i < 4; ++i) t.take();
+  r.cwnd_before = t.conn().info().cwnd;
+  t.at_ms(50);
+  t.inject(seg().seq(5001).ack(1001).win(65535).sack(2449, 8241).ts(1050, r.original_ts));
+  Captured rx = t.take();
+  EXPECT_EQ(rx.h.seq, SeqNum(1001)) << rx.str();
+  r.retransmission_ts = tsval_of(rx);
+  EXPECT_LT(r.original_ts, r.retransmission_ts);
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 1u);
+  EXPECT_LT(t.conn().info().cwnd, r.cwnd_before);
+  return r;
+}
+
+ConnectionConfig timestamps_config(const std::string& cc) {
+  ConnectionConfig c = sack_config();
+  c.timestamps = true;
+  c.congestion_control = cc;
+  return c;
+}
+
+TEST_P(SpuriousUndo, FullAckEchoingTheOriginalRestoresTheWindow_RFC3522) {
+  ScriptTest t(timestamps_config(GetParam()));
+  const EifelRun r = start_eifel_recovery(t);
+  t.at_ms(55);
+  t.inject(seg().seq(5001).ack(8241).win(65535).ts(1055, r.original_ts));
+  EXPECT_EQ(t.conn().stats().spurious_undos, 1u);
+  EXPECT_EQ(t.conn().stats().spurious_undos_by_timestamp, 1u);
+  EXPECT_GE(t.conn().info().cwnd, r.cwnd_before) << "the reduction is undone";
+  EXPECT_FALSE(t.conn().info().in_recovery);
+  // The retransmission's D-SACK that follows undoes nothing more.
+  t.at_ms(60);
+  t.inject(seg().seq(5001).ack(8241).win(65535).sack(1001, 2449).ts(1060, r.retransmission_ts));
+  EXPECT_EQ(t.conn().stats().spurious_undos, 1u);
+}
+
+TEST_P(SpuriousUndo, FullAckEchoingTheRetransmissionKeepsTheReduction_RFC3522) {
+  ScriptTest t(timestamps_config(GetParam()));
+  const EifelRun r = start_eifel_recovery(t);
+  t.at_ms(55);
+  t.inject(seg().seq(5001).ack(8241).win(65535).ts(1055, r.retransmission_ts));
+  EXPECT_FALSE(t.conn().info().in_recovery);
+  EXPECT_EQ(t.conn().stats().spurious_undos, 0u);
+  EXPECT_EQ(t.conn().stats().spurious_undos_by_timestamp, 0u);
+  // (Loss-based controllers keep the reduced window; BBR's comes from its model.)
+  if (GetParam() != "bbr") EXPECT_LT(t.conn().info().cwnd, r.cwnd_before);
 }
 
 // RFC 8985 6.2 step 4: after a D-SACK, reo_wnd = min(2 * min_RTT / 4, SRTT).

@@ -53,7 +53,18 @@ void LossRecovery::on_ack(const AckInput& in) {
   if (loss.recovery_started) {
     cc->on_congestion_event(in.now, static_cast<uint32_t>(l_.snd.nxt - l_.snd.una));
   }
-  if (in.recovery_ended) cc->on_recovery_end(in.now);
+  if (!in.recovery_ended) return;
+  cc->on_recovery_end(in.now);
+  // RFC 3522 3.2 (as Linux's tcp_try_undo_recovery with tcp_packet_delayed): the ACK that
+  // ends the recovery echoes a TSval older than the first retransmission, so an original
+  // filled the last hole: the reduction was reordering taken for loss. (D-SACKs of the
+  // retransmissions would tell the same later, or never, if one of them is reordered in
+  // turn and the next recovery starts first.)
+  if (undo_marker && undo_tsval && in.ts_ecr &&
+      static_cast<int32_t>(*in.ts_ecr - *undo_tsval) < 0) {
+    ++l_.stats.spurious_undos_by_timestamp;
+    undo_congestion_event(in.now);
+  }
 }
 
 uint32_t LossRecovery::bytes_in_pipe() const {
@@ -147,6 +158,13 @@ void LossRecovery::undo_congestion_event(Instant now) {
 void LossRecovery::start_undo_episode() {
   undo_marker = l_.snd.una;
   undo_retrans = 0;
+  undo_tsval.reset();
+}
+
+void LossRecovery::on_retransmission_sent(std::optional<uint32_t> tsval) {
+  if (!undo_marker) return;
+  ++undo_retrans;
+  if (!undo_tsval) undo_tsval = tsval;
 }
 
 bool LossRecovery::maybe_enter_recovery() {

@@ -69,8 +69,9 @@ class LossRecovery {
     uint32_t flight_before = 0;  // FlightSize before this ACK
     bool app_limited = false;    // RFC 7661 spirit: not cwnd-limited
     bool was_in_recovery = false;
-    bool recovery_ended = false;  // on_snd_una_advanced() said so
-    std::optional<Duration> rtt;  // this ACK's RTT sample
+    bool recovery_ended = false;     // on_snd_una_advanced() said so
+    std::optional<Duration> rtt;     // this ACK's RTT sample
+    std::optional<uint32_t> ts_ecr;  // the ACK's TSecr, when timestamps are on (RFC 7323)
   };
   void on_ack(const AckInput& in);
 
@@ -78,6 +79,9 @@ class LossRecovery {
   void on_reorder_timer(Instant now, uint32_t flight_size);
   // RFC 3708 / RFC 2883: a window reduction begins an episode whose retransmissions count.
   void start_undo_episode();
+  // A retransmission left, with our TSval when timestamps are on: one more to be
+  // D-SACKed (RFC 3708), and the first one's TSval for RFC 3522.
+  void on_retransmission_sent(std::optional<uint32_t> tsval);
   // RFC 6675 4 SetPipe(), with RFC 6582 3.2 step 4 without SACK.
   uint32_t bytes_in_pipe() const;
 
@@ -102,6 +106,10 @@ class LossRecovery {
   // from undo_marker (SND.UNA when it began), and its retransmissions not yet D-SACKed.
   std::optional<SeqNum> undo_marker;
   int undo_retrans = 0;
+  // RFC 3522 (Eifel detection, Linux's retrans_stamp): our TSval on the episode's first
+  // retransmission. An ACK that ends the recovery echoing an older TSval was caused by
+  // an original, not by a retransmission: the recovery was spurious.
+  std::optional<uint32_t> undo_tsval;
   // RFC 8985 6.2 step 4: reo_wnd = min(reo_wnd_mult * min_RTT / 4, SRTT), the multiplier
   // grown by D-SACKs (once per round trip) and kept for reo_wnd_persist recoveries.
   int reo_wnd_mult = 1;
