@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/receive_buffer.hpp"
@@ -48,22 +49,27 @@ void BM_ReceiveBufferReordered(benchmark::State& state) {
 }
 BENCHMARK(BM_ReceiveBufferReordered);
 
+// A flight of full segments, each sent `gap` after the previous one.
+struct Flight {
+  SentQueue q;
+  SeqNum seq{0xfff00000u};
+  Instant now = kTimeZero;
+  void send(Duration gap) {
+    now += gap;
+    q.on_sent(seq, kSegment, now, false, false);
+    seq += kSegment;
+  }
+};
+
 // One segment sent and one acknowledged per iteration, with state.range(0)
 // segments in flight.
 void BM_SentQueueSendAck(benchmark::State& state) {
   const auto flight = static_cast<uint32_t>(state.range(0));
-  SentQueue q;
-  SeqNum seq(0xfff00000u);
-  Instant now = kTimeZero;
-  for (uint32_t i = 0; i < flight; ++i) {
-    q.on_sent(seq, kSegment, now, false, false);
-    seq += kSegment;
-  }
+  Flight f;
+  for (uint32_t i = 0; i < flight; ++i) f.send(0us);
   for (auto _ : state) {
-    now += 1us;
-    q.on_sent(seq, kSegment, now, false, false);
-    seq += kSegment;
-    benchmark::DoNotOptimize(q.on_cumulative_ack(q.front().end()));
+    f.send(1us);
+    benchmark::DoNotOptimize(f.q.on_cumulative_ack(f.q.front().end()));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -93,6 +99,29 @@ void BM_SentQueueSackRecovery(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * (flight - 1));
 }
 BENCHMARK(BM_SentQueueSackRecovery)->Arg(64)->Arg(1024)->Arg(16384);
+
+// RACK (RFC 8985 6.2 step 5) on every ACK of a steady flight of state.range(0) segments,
+// one sent every microsecond: each iteration acknowledges the oldest, sends one more and
+// runs RACK's loss detection with the delivered segment as RACK's. Items are ACKs: the
+// time per ACK must stay flat from 64 to 16,384 segments (the walk in send-time order).
+void BM_SentQueueRackPerAck(benchmark::State& state) {
+  const auto flight = static_cast<uint32_t>(state.range(0));
+  Flight f;
+  for (uint32_t i = 0; i < flight; ++i) f.send(1us);
+  size_t lost = 0;
+  for (auto _ : state) {
+    const Instant acked_sent = f.q.front().last_sent;
+    const SeqNum acked_end = f.q.front().end();
+    f.q.on_cumulative_ack(acked_end, f.now);
+    f.send(1us);
+    std::optional<Instant> next_due;
+    lost += f.q.mark_rack_losses(f.now, acked_sent, acked_end, 10ms, &next_due);
+    benchmark::DoNotOptimize(next_due);
+  }
+  benchmark::DoNotOptimize(lost);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SentQueueRackPerAck)->Arg(64)->Arg(1024)->Arg(16384);
 
 }  // namespace
 }  // namespace tou

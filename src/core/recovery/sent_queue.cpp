@@ -19,6 +19,7 @@ void SentQueue::on_sent(SeqNum seq, uint32_t len, Instant now, bool syn, bool fi
   s.stamp = rate_.on_sent(now, records_.empty(), pipe() + len);
   records_.push_back(s);
   total_bytes_ += len;
+  by_send_time_.push_back({s.end(), s.transmissions});
 }
 
 void SentQueue::on_retransmitted(size_t i, Instant now) {
@@ -31,6 +32,7 @@ void SentQueue::on_retransmitted(size_t i, Instant now) {
   if (s.transmissions < std::numeric_limits<uint16_t>::max()) ++s.transmissions;
   s.last_sent = now;
   s.stamp = rate_.on_sent(now, false, pipe());
+  by_send_time_.push_back({s.end(), s.transmissions});
 }
 
 CumulativeAckResult SentQueue::on_cumulative_ack(SeqNum ack, Instant now) {
@@ -197,18 +199,44 @@ size_t SentQueue::mark_rack_losses(Instant now, Instant rack_sent, SeqNum rack_e
                                    Duration threshold, std::optional<Instant>* next_due) {
   size_t marked = 0;
   next_due->reset();
-  for (size_t i = 0; i < records_.size(); ++i) {
-    SentSegment& s = records_[i];
-    if (s.sacked || s.lost) continue;
-    bool sent_before = s.last_sent < rack_sent || (s.last_sent == rack_sent && s.end() <= rack_end);
-    if (!sent_before) continue;
-    if (now - s.last_sent < threshold) {
-      Instant due = s.last_sent + threshold;
-      if (!*next_due || due < **next_due) *next_due = due;
+  // The transmissions in the order they left (Linux's tsorted_sent_queue): a record can
+  // only be judged lost once the transmissions sent before it were, so the walk starts at
+  // the oldest transmission still in question and stops at the first one sent after
+  // RACK's or not yet overdue: O(what this ACK settles), not O(flight).
+  size_t k = 0;  // entries before k at the same time as RACK's, sent after it: kept
+  while (k < by_send_time_.size()) {
+    const SendTimeEntry e = by_send_time_[k];
+    auto it = std::partition_point(records_.begin(), records_.end(),
+                                   [&](const SentSegment& s) { return s.end() < e.end; });
+    // Stale: acknowledged, split, or transmitted again since (a later entry stands for it);
+    // settled: SACKed, or lost (its retransmission will have an entry of its own).
+    const bool current =
+        it != records_.end() && it->end() == e.end && it->transmissions == e.transmissions;
+    if (!current || it->sacked || it->lost) {
+      if (k == 0) {
+        by_send_time_.pop_front();
+      } else {
+        ++k;
+      }
       continue;
     }
-    note_lost(s, i);
+    SentSegment& s = *it;
+    if (s.last_sent > rack_sent) break;  // this and every later one were sent after RACK's
+    if (s.last_sent == rack_sent && s.end() > rack_end) {
+      ++k;  // sent with RACK's but after it; others at the same time may still qualify
+      continue;
+    }
+    if (now - s.last_sent < threshold) {
+      *next_due = s.last_sent + threshold;  // the earliest: later ones are due later
+      break;
+    }
+    note_lost(s, static_cast<size_t>(it - records_.begin()));
     ++marked;
+    if (k == 0) {
+      by_send_time_.pop_front();
+    } else {
+      ++k;
+    }
   }
   return marked;
 }
@@ -294,6 +322,7 @@ void SentQueue::clear() {
   rate_.clear();
   sack_cache_size_ = 0;
   loss_frontier_.reset();
+  by_send_time_.clear();
 }
 
 }  // namespace tou

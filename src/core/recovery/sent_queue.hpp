@@ -139,6 +139,14 @@ class SentQueue {
   // RFC 6675 IsLost() is monotone (SACKed data above a record only grows): every record
   // ending at or below this point has been judged, so mark_losses() looks only above it.
   std::optional<SeqNum> loss_frontier_;
+  // One entry per transmission, in the order they left (send times never go back): the
+  // record's end and its transmission count then. mark_rack_losses() walks it from the
+  // front and drops what is settled, so RACK costs what each ACK settles.
+  struct SendTimeEntry {
+    SeqNum end;
+    uint16_t transmissions = 0;
+  };
+  std::deque<SendTimeEntry> by_send_time_;
 };
 
 }  // namespace tou
