@@ -72,12 +72,6 @@ TEST(Dsack, DuplicateDroppedByPawsIsStillReported_RFC2883_4_1_1) {
 // retransmission is reported as a duplicate.
 class SpuriousUndo : public ::testing::TestWithParam<std::string> {};
 
-std::vector<std::string> all_controllers() {
-  std::vector<std::string> names;
-  for (std::string_view n : congestion_controller_names()) names.emplace_back(n);
-  return names;
-}
-
 INSTANTIATE_TEST_SUITE_P(AllControllers, SpuriousUndo, ::testing::ValuesIn(all_controllers()),
                          [](const auto& param_info) { return param_info.param; });
 

@@ -110,6 +110,13 @@ struct Captured {
   std::string str() const { return to_string(h, payload.size()); }
 };
 
+// Every controller the registry knows, for tests that every one of them must pass.
+inline std::vector<std::string> all_controllers() {
+  std::vector<std::string> names;
+  for (std::string_view n : congestion_controller_names()) names.emplace_back(n);
+  return names;
+}
+
 class ScriptTest {
  public:
   static constexpr uint16_t kLocalPort = 4000;
