@@ -59,6 +59,9 @@ struct ConnectionConfig {
   bool pacing = true;  // spread each window over an RTT (CongestionController::pacing_rate)
   bool tail_loss_probe = true;  // RFC 8985 7 TLP (with SACK), Linux's tcp_early_retrans
   bool rack = true;             // RFC 8985 6 time-based loss detection (with SACK)
+  // RFC 5682 F-RTO after a timeout (with SACK), Linux's tcp_frto. Off by default: on, the
+  // simulator's partition grid stalls (step 3 waits for an ACK the path may not bring).
+  bool frto = false;
   std::string congestion_control = "cubic";
   uint32_t initial_window_segments = 10;  // RFC 6928
   bool keepalive = false;                 // RFC 9293 3.8.4 (off by default)
@@ -269,6 +272,8 @@ class Connection {
   uint32_t flight_size() const;
   uint32_t bytes_in_pipe() const { return rec_.bytes_in_pipe(); }
   bool in_recovery() const;
+  // Unsent data and room for it in the peer's window.
+  bool new_data_sendable() const;
   void note_ack_needed(Instant now, bool immediate);
   void maybe_update_window(size_t window_before);
   uint16_t effective_send_mss() const;

@@ -478,7 +478,8 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
                .rtt = rtt_sample,
                .ts_ecr = ts_ok_ && h.options.timestamps && h.options.timestamps->echo_reply != 0
                              ? std::optional<uint32_t>(h.options.timestamps->echo_reply)
-                             : std::nullopt});
+                             : std::nullopt,
+               .new_data_sendable = new_data_sendable()});
 
   // Our FIN acknowledged: state changes (RFC 9293 3.10.7.4 fifth, per state).
   bool fin_acked = snd_.fin_sent && snd_.una == snd_.fin_seq + 1;

@@ -49,6 +49,12 @@ size_t Connection::poll_transmit(Instant now, std::span<uint8_t> out) {
       break;
   }
   check_pmtu_probe(now);  // a timeout or tail loss probe may have marked it lost
+  if (rec_.frto_new_data_due()) {
+    // RFC 5682 3.1 step 2b: new data before the retransmissions; if none can leave, the
+    // usual RTO recovery goes on.
+    if (size_t n = try_send_data(now, out)) return n;
+    rec_.end_frto();
+  }
   if (size_t n = send_retransmission(now, out)) return n;
   if (size_t n = try_send_data(now, out)) return n;
   if (timers_.persist_probe_due || timers_.keepalive_probe_due) {
@@ -168,6 +174,7 @@ uint32_t Connection::max_payload(bool with_sacks) const {
 
 // RFC 6675 5 (C): retransmit the first lost segment while cwnd - pipe >= 1 SMSS.
 size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
+  if (rec_.frto_holds_retransmissions()) return 0;  // RFC 5682 3.1 steps 2b-3
   std::optional<size_t> i = rec_.sent.first_lost();
   if (!i) return 0;
   // A segment sent before the path MTU went down (or a lost path MTU probe)
@@ -258,6 +265,7 @@ void Connection::on_paced_send(Instant now, size_t bytes) {
 
 size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   snd_.pacing_wait = false;
+  if (rec_.frto_awaits_ack()) return 0;  // RFC 5682 3.1: two new segments, then step 3
   // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued before the FIN.
   bool data_state = state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait ||
                     state_ == TcpState::kFinWait1 || state_ == TcpState::kClosing ||
@@ -330,6 +338,7 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   stats_.bytes_sent += len;
   rec_.cc->on_sent(now, len, bytes_in_pipe());
   on_paced_send(now, n);
+  rec_.on_frto_new_data_sent();
   rec_.tlp_new_data_due = false;
   if (!timers_.retransmit) arm_rto(now);
   if (!probe) arm_tail_loss_probe(now);

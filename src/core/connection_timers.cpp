@@ -91,9 +91,7 @@ void Connection::on_tail_loss_probe(Instant now) {
   if (rec_.sent.empty() || rec_.in_recovery) return;
   ++stats_.tail_loss_probes;
   rec_.tlp_in_flight = true;
-  SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
-  bool window_open = snd_.una + snd_.wnd > snd_.nxt;
-  if (data_end > snd_.nxt && window_open && !snd_.fin_sent) {
+  if (new_data_sendable()) {
     rec_.tlp_new_data_due = true;
   } else {
     size_t last = rec_.sent.size() - 1;
@@ -142,6 +140,10 @@ void Connection::on_rto(Instant now) {
   snd_.rto_tsval = ts_now(now);
   // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, back off, restart.
   rec_.sent.mark_all_lost();
+  // RFC 5682 3.1 step 1 (not while a path MTU probe is out: its loss is not the path's).
+  if (config_.frto && sack_ok_ && is_synchronized(state_) && !pmtu_probe_seq_) {
+    rec_.start_frto(now);
+  }
   rtt_.backoff();
   arm_rto(now);
   if (is_synchronized(state_)) check_black_hole(now);  // RFC 8899 4.3

@@ -33,6 +33,7 @@ struct ConnectionStats {
   uint64_t dsacks_received = 0;  // RFC 2883: the peer reported a duplicate of ours
   uint64_t spurious_undos = 0;   // RFC 3708: a window reduction undone (all rexmits D-SACKed)
   uint64_t spurious_undos_by_timestamp = 0;  // of which RFC 3522 (Eifel, timestamps) found
+  uint64_t frto_spurious_rtos = 0;           // RFC 5682: timeouts F-RTO found spurious
   uint64_t out_of_order_segments = 0;        // held by the reassembler
   uint64_t duplicate_segments = 0;           // wholly old data
   uint64_t window_probes = 0;                // persist timer (RFC 9293 3.8.6.1)

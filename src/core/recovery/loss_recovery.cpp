@@ -34,6 +34,7 @@ void LossRecovery::on_ack(const AckInput& in) {
   }
   const uint64_t lost_before = sent.rate().lost();
   LossDetection loss = detect_loss(in.now, in.seg, in.dup);
+  if (frto_ != Frto::kOff) frto_on_ack(in, loss);
 
   // One notification per ACK, recovery included: the rate sample and what this ACK
   // delivered, SACKed and marked lost. Then the recovery that started or ended with it.
@@ -65,6 +66,57 @@ void LossRecovery::on_ack(const AckInput& in) {
     ++l_.stats.spurious_undos_by_timestamp;
     undo_congestion_event(in.now);
   }
+}
+
+void LossRecovery::start_frto(Instant now) {
+  frto_ = Frto::kWatch;
+  frto_rto_at_ = now;
+  frto_new_segments_ = 0;
+  sent.forget_earliest_delivered();  // e.g. the SYN's, never taken by an ACK's detection
+}
+
+void LossRecovery::on_frto_new_data_sent() {
+  if (frto_ != Frto::kSendNewData) return;
+  if (++frto_new_segments_ >= kFrtoNewSegments) frto_ = Frto::kNewDataSent;
+}
+
+void LossRecovery::frto_on_ack(const AckInput& in, const LossDetection& loss) {
+  // Step 3b, and as Linux also in step 2: the ACK delivers a segment sent once, before the
+  // timer fired. Not every original was lost: the timeout was spurious (Karn: a segment
+  // retransmitted since may have been delivered by its retransmission; SACKed ones were
+  // counted before the timeout).
+  if (loss.original_delivered && *loss.original_delivered < frto_rto_at_) {
+    frto_spurious(in.now);
+    return;
+  }
+  switch (frto_) {
+    case Frto::kWatch:
+      if (in.bytes_acked > 0 && in.new_data_sendable) {
+        // Step 2b: SND.UNA advanced (the first retransmission arrived): new data probes
+        // the path instead of the retransmissions that may be needless.
+        frto_ = Frto::kSendNewData;
+      } else if (in.bytes_acked > 0 || in.dup) {
+        frto_ = Frto::kOff;  // step 2a (or nothing new to send): the usual RTO recovery
+      }
+      return;
+    case Frto::kSendNewData:
+    case Frto::kNewDataSent:
+      // Step 3a: a duplicate ACK, or SACKs of the new data only: the timeout was real.
+      if (in.dup || loss.newly_sacked > 0 || in.bytes_acked > 0) frto_ = Frto::kOff;
+      return;
+    case Frto::kOff:
+      return;
+  }
+}
+
+// RFC 5682 3.1 step 3b with the response of RFC 4015 (Eifel) as Linux's
+// tcp_try_undo_loss: the window and state from before the timeout come back.
+void LossRecovery::frto_spurious(Instant now) {
+  frto_ = Frto::kOff;
+  ++l_.stats.frto_spurious_rtos;
+  sent.clear_lost();
+  fast_retransmit_due = false;
+  if (undo_marker) undo_congestion_event(now);
 }
 
 uint32_t LossRecovery::bytes_in_pipe() const {
@@ -99,7 +151,9 @@ LossRecovery::LossDetection LossRecovery::detect_loss(Instant now, const Segment
     l_.stats.sack_blocks_received += sacks.size();
     result.newly_sacked = sent.on_sack(sacks, now);
   }
-  update_rack(now);
+  const SentQueue::Delivered delivered = sent.take_delivered();
+  result.original_delivered = delivered.sent_once_earliest;
+  update_rack(now, delivered);
   if (sent.empty()) return result;
   size_t newly_lost = 0;
   // RFC 8985 6.2 (as Linux raises tp->reordering on a D-SACK): once D-SACKs have shown
@@ -203,8 +257,7 @@ size_t LossRecovery::rack_detect_losses(Instant now) {
 
 // RFC 8985 6.2 steps 1-3: remember the most recently sent transmission that
 // the peer has now received.
-void LossRecovery::update_rack(Instant now) {
-  SentQueue::Delivered d = sent.take_delivered();
+void LossRecovery::update_rack(Instant now, const SentQueue::Delivered& d) {
   auto fold = [&](std::optional<Instant> sent_at, SeqNum end) {
     if (!sent_at) return;
     if (rack_sent && (*sent_at < *rack_sent || (*sent_at == *rack_sent && end <= rack_end))) {

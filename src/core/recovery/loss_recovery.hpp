@@ -72,6 +72,7 @@ class LossRecovery {
     bool recovery_ended = false;     // on_snd_una_advanced() said so
     std::optional<Duration> rtt;     // this ACK's RTT sample
     std::optional<uint32_t> ts_ecr;  // the ACK's TSecr, when timestamps are on (RFC 7323)
+    bool new_data_sendable = false;  // unsent data and room in the peer's window (F-RTO 2b)
   };
   void on_ack(const AckInput& in);
 
@@ -84,6 +85,21 @@ class LossRecovery {
   void on_retransmission_sent(std::optional<uint32_t> tsval);
   // RFC 6675 4 SetPipe(), with RFC 6582 3.2 step 4 without SACK.
   uint32_t bytes_in_pipe() const;
+
+  // RFC 5682 (F-RTO, the SACK-enhanced algorithm of section 3 as Linux runs it): the
+  // timer fired; watch the next ACKs to tell a spurious timeout from a real one.
+  void start_frto(Instant now);
+  // Step 2b: a new segment left instead of a retransmission (two at most).
+  void on_frto_new_data_sent();
+  bool frto_new_data_due() const { return frto_ == Frto::kSendNewData; }
+  // Step 3: nothing more leaves until the next ACK tells whether the timeout was real.
+  bool frto_awaits_ack() const { return frto_ == Frto::kNewDataSent; }
+  // Steps 2b-3: no retransmission until the next ACK tells whether the timeout was real.
+  bool frto_holds_retransmissions() const {
+    return frto_ == Frto::kSendNewData || frto_ == Frto::kNewDataSent;
+  }
+  // No new segment could leave in step 2b: the usual RTO recovery goes on.
+  void end_frto() { frto_ = Frto::kOff; }
 
   // State the connection's output, timers and path MTU search read and write.
   std::unique_ptr<CongestionController> cc;
@@ -116,16 +132,24 @@ class LossRecovery {
   int reo_wnd_persist = 0;
   std::optional<SeqNum> dsack_round;  // no further increase until SND.UNA passes this
 
-  static constexpr int kMaxReoWndMult = 8;   // reo_wnd is capped by SRTT anyway
-  static constexpr int kReoWndPersist = 16;  // RFC 8985 6.2 step 4: 16 recoveries
+  static constexpr int kMaxReoWndMult = 8;    // reo_wnd is capped by SRTT anyway
+  static constexpr int kReoWndPersist = 16;   // RFC 8985 6.2 step 4: 16 recoveries
+  static constexpr int kFrtoNewSegments = 2;  // RFC 5682 3.1 step 2b: up to two
 
  private:
   struct LossDetection {
     uint32_t newly_sacked = 0;
-    bool recovery_started = false;  // the controller's on_congestion_event is due
+    bool recovery_started = false;              // the controller's on_congestion_event is due
+    std::optional<Instant> original_delivered;  // oldest once-sent record delivered
   };
+  void frto_on_ack(const AckInput& in, const LossDetection& loss);
+  void frto_spurious(Instant now);
+  enum class Frto : uint8_t { kOff, kWatch, kSendNewData, kNewDataSent };
+  Frto frto_ = Frto::kOff;
+  Instant frto_rto_at_{};  // when the timer fired: what was sent before is "original"
+  int frto_new_segments_ = 0;
   LossDetection detect_loss(Instant now, const Segment& seg, bool is_dup_ack);
-  void update_rack(Instant now);
+  void update_rack(Instant now, const SentQueue::Delivered& d);
   size_t rack_detect_losses(Instant now);
   // Enters fast recovery unless RFC 6582 3.2 step 1 forbids it; true if it did (the
   // caller then tells the controller).

@@ -179,6 +179,9 @@ void SentQueue::note_delivered(const SentSegment& s, Instant now) {
     return !t || s.last_sent > *t || (s.last_sent == *t && s.end() > end);
   };
   if (s.transmissions == 1) {
+    if (!delivered_.sent_once_earliest || s.last_sent < *delivered_.sent_once_earliest) {
+      delivered_.sent_once_earliest = s.last_sent;
+    }
     if (later(delivered_.sent_once, delivered_.sent_once_end)) {
       delivered_.sent_once = s.last_sent;
       delivered_.sent_once_end = s.end();
@@ -255,6 +258,11 @@ void SentQueue::mark_all_lost() {
     note_lost(s, i);
   }
   first_lost_hint_ = 0;
+}
+
+void SentQueue::clear_lost() {
+  for (SentSegment& s : records_) s.lost = false;
+  lost_bytes_ = 0;
 }
 
 size_t SentQueue::mark_lost_longer_than(uint32_t max_payload) {

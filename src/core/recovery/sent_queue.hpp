@@ -72,10 +72,13 @@ class SentQueue {
   struct Delivered {
     std::optional<Instant> sent_once;
     SeqNum sent_once_end;
+    std::optional<Instant> sent_once_earliest;  // the oldest such send time (F-RTO)
     std::optional<Instant> retransmitted;
     SeqNum retransmitted_end;
   };
   Delivered take_delivered();
+  // Forgets the oldest delivery noted so far (F-RTO counts only those after a timeout).
+  void forget_earliest_delivered() { delivered_.sent_once_earliest.reset(); }
   // RFC 8985 6.2 step 5 (RACK): marks lost every un-SACKed record transmitted
   // before (rack_sent, rack_end) and longer than `threshold` (RACK.rtt +
   // reo_wnd) ago, retransmissions included. Returns how many became lost.
@@ -87,6 +90,8 @@ class SentQueue {
   void mark_lost(size_t i);
   // RFC 6298 (5) / RFC 6675 5.1: after an RTO every un-SACKed record counts as lost.
   void mark_all_lost();
+  // The timeout was spurious (RFC 5682 3.1 step 3b): nothing is lost after all.
+  void clear_lost();
   // The path MTU went down (RFC 8899 4.6.2): every un-SACKed record whose
   // payload exceeds max_payload was dropped on the way; marks them lost.
   // Returns how many became lost.
