@@ -6,22 +6,23 @@
  * file descriptor: read(), write(), readv(), writev(), send(), recv(), poll(),
  * select(), epoll, fcntl(O_NONBLOCK), dup() and close() work on it unchanged.
  *
- * A background engine (one I/O thread, started by the first tou_socket() of a
- * process) runs the protocol over UDP: a listening socket owns one UDP socket
- * bound to its address and port, and every connection it accepts shares that
- * port; a client that called tou_bind() gets its own UDP socket; other clients
- * share ephemeral UDP ports, one port serving connections to different peers
- * (never two to one peer address and port), as Linux's TCP shares an
- * ephemeral port. Descriptors in the process: the one the program holds per
- * socket, the engine's end of its socket pair, and the UDP sockets: 2 per
- * accepted connection or client connection on a shared port, 3 per listener,
- * bound client or client connection whose port serves it alone (connections to
- * one peer: 3 each), plus an epoll and an eventfd per process, numbered from
- * 1024 up (or half the soft RLIMIT_NOFILE below 2048). The engine lives in the
- * process that created the sockets; a
- * child made by fork() can read, write, close and accept on inherited
- * descriptors (the parent's engine serves them while the parent runs), and gets
- * an engine of its own if it creates tou sockets itself.
+ * A background engine (worker threads, started by the first tou_socket() of a
+ * process; see tou_set_workers) runs the protocol over UDP: a listening socket
+ * owns one UDP socket per worker bound to its address and port, and every
+ * connection it accepts shares that port; a client that called tou_bind()
+ * gets its own UDP socket; other clients share ephemeral UDP ports (within a
+ * worker), one port serving connections to different peers (never two to one
+ * peer address and port), as Linux's TCP shares an ephemeral port.
+ * Descriptors in the process: the one the program holds per socket, the
+ * engine's end of its socket pair, and the UDP sockets: 2 per accepted
+ * connection or client connection on a shared port, 3 per bound client or
+ * client connection whose port serves it alone (connections to one peer: 3
+ * each), 1 + 2W per listener with W workers (3 with one), plus an epoll and
+ * an eventfd per worker, numbered from 1024 up (or half the soft
+ * RLIMIT_NOFILE below 2048). The engine lives in the process that created the
+ * sockets; a child made by fork() can read, write, close and accept on
+ * inherited descriptors (the parent's engine serves them while the parent
+ * runs), and gets an engine of its own if it creates tou sockets itself.
  *
  * Example: an echo server and a client (error handling shortened).
  *
@@ -234,6 +235,24 @@ TOU_API int tou_getsockopt(int fd, int level, int optname, void* optval, socklen
  */
 TOU_API ssize_t tou_send(int fd, const void* buf, size_t len, int flags);
 TOU_API ssize_t tou_recv(int fd, void* buf, size_t len, int flags);
+
+/*
+ * The engine's workers: threads, each with its own event loop, timers and
+ * lock, serving the connections given to it. A client socket goes to one
+ * worker (round robin); a listener's peers are spread over all of them by
+ * the kernel (a hash of their addresses).
+ * tou_set_workers: how many the engine starts, before the process's first
+ *   tou_socket() (1 to 64). Without it the environment's TOU_WORKERS decides,
+ *   else one a CPU up to 4. Errors: EINVAL, EBUSY (the engine runs already).
+ * tou_workers: how many run (0 before the first tou_socket()).
+ * tou_worker_of: which worker (0 .. tou_workers() - 1) serves a socket of
+ *   this process's engine. Errors: EBADF, ENOTSOCK, ENOENT (a socket that
+ *   another process's engine serves: inherited through fork() or SCM_RIGHTS).
+ * Example: tou_set_workers(1);  // one thread, as before sharded workers
+ */
+TOU_API int tou_set_workers(int n);
+TOU_API int tou_workers(void);
+TOU_API int tou_worker_of(int fd);
 
 /* States in tou_info.state, as Linux's TCP_ESTABLISHED ... numbering. */
 enum {

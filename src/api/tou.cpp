@@ -329,4 +329,20 @@ ssize_t tou_recv(int fd, void* buf, size_t len, int flags) {
   return n == 0 ? 0 : fail(err);
 }
 
+int tou_set_workers(int n) {
+  int err = engine::set_workers(n);
+  return err != 0 ? fail(err) : 0;
+}
+
+int tou_workers(void) {
+  return engine::worker_count();
+}
+
+int tou_worker_of(int fd) {
+  Target t;
+  if (int err = identify(fd, t); err != 0) return fail(err);
+  int w = t.local ? engine::worker_of(t.ino) : -1;
+  return w >= 0 ? w : fail(ENOENT);
+}
+
 }  // extern "C"

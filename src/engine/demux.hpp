@@ -41,6 +41,7 @@ namespace tou::engine {
 
 class Engine;
 struct Endpoint;
+struct PortGroup;
 struct Listener;
 struct Stream;
 
@@ -116,6 +117,10 @@ struct Endpoint final : EventLoop::Handler {
   std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash> time_wait;
   int refs = 0;  // the bound socket or listener, each flow, each TIME-WAIT entry
   bool dead = false;
+  // A member of a listener's SO_REUSEPORT group (listen.cpp): with no
+  // references left it stays bound, idle, while another member is in use.
+  std::shared_ptr<PortGroup> group;
+  bool idle = false;
   TokenBucket resets{kResetRate, kResetBurst};
   EndpointStats stats;
 };

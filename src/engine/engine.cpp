@@ -1,5 +1,6 @@
-// The engine: lifetime (start on first use, fork, exit), the I/O thread's
-// loop, and the life of each connection between its core and its socket pair.
+// An engine worker: its start, the I/O thread's loop, and the life of each
+// connection between its core and its socket pair. workers.cpp starts the
+// workers (and handles fork and exit), listen.cpp spreads a listener over them.
 // The demultiplexer's part is in demux.cpp, the socket calls in engine_api.cpp.
 #include "engine/engine.hpp"
 
@@ -23,17 +24,14 @@
 #include "engine/high_fd.hpp"
 #include "engine/path_mtu.hpp"
 #include "engine/sockets.hpp"
+#include "engine/workers.hpp"
 #include "tou/tou.h"
 
 namespace tou::engine {
 
 namespace {
 
-std::mutex g_mu;  // guards g_engine; taken before any engine's mutex
-Engine* g_engine = nullptr;
-Engine* g_abandoned = nullptr;  // engines left behind in fork children (kept reachable)
 std::atomic<ConnectionEndHook> g_end_hook{nullptr};
-bool g_hooks_installed = false;
 
 constexpr size_t kScratchSize = 256 * 1024;
 constexpr Duration kBusyPoll = std::chrono::microseconds(50);
@@ -42,8 +40,9 @@ constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 // A listener's engine end is read only for the program's last close: the
 // filler that keeps the program's end unwritable (make_unwritable) stays.
 constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
-constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
-constexpr size_t kMaxTombstones = 4096;
+constexpr int kTransmitBudget = 64;      // datagrams per connection per turn
+constexpr size_t kMaxTombstones = 4096;  // in the process, over all workers
+constexpr size_t kMinTombstonesPerWorker = 256;
 // How long a small write may stay held in the pair (StreamBridge::held())
 // when neither a response nor an acknowledgment comes to free it: it goes at
 // the connection's next event after this (it is in flight, so an ACK or a
@@ -52,66 +51,16 @@ constexpr Duration kHeldWriteAge = std::chrono::milliseconds(1);
 
 }  // namespace
 
-// --- Lifetime ---
+// --- Lifetime (workers.cpp starts the workers) ---
 
-// The fork that hands connections to a lingering process at exit
-// (exit.cpp) keeps this process's engine as it is, in both processes.
-std::atomic<bool> g_lingerer_fork{false};
-
-void engine_atfork_prepare() {
-  if (g_lingerer_fork) return;
-  g_mu.lock();
-  if (g_engine != nullptr) g_engine->mu_.lock();
-}
-
-void engine_atfork_parent() {
-  if (g_lingerer_fork) return;
-  if (g_engine != nullptr) g_engine->mu_.unlock();
-  g_mu.unlock();
-}
-
-// The child has no I/O thread: it closes its copies of the engine's descriptors
-// (so that the parent's engine alone holds them, and end-of-file and resets
-// still reach the program) and starts an engine of its own if it makes sockets.
-void engine_atfork_child() {
-  if (g_lingerer_fork) return;
-  if (g_engine != nullptr) {
-    g_engine->close_fds_in_child();
-    g_engine->abandoned_next_ = g_abandoned;
-    g_abandoned = g_engine;
-    g_engine = nullptr;
-  }
-  g_mu.unlock();
-}
-
-void engine_at_exit() {
-  Engine* e;
-  {
-    std::lock_guard g(g_mu);
-    e = g_engine;
-  }
-  if (e != nullptr) e->stop_at_exit();
-}
-
-Engine* Engine::get(int& err) {
-  std::lock_guard g(g_mu);
-  if (g_engine != nullptr) return g_engine;
-  if (!g_hooks_installed) {
-    if (sodium_init() < 0) {
-      err = ENOMEM;
-      return nullptr;
-    }
-    pthread_atfork(engine_atfork_prepare, engine_atfork_parent, engine_atfork_child);
-    std::atexit(engine_at_exit);
-    g_hooks_installed = true;
-  }
+Engine* Engine::create(const EngineKeys& keys, int index, int& err) {
   auto* e = new Engine();
-  err = e->start();
+  e->index_ = index;
+  err = e->start(keys);
   if (err != 0) {
     delete e;
     return nullptr;
   }
-  g_engine = e;
   return e;
 }
 
@@ -127,19 +76,10 @@ void Engine::report_end(Stream& s) {
   hook(info);
 }
 
-Engine* Engine::current() {
-  std::lock_guard g(g_mu);
-  return g_engine;
-}
-
-int Engine::start() {
+int Engine::start(const EngineKeys& keys) {
   if (int err = loop_.init(); err != 0) return err;
-  std::array<uint8_t, IsnGenerator::kKeySize> key;
-  randombytes_buf(key.data(), key.size());
-  isn_.emplace(key);
-  std::array<uint8_t, SynCookies::kKeySize> cookie_key;
-  randombytes_buf(cookie_key.data(), cookie_key.size());
-  cookies_.emplace(cookie_key);
+  isn_.emplace(keys.isn);
+  cookies_.emplace(keys.cookie);
   scratch_.resize(kScratchSize);
   // The I/O thread takes no signals: they go to the program's threads.
   sigset_t all, old;
@@ -222,6 +162,7 @@ void Engine::iterate() {
     for (Endpoint* ep : again) receive(*ep);
   }
   loop_.run_timers(now_);
+  if (close_idle_.exchange(false)) close_idle_locked();
   // Service what changed; a connection that used its whole budget comes back
   // in the next iteration (after other sockets had their turn).
   std::vector<Stream*> work;
@@ -534,15 +475,25 @@ void Engine::add_tombstone(ino_t ino, int error, const SockAddr& local, bool lis
   auto [it, inserted] = tombstones_.insert_or_assign(
       ino, Tombstone{error, local, listener, std::move(info), error_in_pair});
   if (inserted) tombstone_order_.push_back(ino);
-  while (tombstone_order_.size() > kMaxTombstones) {
-    tombstones_.erase(tombstone_order_.front());
+  // The bound is the process's: each of N workers keeps 1/N of it.
+  const size_t cap = std::max<size_t>(
+      kMaxTombstones / static_cast<size_t>(std::max(1, workers::count())), kMinTombstonesPerWorker);
+  while (tombstone_order_.size() > cap) {
+    ino_t gone = tombstone_order_.front();
     tombstone_order_.pop_front();
+    if (tombstones_.erase(gone) != 0 && !streams_.contains(gone) && !listeners_.contains(gone))
+      workers::forget(gone, this);
   }
 }
 
 void Engine::release_endpoint(Endpoint& ep) {
   if (--ep.refs > 0) return;
   assert(ep.flows.empty() && ep.time_wait.empty() && ep.listener == nullptr);
+  if (ep.group != nullptr && !idle_in_group(ep)) return;
+  close_endpoint(ep);
+}
+
+void Engine::close_endpoint(Endpoint& ep) {
   // Datagrams queued for this socket (a final RST or ACK) leave before it
   // closes: the batch holds its descriptor number, which may be reused.
   flush_sends();
@@ -582,6 +533,7 @@ void Engine::hand_over(Stream& s) {
   s.ino = st.st_ino;
   streams_[s.ino] = &s;
   tombstones_.erase(s.ino);
+  workers::record(s.ino, this);
   bind_name(app, FdKind::kConnection, s.local, &s.remote);
   s.handoff_fd = app;
   l.ready.push_back(&s);
@@ -591,6 +543,8 @@ void Engine::hand_over(Stream& s) {
 void Engine::flush_handoffs(Listener& l) {
   while (!l.ready.empty() && l.efd >= 0) {
     Stream& s = *l.ready.front();
+    // No other worker's record between the two looks (listen.cpp).
+    std::unique_lock charge_lock(l.record_charge->mu);
     int before = unread_by_peer(l.efd);
     int err = send_accept(l.efd, s.handoff_fd, s.local, s.remote);
     if (err == EAGAIN || err == EWOULDBLOCK) {
@@ -600,6 +554,8 @@ void Engine::flush_handoffs(Listener& l) {
       }
       return;
     }
+    int after = err == 0 ? unread_by_peer(l.efd) : 0;
+    charge_lock.unlock();
     l.ready.pop_front();
     ::close(s.handoff_fd);
     s.handoff_fd = -1;
@@ -610,8 +566,7 @@ void Engine::flush_handoffs(Listener& l) {
       continue;
     }
     // The kernel's charge for one record: accept_queue() divides by it.
-    int after = unread_by_peer(l.efd);
-    if (after > before) l.record_charge = std::max(l.record_charge, after - before);
+    if (after > before) l.record_charge->raise(after - before);
     ++l.handed_over;
   }
 }
@@ -642,8 +597,9 @@ int Engine::accept_queue(const Listener& l) const {
   // charges to our end (SIOCOUTQ): no message back is needed per accept().
   int charged = unread_by_peer(l.efd);
   if (charged <= 0) return 0;
-  if (l.record_charge <= 0) return 1;
-  return (charged + l.record_charge - 1) / l.record_charge;
+  const int record = l.record_charge->bytes;
+  if (record <= 0) return 1;
+  return (charged + record - 1) / record;
 }
 
 void Engine::close_listener(Listener& l) {

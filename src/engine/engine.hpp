@@ -1,26 +1,27 @@
-// The engine: one per process, started on first use; the socket API and the
-// shim reach it through interface.hpp only. A background I/O thread
-// runs the event loop over the engine's UDP sockets and socket-pair ends, the
-// demultiplexer, the timers and the protocol cores.
+// An engine worker (workers.hpp starts N of them, one thread each). Its I/O
+// thread runs the event loop over the worker's UDP sockets and socket-pair
+// ends, the demultiplexer, the timers and the protocol cores of the
+// connections it owns; the socket API and the shim reach it through
+// interface.hpp only.
 //
-// Locking: all engine state is guarded by one mutex. The I/O thread holds it
-// while it handles a batch of events (never while it waits), and a program's
-// thread holds it for the length of one control call (bind, connect, options).
-// Data never crosses that lock: the program's bytes travel through the kernel
-// socket pair (bridge.hpp), so no lock is taken per byte or per
-// segment by two threads.
+// Locking: all of a worker's state is guarded by its one mutex. Its I/O thread
+// holds it while it handles a batch of events (never while it waits), and a
+// program's thread holds it for the length of one control call (bind,
+// connect, options). Data never crosses that lock: the program's bytes travel
+// through the kernel socket pair (bridge.hpp), so no lock is taken per byte
+// or per segment by two threads. No worker takes another's lock while it
+// holds its own (the calls that span workers, listen.cpp, take one at a time).
 //
 // Sockets are found by the inode of their program-side descriptor (fstat's
-// st_ino), which every dup(), fork() and SCM_RIGHTS copy shares.
-//
-// One I/O thread for now; the state is grouped so that a second loop can own a
-// disjoint set of endpoints later.
+// st_ino), which every dup(), fork() and SCM_RIGHTS copy shares; the registry
+// (workers.hpp) says which worker serves which.
 #pragma once
 
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -49,6 +50,7 @@ struct tou_listener_info;
 namespace tou::engine {
 
 constexpr size_t kDefaultBuffer = 1 << 20;
+constexpr int kMaxBacklog = 4096;
 constexpr size_t kMinBuffer = 4096;
 constexpr size_t kMaxBuffer = 64 << 20;
 // What the core may use for a buffer the program did not size (SO_SNDBUF / SO_RCVBUF
@@ -87,6 +89,28 @@ struct SocketOptions {
   int syncookies = 1;  // TOU_SYNCOOKIES: 0 off, 1 when the backlog is full, 2 always
 };
 
+// The keys every worker shares (so that a connection's ISN and SYN cookies do
+// not depend on which worker serves it).
+struct EngineKeys {
+  std::array<uint8_t, IsnGenerator::kKeySize> isn{};
+  std::array<uint8_t, SynCookies::kKeySize> cookie{};
+};
+
+// What a listener's SO_REUSEPORT group needs to add a worker's socket to it
+// (listen.cpp).
+struct PortGroup;
+struct GroupSpec {
+  std::shared_ptr<PortGroup> group;
+  SockAddr local;
+  int domain = AF_INET;
+  SocketOptions opts;
+};
+
+struct Listener;
+// Makes a listener count its half-open connections and accept records with
+// the rest of its group (listen.cpp).
+void share_group_counts(Listener& l, const std::shared_ptr<PortGroup>& group);
+
 struct Endpoint;
 struct Listener;
 struct Stream;
@@ -94,10 +118,10 @@ struct TimeWaitEntry;
 
 class Engine final : SendBatch::ErrorSink {
  public:
-  // The process's engine, started on first use; nullptr (and err) on failure.
-  static Engine* get(int& err);
-  // The engine if one runs in this process, else nullptr (does not start one).
-  static Engine* current();
+  // A worker with its thread running; nullptr (and err) on failure.
+  static Engine* create(const EngineKeys& keys, int index, int& err);
+  // Its place among the workers (0 .. workers::count() - 1).
+  int index() const { return index_; }
   // Every call below returns 0 or an errno value. `ino` names the socket (the
   // inode of its program-side fd); ENOTSOCK when this engine does not know it.
   int open_socket(int domain, bool nonblock, bool cloexec, int& fd);
@@ -128,6 +152,40 @@ class Engine final : SendBatch::ErrorSink {
   void linger_before_close(ino_t ino);
   void report_end(Stream& s);
 
+  // A listener on every worker (listen.cpp). On the socket's worker: makes
+  // its endpoint (an ephemeral port if unbound) the first of a SO_REUSEPORT
+  // group. On every other worker: joins a socket of its own to the group, then
+  // serves the listener through a copy of its descriptor.
+  int prepare_group(ino_t ino, GroupSpec& out);
+  int join_group(const GroupSpec& spec);
+  void leave_group(const GroupSpec& spec);
+  int listener_fd(ino_t ino);
+  void add_shadow_listener(ino_t ino, int efd, const GroupSpec& spec, int backlog);
+  // Adds what this worker's copy of a listener counted to `info` (the
+  // half-open count is shared already).
+  void add_listener_stats(ino_t ino, tou_listener_info& info);
+  // A listener on `addr` whose program closed it, not yet noticed: closed now
+  // (as close() would have in a kernel), and the group's sockets with it.
+  void reap_closed_listener(const SockAddr& addr);
+  void close_idle_members();
+  // True when one of this worker's sockets is bound to `addr` (a socket that
+  // binds there with SO_REUSEADDR must move to this worker).
+  bool holds_address(const SockAddr& addr);
+  // Moves a fresh socket (not bound, connected or listening) between workers.
+  struct FreshSocket {
+    int efd = -1;
+    int domain = AF_INET;
+    SocketOptions opts;
+    int app_fd_hint = -1;
+  };
+  bool export_fresh(ino_t ino, FreshSocket& out);
+  void import_fresh(ino_t ino, const FreshSocket& in);
+  // From any thread: close_idle_members() on the I/O thread soon.
+  void post_close_idle() {
+    close_idle_ = true;
+    loop_.wake();
+  }
+
   // The event handlers (called on the I/O thread with the lock held).
   void on_endpoint_events(Endpoint& ep, uint32_t events);
   void on_stream_events(Stream& s, uint32_t events);
@@ -138,11 +196,13 @@ class Engine final : SendBatch::ErrorSink {
  private:
   Engine() = default;
   ~Engine() = default;
-  int start();
+  int start(const EngineKeys& keys);
   void run();
   void iterate();
-  // At exit (exit.cpp): hands closing connections to a lingering process.
-  void stop_at_exit();
+  // At exit (exit.cpp): stops the I/O thread (every worker's first), then
+  // hands closing connections to a lingering process.
+  void stop_thread_at_exit();
+  void close_at_exit();
   bool closing_work(bool time_wait_too, uint64_t& acked);
   bool hand_over_to_lingerer(std::unique_lock<std::mutex>& lock);
   void run_until_closed(std::unique_lock<std::mutex>& lock, bool time_wait_too, Duration limit,
@@ -167,6 +227,11 @@ class Engine final : SendBatch::ErrorSink {
   void flush_sends();
   void on_send_error(int fd, int err) override;
   void refuse_handshakes(Endpoint& ep);
+  void reap_locked(const SockAddr& addr);
+  // An endpoint of a group with no references left: true when the whole
+  // group is idle (the caller closes it), else it waits, idle (listen.cpp).
+  bool idle_in_group(Endpoint& ep);
+  void close_idle_locked();
 
   void receive(Endpoint& ep);
   // The socket's error queue: ICMP "too big" to the connection it names
@@ -195,7 +260,8 @@ class Engine final : SendBatch::ErrorSink {
   // Connections handed over and not yet taken by an accept().
   int accept_queue(const Listener& l) const;
 
-  int open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to, Endpoint*& out);
+  int open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to, Endpoint*& out,
+                    bool reuseport = false);
   // A client port for a connection to `remote` (client_ports.cpp): an endpoint
   // shared with connections to other peers, or a new one.
   int shared_endpoint(const Stream& s, const SockAddr& remote, Endpoint*& out);
@@ -204,6 +270,10 @@ class Engine final : SendBatch::ErrorSink {
   // The refusal (ICMP port unreachable) of the handshake with `peer` only.
   void refuse_handshake(Endpoint& ep, const SockAddr& peer);
   void release_endpoint(Endpoint& ep);
+  void close_endpoint(Endpoint& ep);
+  // Takes a reference on an endpoint that may be an idle group member.
+  void hold_endpoint(Endpoint& ep);
+  int listen_endpoint(Stream& s);
   ConnectionConfig core_config(const SocketOptions& opts, const SockAddr& remote, int mtu);
   std::unique_ptr<Connection> make_core(const SocketOptions& opts, const SockAddr& remote, int mtu);
   OpenParams open_params(const SockAddr& local, const SockAddr& remote);
@@ -236,7 +306,9 @@ class Engine final : SendBatch::ErrorSink {
   int get_listener_info(Listener* l, tou_listener_info& out);
 
   std::mutex mu_;
-  std::condition_variable cv_;  // connection state changes (blocking connect, linger)
+  int index_ = 0;
+  std::atomic<bool> close_idle_{false};  // a group went idle: close_idle_members()
+  std::condition_variable cv_;           // connection state changes (blocking connect, linger)
   std::thread thread_;
   bool stopping_ = false;
   bool exiting_ = false;        // the process is exiting: close every connection

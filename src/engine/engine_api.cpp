@@ -17,13 +17,13 @@
 #include "engine/engine.hpp"
 #include "engine/high_fd.hpp"
 #include "engine/sockets.hpp"
+#include "engine/workers.hpp"
 #include "tou/tou.h"
 
 namespace tou::engine {
 
 namespace {
 
-constexpr int kMaxBacklog = 4096;
 constexpr int kUdpBufferBytes = 8 << 20;
 
 int read_int(const void* value, socklen_t len, int& out) {
@@ -87,9 +87,13 @@ uint32_t to_u32_us(Duration d) {
 }  // namespace
 
 int Engine::open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to,
-                          Endpoint*& out) {
+                          Endpoint*& out, bool reuseport) {
   auto ep = std::make_unique<Endpoint>(this);
   if (int err = ep->sock.open(domain, opts.v6only); err != 0) return err;
+  if (reuseport) {
+    int one = 1;
+    if (::setsockopt(ep->sock.fd(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return errno;
+  }
   if (bind_to != nullptr) {
     if (int err = ep->sock.bind(*bind_to); err != 0) return err;
   }
@@ -119,6 +123,7 @@ int Engine::open_socket(int domain, bool nonblock, bool cloexec, int& fd) {
   s->ino = inode_of(app);
   streams_[s->ino] = s.get();
   tombstones_.erase(s->ino);
+  workers::record(s->ino, this);
   s->app_fd_hint = app;
   all_streams_.insert(s.release());
   fd = app;
@@ -132,24 +137,14 @@ int Engine::bind(ino_t ino, const SockAddr& addr) {
     return find_listener(ino) != nullptr || tombstones_.contains(ino) ? EINVAL : ENOTSOCK;
   if (s->ep != nullptr || s->core) return EINVAL;
   if (addr.family() != s->domain) return EAFNOSUPPORT;
-  // A listener on this address whose program closed it a moment ago, before
-  // the I/O thread noticed: close it now, as close() would have in a kernel.
-  if (auto it = bound_.find(AddrKey::of(addr));
-      it != bound_.end() && it->second->listener != nullptr) {
-    Listener& old = *it->second->listener;
-    pollfd p{old.efd, POLLIN, 0};
-    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) {
-      now_ = tick();
-      close_listener(old);
-    }
-  }
+  reap_locked(addr);
   if (s->opts.reuseaddr) {
     // SO_REUSEADDR: take over a port whose listener closed while its
     // connections (or their TIME-WAIT) still use it.
     auto it = bound_.find(AddrKey::of(addr));
     if (it != bound_.end() && it->second->listener == nullptr && !it->second->connected) {
       s->ep = it->second;
-      ++s->ep->refs;
+      hold_endpoint(*s->ep);
       s->local = s->ep->local;
       s->phase = Stream::Phase::kBound;
       return 0;
@@ -175,18 +170,8 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
   }
   Stream* s = find_stream(ino);
   if (s == nullptr) return tombstones_.contains(ino) ? EINVAL : ENOTSOCK;
-  if (s->core) return EINVAL;
-  if (s->ep == nullptr) {
-    // Linux binds an ephemeral port for listen() on an unbound socket.
-    SockAddr any = SockAddr::any(s->domain);
-    Endpoint* ep = nullptr;
-    if (int err = open_endpoint(s->domain, s->opts, &any, ep); err != 0) return err;
-    ep->refs = 1;
-    s->ep = ep;
-    s->local = ep->local;
-  }
+  if (int err = listen_endpoint(*s); err != 0) return err;
   Endpoint& ep = *s->ep;
-  if (ep.listener != nullptr || ep.connected) return EADDRINUSE;
   auto owned = std::make_unique<Listener>(this);
   Listener& l = *owned;
   l.ino = ino;
@@ -194,6 +179,7 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
   l.opts = s->opts;
   l.ep = &ep;  // takes the stream's reference
   l.backlog = backlog;
+  if (ep.group != nullptr) share_group_counts(l, ep.group);
   l.efd = s->bridge.release();
   loop_.modify(l.efd, EPOLLRDHUP | EPOLLET, &l);
   ep.listener = &l;
@@ -203,6 +189,22 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
   bury(*s);
   listeners_[ino] = owned.release();
   bind_name(fd, FdKind::kListener, ep.local, nullptr);
+  return 0;
+}
+
+// The endpoint a socket listens on: its own, or an ephemeral port (as Linux
+// binds one for listen() on an unbound socket).
+int Engine::listen_endpoint(Stream& s) {
+  if (s.core) return EINVAL;
+  if (s.ep == nullptr) {
+    SockAddr any = SockAddr::any(s.domain);
+    Endpoint* ep = nullptr;
+    if (int err = open_endpoint(s.domain, s.opts, &any, ep); err != 0) return err;
+    ep->refs = 1;
+    s.ep = ep;
+    s.local = ep->local;
+  }
+  if (s.ep->listener != nullptr || s.ep->connected) return EADDRINUSE;
   return 0;
 }
 

@@ -1,11 +1,11 @@
 // The engine at the process's exit: like a kernel's TCP, the exit neither
 // waits for the closing connections nor abandons them.
 //
-// exit() runs stop_at_exit() (an atexit handler). Every connection is closed as
-// by the program (after what it wrote has left the socket pair) and the I/O
-// thread stops. If any connection still has a FIN exchange or TIME-WAIT ahead
-// of it, the engine forks a small lingering process ("tou-linger") that
-// inherits the UDP sockets and the connections' state, closes every other
+// exit() runs stop_thread_at_exit() then close_at_exit() on every worker (an
+// atexit handler, workers.cpp). Every connection is closed as by the program
+// (after what it wrote has left the socket pair) and the I/O threads stop. If any connection still
+// has a FIN exchange or TIME-WAIT ahead of it, the engine forks a small lingering process
+// ("tou-linger") that inherits the UDP sockets and the connections' state, closes every other
 // descriptor, leaves the session, and runs the event loop until the last
 // connection is gone (or kLingerMax passes, as Linux's tcp_fin_timeout bounds
 // an orphaned FIN-WAIT-2). The exiting process returns at once. So the peers
@@ -32,7 +32,7 @@
 namespace tou::engine {
 
 // Set around the lingering fork so the engine's own fork handlers leave the
-// engine as it is in both processes (engine.cpp).
+// workers as they are in both processes (workers.cpp).
 extern std::atomic<bool> g_lingerer_fork;
 
 namespace {
@@ -88,7 +88,7 @@ void become_lingerer(const std::vector<int>& keep) {
 
 }  // namespace
 
-void Engine::stop_at_exit() {
+void Engine::stop_thread_at_exit() {
   std::unique_lock lock(mu_);
   exiting_ = true;
   for (Stream* s : all_streams_) mark_dirty(*s);
@@ -97,7 +97,10 @@ void Engine::stop_at_exit() {
   loop_.wake();
   lock.unlock();
   if (thread_.joinable()) thread_.join();
-  lock.lock();
+}
+
+void Engine::close_at_exit() {
+  std::unique_lock lock(mu_);
   // Counted as they are now, here: not again by a lingering process.
   for (Stream* s : all_streams_) report_end(*s);
   ends_reported_ = true;

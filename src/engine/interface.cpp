@@ -3,26 +3,28 @@
 #include "engine/interface.hpp"
 
 #include <cerrno>
+#include <cstring>
 
 #include "engine/engine.hpp"
+#include "engine/workers.hpp"
+#include "tou/tou.h"
 
 namespace tou::engine {
 
 namespace {
 
-// The engine that serves the socket `ino`: this process's, if it runs (each
-// of its calls answers ENOTSOCK, or false, for a socket it does not know).
-Engine* serving(ino_t /*ino*/) {
-  return Engine::current();
+// The worker that serves the socket `ino` (its calls answer ENOTSOCK, or
+// false, for a socket it has forgotten since).
+Engine* serving(ino_t ino) {
+  return workers::owner(ino);
 }
 
 }  // namespace
 
 int socket_open(int domain, bool nonblock, bool cloexec, int& fd) {
-  int err = 0;
-  Engine* e = Engine::get(err);
-  if (e == nullptr) return err;
-  return e->open_socket(domain, nonblock, cloexec, fd);
+  if (int err = workers::start(); err != 0) return err;
+  Engine* e = workers::next();
+  return e != nullptr ? e->open_socket(domain, nonblock, cloexec, fd) : ENOMEM;
 }
 
 bool serves(ino_t ino) {
@@ -32,12 +34,12 @@ bool serves(ino_t ino) {
 
 int socket_bind(ino_t ino, const SockAddr& addr) {
   Engine* e = serving(ino);
-  return e != nullptr ? e->bind(ino, addr) : ENOTSOCK;
+  return e != nullptr ? bind_on_workers(e, ino, addr) : ENOTSOCK;
 }
 
 int socket_listen(int fd, ino_t ino, int backlog) {
   Engine* e = serving(ino);
-  return e != nullptr ? e->listen(fd, ino, backlog) : ENOTSOCK;
+  return e != nullptr ? listen_on_workers(*e, fd, ino, backlog) : ENOTSOCK;
 }
 
 int socket_connect(int fd, ino_t ino, const SockAddr& addr, bool nonblocking) {
@@ -62,7 +64,16 @@ int socket_set_option(int fd, ino_t ino, int level, int name, const void* value,
 
 int socket_get_option(int fd, ino_t ino, int level, int name, void* value, socklen_t* len) {
   Engine* e = serving(ino);
-  return e != nullptr ? e->get_option(fd, ino, level, name, value, len) : ENOTSOCK;
+  if (e == nullptr) return ENOTSOCK;
+  int err = e->get_option(fd, ino, level, name, value, len);
+  if (err == 0 && level == SOL_TOU && name == TOU_LISTENER_INFO &&
+      *len == static_cast<socklen_t>(sizeof(tou_listener_info))) {
+    tou_listener_info info;
+    std::memcpy(&info, value, sizeof info);
+    add_group_listener_stats(*e, ino, info);
+    std::memcpy(value, &info, sizeof info);
+  }
+  return err;
 }
 
 int socket_take_error(int fd, ino_t ino) {
@@ -87,6 +98,19 @@ bool socket_has_connection(ino_t ino) {
 
 void socket_linger_before_close(ino_t ino) {
   if (Engine* e = serving(ino); e != nullptr) e->linger_before_close(ino);
+}
+
+int set_workers(int n) {
+  return workers::set_wanted(n);
+}
+
+int worker_count() {
+  return workers::count();
+}
+
+int worker_of(ino_t ino) {
+  Engine* e = serving(ino);
+  return e != nullptr && e->knows(ino) ? e->index() : -1;
 }
 
 }  // namespace tou::engine

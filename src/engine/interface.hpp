@@ -70,6 +70,13 @@ bool socket_has_connection(ino_t ino);
 // acknowledged, or the timeout passes. Call before close().
 void socket_linger_before_close(ino_t ino);
 
+// The workers (workers.hpp): set_workers() before they start (0, EINVAL or
+// EBUSY); worker_count() of those running; worker_of() the index of the one
+// that serves the socket, -1 when this process's engine does not.
+int set_workers(int n);
+int worker_count();
+int worker_of(ino_t ino);
+
 // Called with the final TCP_INFO of each connection this process's engine
 // served, once, when it ends or at exit if it has not (on an engine thread or
 // the exiting one, engine lock held). For the shim's TOU_STATS.

@@ -6,9 +6,11 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "core/connection.hpp"
@@ -54,6 +56,39 @@ struct Stream final : EventLoop::Handler, Timer {
   size_t last_ack_len = 0;
 };
 
+// A count that the listeners of one SO_REUSEPORT group share (listen.cpp):
+// the half-open connections of every worker count against one backlog.
+class SharedCount {
+ public:
+  SharedCount() : count_(std::make_shared<std::atomic<int>>(0)) {}
+  void share(std::shared_ptr<std::atomic<int>> c) { count_ = std::move(c); }
+  SharedCount& operator++() {
+    ++*count_;
+    return *this;
+  }
+  SharedCount& operator--() {
+    --*count_;
+    return *this;
+  }
+  operator int() const { return count_->load(std::memory_order_relaxed); }
+
+ private:
+  std::shared_ptr<std::atomic<int>> count_;
+};
+
+// What the kernel charges for one accept record, learnt from SIOCOUTQ before
+// and after a record is sent; `mu` keeps another worker's record of the same
+// listener from falling between the two looks.
+struct RecordCharge {
+  std::mutex mu;
+  std::atomic<int> bytes{0};
+  void raise(int b) {
+    int cur = bytes.load();
+    while (b > cur && !bytes.compare_exchange_weak(cur, b)) {
+    }
+  }
+};
+
 struct Listener final : EventLoop::Handler {
   explicit Listener(Engine* e) : engine(e) {}
   void on_events(uint32_t events) override { engine->on_listener_events(*this, events); }
@@ -65,10 +100,12 @@ struct Listener final : EventLoop::Handler {
   int efd = -1;  // the engine end of the listening socket's pair
   Endpoint* ep = nullptr;
   int backlog = 1;
-  int half_open = 0;
+  SharedCount half_open;
   std::optional<Instant> last_cookie_sent;  // cookies are checked for SynCookies::kLifetime
-  int record_charge = 0;                    // what the kernel charges for one unread accept record
-  std::deque<Stream*> ready;                // established, waiting for room in the pair
+  // What the kernel charges for one unread accept record (shared by a group's
+  // listeners, which write into one pair).
+  std::shared_ptr<RecordCharge> record_charge = std::make_shared<RecordCharge>();
+  std::deque<Stream*> ready;  // established, waiting for room in the pair
   uint64_t handed_over = 0;
   bool out_armed = false;  // EPOLLOUT asked for (only while the pair is full)
   bool dead = false;

@@ -1,0 +1,187 @@
+// The engine's sharded workers: a listener's accepted connections spread over
+// the workers, every transfer stays byte-exact, one worker behaves as before,
+// and fork after accept still works. Each test sets the number of workers
+// before the process's first socket (ctest runs each test in a process of
+// its own); run together in one process, a test whose count cannot be set
+// any more is skipped, saying so.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "integration/util.hpp"
+#include "tou/tou.h"
+
+namespace tou_test {
+namespace {
+
+// Sets the number of workers, or tells why it cannot.
+bool use_workers(int n, std::string& why) {
+  if (tou_set_workers(n) == 0) return true;
+  if (errno == EBUSY && tou_workers() == n) return true;
+  why = "the engine already runs with " + std::to_string(tou_workers()) + " workers";
+  return false;
+}
+
+// A server and its clients in this process: `clients` connections accepted,
+// each sending `bytes` of its own pattern that the server echoes back. Returns
+// the worker of each accepted connection; every byte is checked.
+std::vector<int> echo_over_connections(int clients, size_t bytes) {
+  std::vector<int> workers;
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, clients, &port);
+  EXPECT_TRUE(ls);
+  if (!ls) return workers;
+  std::vector<Fd> client(clients), server(clients);
+  for (int i = 0; i < clients; ++i) {
+    client[i] = connect_to(AF_INET, port);
+    EXPECT_TRUE(client[i]) << std::strerror(errno);
+    if (!client[i]) return workers;
+  }
+  for (int i = 0; i < clients; ++i) {
+    server[i] = Fd(tou_accept(ls.get(), nullptr, nullptr));
+    EXPECT_TRUE(server[i]) << std::strerror(errno);
+    if (!server[i]) return workers;
+    set_timeouts(server[i].get());
+    int w = tou_worker_of(server[i].get());
+    EXPECT_GE(w, 0) << std::strerror(errno);
+    EXPECT_LT(w, tou_workers());
+    workers.push_back(w);
+  }
+  // Every server end echoes on a thread of its own; the clients write, then
+  // read back what they wrote.
+  std::vector<std::thread> echoes;
+  for (int i = 0; i < clients; ++i) {
+    echoes.emplace_back([fd = server[i].get()] {
+      std::vector<uint8_t> buf(65536);
+      for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n <= 0 || !write_all(fd, buf.data(), static_cast<size_t>(n))) break;
+      }
+      tou_shutdown(fd, SHUT_WR);
+    });
+  }
+  std::vector<std::thread> senders;
+  std::vector<int> exact(clients, 0);
+  for (int i = 0; i < clients; ++i) {
+    senders.emplace_back([&, i] {
+      std::vector<uint8_t> data = random_bytes(bytes, 100 + static_cast<uint64_t>(i));
+      std::thread writer([&] {
+        write_all(client[i].get(), data.data(), data.size());
+        tou_shutdown(client[i].get(), SHUT_WR);
+      });
+      std::vector<uint8_t> got;
+      bool ok = read_to_eof(client[i].get(), got, data.size() + 1);
+      writer.join();
+      exact[i] = ok && got == data ? 1 : 0;
+    });
+  }
+  for (auto& t : senders) t.join();
+  for (auto& t : echoes) t.join();
+  for (int i = 0; i < clients; ++i) EXPECT_EQ(exact[i], 1) << "connection " << i;
+  return workers;
+}
+
+TEST(Workers, TwoWorkersShareAListenersConnectionsAndEveryByteArrives) {
+  std::string why;
+  if (!use_workers(2, why)) GTEST_SKIP() << why;
+  // 32 peers: all on one worker's socket of the SO_REUSEPORT group by chance
+  // once in 2^31.
+  std::vector<int> workers = echo_over_connections(32, scaled(200000, 20000));
+  ASSERT_EQ(workers.size(), 32u);
+  EXPECT_EQ(tou_workers(), 2);
+  std::set<int> used(workers.begin(), workers.end());
+  EXPECT_EQ(used, (std::set<int>{0, 1}));
+}
+
+TEST(Workers, OneWorkerServesEverything) {
+  std::string why;
+  if (!use_workers(1, why)) GTEST_SKIP() << why;
+  std::vector<int> workers = echo_over_connections(8, scaled(200000, 20000));
+  ASSERT_EQ(workers.size(), 8u);
+  EXPECT_EQ(tou_workers(), 1);
+  for (int w : workers) EXPECT_EQ(w, 0);
+}
+
+TEST(Workers, ClientSocketsGoRoundRobin) {
+  std::string why;
+  if (!use_workers(2, why)) GTEST_SKIP() << why;
+  Fd a(tou_socket(AF_INET, SOCK_STREAM, 0)), b(tou_socket(AF_INET, SOCK_STREAM, 0));
+  ASSERT_TRUE(a && b);
+  int wa = tou_worker_of(a.get()), wb = tou_worker_of(b.get());
+  EXPECT_NE(wa, wb);
+  EXPECT_TRUE(wa >= 0 && wa < 2 && wb >= 0 && wb < 2);
+}
+
+TEST(Workers, CountIsSetOnlyBeforeTheEngineStarts) {
+  std::string why;
+  if (!use_workers(2, why)) GTEST_SKIP() << why;
+  EXPECT_EQ(tou_set_workers(0), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(tou_set_workers(65), -1);
+  EXPECT_EQ(errno, EINVAL);
+  Fd a(tou_socket(AF_INET, SOCK_STREAM, 0));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(tou_workers(), 2);
+  EXPECT_EQ(tou_set_workers(1), -1);
+  EXPECT_EQ(errno, EBUSY);
+  Fd notsock(::dup(STDIN_FILENO));
+  EXPECT_EQ(tou_worker_of(notsock.get()), -1);
+}
+
+// A child of fork() serves the connection its parent accepted on the
+// parent's workers (both of them in use) and every byte arrives.
+TEST(Workers, ForkAfterAcceptOnTwoWorkers) {
+  std::string why;
+  if (!use_workers(2, why)) GTEST_SKIP() << why;
+  const int kClients = 8;
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, kClients, &port);
+  ASSERT_TRUE(ls);
+  std::vector<Fd> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(connect_to(AF_INET, port));
+    ASSERT_TRUE(clients.back());
+  }
+  std::vector<pid_t> children;
+  std::set<int> used;
+  for (int i = 0; i < kClients; ++i) {
+    Fd c(tou_accept(ls.get(), nullptr, nullptr));
+    ASSERT_TRUE(c) << std::strerror(errno);
+    used.insert(tou_worker_of(c.get()));
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ls.reset();
+      uint8_t buf[65536];
+      for (;;) {
+        ssize_t n = ::read(c.get(), buf, sizeof buf);
+        if (n <= 0 || !write_all(c.get(), buf, static_cast<size_t>(n))) break;
+      }
+      ::_exit(0);
+    }
+    children.push_back(child);
+  }
+  for (int i = 0; i < kClients; ++i) {
+    std::vector<uint8_t> data = random_bytes(scaled(100000, 10000), 7 + static_cast<uint64_t>(i));
+    ASSERT_TRUE(write_all(clients[i].get(), data.data(), data.size()));
+    ASSERT_EQ(tou_shutdown(clients[i].get(), SHUT_WR), 0);
+    std::vector<uint8_t> got;
+    EXPECT_TRUE(read_to_eof(clients[i].get(), got, data.size() + 1));
+    EXPECT_TRUE(got == data) << "client " << i;
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  EXPECT_GE(used.size(), 1u);
+}
+
+}  // namespace
+}  // namespace tou_test
