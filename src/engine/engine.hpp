@@ -161,6 +161,10 @@ class Engine final : SendBatch::ErrorSink {
   void leave_group(const GroupSpec& spec);
   int listener_fd(ino_t ino);
   void add_shadow_listener(ino_t ino, int efd, const GroupSpec& spec, int backlog);
+  // A listener's options, read on its worker and copied to the others (the
+  // connections they accept inherit them).
+  bool listener_options(ino_t ino, SocketOptions& out);
+  void set_listener_options(ino_t ino, const SocketOptions& opts);
   // Adds what this worker's copy of a listener counted to `info` (the
   // half-open count is shared already).
   void add_listener_stats(ino_t ino, tou_listener_info& info);

@@ -59,7 +59,10 @@ int socket_peer_address(ino_t ino, SockAddr& out) {
 
 int socket_set_option(int fd, ino_t ino, int level, int name, const void* value, socklen_t len) {
   Engine* e = serving(ino);
-  return e != nullptr ? e->set_option(fd, ino, level, name, value, len) : ENOTSOCK;
+  if (e == nullptr) return ENOTSOCK;
+  int err = e->set_option(fd, ino, level, name, value, len);
+  if (err == 0) share_listener_options(*e, ino);
+  return err;
 }
 
 int socket_get_option(int fd, ino_t ino, int level, int name, void* value, socklen_t* len) {

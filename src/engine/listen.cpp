@@ -163,6 +163,19 @@ void Engine::add_listener_stats(ino_t ino, tou_listener_info& info) {
   info.time_wait_acks_suppressed += st.time_wait_acks_suppressed;
 }
 
+bool Engine::listener_options(ino_t ino, SocketOptions& out) {
+  std::lock_guard g(mu_);
+  Listener* l = find_listener(ino);
+  if (l == nullptr || l->ep->group == nullptr) return false;
+  out = l->opts;
+  return true;
+}
+
+void Engine::set_listener_options(ino_t ino, const SocketOptions& opts) {
+  std::lock_guard g(mu_);
+  if (Listener* l = find_listener(ino)) l->opts = opts;
+}
+
 void Engine::reap_closed_listener(const SockAddr& addr) {
   std::lock_guard g(mu_);
   reap_locked(addr);
@@ -285,6 +298,14 @@ int listen_on_workers(Engine& owner, int fd, ino_t ino, int backlog) {
 void add_group_listener_stats(Engine& owner, ino_t ino, tou_listener_info& info) {
   for (int i = 0; i < workers::count(); ++i) {
     if (Engine* w = workers::at(i); w != &owner) w->add_listener_stats(ino, info);
+  }
+}
+
+void share_listener_options(Engine& owner, ino_t ino) {
+  SocketOptions opts;
+  if (workers::count() < 2 || !owner.listener_options(ino, opts)) return;
+  for (int i = 0; i < workers::count(); ++i) {
+    if (Engine* w = workers::at(i); w != &owner) w->set_listener_options(ino, opts);
   }
 }
 

@@ -68,6 +68,8 @@ size_t registered();
 // socket there).
 int listen_on_workers(Engine& owner, int fd, ino_t ino, int backlog);
 int bind_on_workers(Engine*& owner, ino_t ino, const SockAddr& addr);
+// A listener's options changed on its worker: every other worker's copy too.
+void share_listener_options(Engine& owner, ino_t ino);
 // TOU_LISTENER_INFO of the whole group: the owner's, plus every other worker's.
 void add_group_listener_stats(Engine& owner, ino_t ino, tou_listener_info& info);
 }  // namespace tou::engine

@@ -5,6 +5,7 @@
 // its own); run together in one process, a test whose count cannot be set
 // any more is skipped, saying so.
 #include <gtest/gtest.h>
+#include <netinet/tcp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,6 +133,35 @@ TEST(Workers, CountIsSetOnlyBeforeTheEngineStarts) {
   EXPECT_EQ(errno, EBUSY);
   Fd notsock(::dup(STDIN_FILENO));
   EXPECT_EQ(tou_worker_of(notsock.get()), -1);
+}
+
+// An option set on the listener after listen() reaches the connections that
+// every worker accepts (each worker keeps a copy of the listener's options).
+TEST(Workers, ListenerOptionsSetAfterListenReachEveryWorker) {
+  std::string why;
+  if (!use_workers(2, why)) GTEST_SKIP() << why;
+  const int kClients = 32;
+  uint16_t port = 0;
+  Fd ls = listen_on(AF_INET, kClients, &port);
+  ASSERT_TRUE(ls);
+  int one = 1;
+  ASSERT_EQ(tou_setsockopt(ls.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  std::vector<Fd> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(connect_to(AF_INET, port));
+    ASSERT_TRUE(clients.back());
+  }
+  std::set<int> used;
+  for (int i = 0; i < kClients; ++i) {
+    Fd c(tou_accept(ls.get(), nullptr, nullptr));
+    ASSERT_TRUE(c) << std::strerror(errno);
+    used.insert(tou_worker_of(c.get()));
+    int v = 0;
+    socklen_t len = sizeof v;
+    ASSERT_EQ(tou_getsockopt(c.get(), IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+    EXPECT_EQ(v, 1) << "connection " << i << " on worker " << tou_worker_of(c.get());
+  }
+  EXPECT_EQ(used, (std::set<int>{0, 1}));
 }
 
 // A child of fork() serves the connection its parent accepted on the
