@@ -4,6 +4,7 @@
 // before the process's first socket (ctest runs each test in a process of
 // its own); run together in one process, a test whose count cannot be set
 // any more is skipped, saying so.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/tcp.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
@@ -29,21 +31,34 @@ bool use_workers(int n, std::string& why) {
   return false;
 }
 
+// A listener on loopback and `n` clients connected to it (not yet accepted);
+// the listener is invalid when any step failed.
+struct Served {
+  Fd listener;
+  std::vector<Fd> clients;
+};
+Served listen_and_connect(int n) {
+  Served out;
+  uint16_t port = 0;
+  out.listener = listen_on(AF_INET, n, &port);
+  for (int i = 0; i < n && out.listener; ++i) {
+    out.clients.push_back(connect_to(AF_INET, port));
+    if (!out.clients.back()) out.listener.reset();
+  }
+  return out;
+}
+
 // A server and its clients in this process: `clients` connections accepted,
 // each sending `bytes` of its own pattern that the server echoes back. Returns
 // the worker of each accepted connection; every byte is checked.
 std::vector<int> echo_over_connections(int clients, size_t bytes) {
   std::vector<int> workers;
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, clients, &port);
-  EXPECT_TRUE(ls);
-  if (!ls) return workers;
-  std::vector<Fd> client(clients), server(clients);
-  for (int i = 0; i < clients; ++i) {
-    client[i] = connect_to(AF_INET, port);
-    EXPECT_TRUE(client[i]) << std::strerror(errno);
-    if (!client[i]) return workers;
-  }
+  Served served = listen_and_connect(clients);
+  EXPECT_TRUE(served.listener) << std::strerror(errno);
+  if (!served.listener) return workers;
+  Fd& ls = served.listener;
+  std::vector<Fd>& client = served.clients;
+  std::vector<Fd> server(clients);
   for (int i = 0; i < clients; ++i) {
     server[i] = Fd(tou_accept(ls.get(), nullptr, nullptr));
     EXPECT_TRUE(server[i]) << std::strerror(errno);
@@ -164,20 +179,75 @@ TEST(Workers, ListenerOptionsSetAfterListenReachEveryWorker) {
   EXPECT_EQ(used, (std::set<int>{0, 1}));
 }
 
+uint16_t port_of(int fd, bool peer) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  int r = peer ? tou_getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len)
+               : tou_getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return r == 0 ? ntohs(reinterpret_cast<sockaddr_in*>(&a)->sin_port) : 0;
+}
+
+// The listener closes, then every connection of one worker ends: that
+// worker's socket of the SO_REUSEPORT group must stay bound while the other
+// workers' connections live, or the kernel would give some of their peers'
+// segments to another socket (a worker that does not know them, and resets).
+TEST(Workers, AGroupKeepsItsSocketsWhileAnyWorkerHasConnections) {
+  std::string why;
+  if (!use_workers(3, why)) GTEST_SKIP() << why;
+  const int kClients = 48;
+  Served served = listen_and_connect(kClients);
+  ASSERT_TRUE(served.listener) << std::strerror(errno);
+  Fd& ls = served.listener;
+  std::vector<Fd>& clients = served.clients;
+  std::map<uint16_t, int> client_by_port;
+  for (int i = 0; i < kClients; ++i) client_by_port[port_of(clients[i].get(), false)] = i;
+  std::vector<Fd> servers(kClients);  // by client index
+  std::vector<int> worker(kClients, -1);
+  for (int i = 0; i < kClients; ++i) {
+    Fd c(tou_accept(ls.get(), nullptr, nullptr));
+    ASSERT_TRUE(c) << std::strerror(errno);
+    auto it = client_by_port.find(port_of(c.get(), true));
+    ASSERT_NE(it, client_by_port.end());
+    set_timeouts(c.get());
+    worker[it->second] = tou_worker_of(c.get());
+    servers[it->second] = std::move(c);
+  }
+  ASSERT_EQ(std::set<int>(worker.begin(), worker.end()), (std::set<int>{0, 1, 2}));
+  ls.reset();
+  // Worker 0's connections end (the client first: no TIME-WAIT on the
+  // listener's port), so its socket has no reference left.
+  for (int i = 0; i < kClients; ++i) {
+    if (worker[i] != 0) continue;
+    clients[i].reset();
+    uint8_t b;
+    EXPECT_EQ(::read(servers[i].get(), &b, 1), 0);
+    servers[i].reset();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the last ACKs arrive
+  // Every other connection still carries its bytes, both ways.
+  for (int i = 0; i < kClients; ++i) {
+    if (worker[i] == 0) continue;
+    std::vector<uint8_t> data = random_bytes(scaled(50000, 5000), 300 + static_cast<uint64_t>(i));
+    ASSERT_TRUE(write_all(clients[i].get(), data.data(), data.size())) << "connection " << i;
+    std::vector<uint8_t> got(data.size());
+    ASSERT_TRUE(read_exact(servers[i].get(), got.data(), got.size())) << "connection " << i;
+    ASSERT_TRUE(write_all(servers[i].get(), got.data(), got.size()));
+    std::vector<uint8_t> back(data.size());
+    ASSERT_TRUE(read_exact(clients[i].get(), back.data(), back.size())) << "connection " << i;
+    EXPECT_TRUE(back == data) << "connection " << i;
+  }
+}
+
 // A child of fork() serves the connection its parent accepted on the
 // parent's workers (both of them in use) and every byte arrives.
 TEST(Workers, ForkAfterAcceptOnTwoWorkers) {
   std::string why;
   if (!use_workers(2, why)) GTEST_SKIP() << why;
   const int kClients = 8;
-  uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, kClients, &port);
-  ASSERT_TRUE(ls);
-  std::vector<Fd> clients;
-  for (int i = 0; i < kClients; ++i) {
-    clients.push_back(connect_to(AF_INET, port));
-    ASSERT_TRUE(clients.back());
-  }
+  Served served = listen_and_connect(kClients);
+  ASSERT_TRUE(served.listener) << std::strerror(errno);
+  Fd& ls = served.listener;
+  std::vector<Fd>& clients = served.clients;
   std::vector<pid_t> children;
   std::set<int> used;
   for (int i = 0; i < kClients; ++i) {
