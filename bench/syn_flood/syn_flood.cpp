@@ -81,7 +81,8 @@ long rss_kib(pid_t pid) {
   return kib;
 }
 
-// CPU seconds (user + system) of the server's engine thread ("tou-engine").
+// CPU seconds (user + system) of the server's engine threads ("tou-engine",
+// one a worker), summed.
 double engine_cpu_s(pid_t pid) {
   std::string dir = "/proc/" + std::to_string(pid) + "/task/";
   double total = -1;
@@ -98,7 +99,8 @@ double engine_cpu_s(pid_t pid) {
     // After ") ": state, then fields 4..13, then utime (14) and stime (15).
     if (std::sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
                     &stime) == 2) {
-      total = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+      total = std::max(total, 0.0) +
+              static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
     }
   }
   return total;
