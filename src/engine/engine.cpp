@@ -56,7 +56,7 @@ constexpr Duration kHeldWriteAge = std::chrono::milliseconds(1);
 Engine* Engine::create(const EngineKeys& keys, int index, int& err) {
   auto* e = new Engine();
   e->index_ = index;
-  err = e->start(keys);
+  err = e->start(keys, true);
   if (err != 0) {
     delete e;
     return nullptr;
@@ -76,11 +76,32 @@ void Engine::report_end(Stream& s) {
   hook(info);
 }
 
-int Engine::start(const EngineKeys& keys) {
+Engine* Engine::create_stepped(const EngineKeys& keys, int& err) {
+  auto* e = new Engine();
+  err = e->start(keys, false);
+  if (err != 0) {
+    delete e;
+    return nullptr;
+  }
+  return e;
+}
+
+int Engine::step(std::optional<Instant> deadline) {
+  std::unique_lock lock(mu_);
+  if (!dirty_.empty() || !pending_read_.empty()) deadline = kTimeZero;
+  lock.unlock();
+  int events = loop_.wait(deadline);
+  lock.lock();
+  iterate();
+  return events;
+}
+
+int Engine::start(const EngineKeys& keys, bool with_thread) {
   if (int err = loop_.init(); err != 0) return err;
   isn_.emplace(keys.isn);
   cookies_.emplace(keys.cookie);
   scratch_.resize(kScratchSize);
+  if (!with_thread) return 0;
   // The I/O thread takes no signals: they go to the program's threads.
   sigset_t all, old;
   sigfillset(&all);

@@ -120,6 +120,12 @@ class Engine final : SendBatch::ErrorSink {
  public:
   // A worker with its thread running; nullptr (and err) on failure.
   static Engine* create(const EngineKeys& keys, int index, int& err);
+  // A worker without a thread, for tests: step() turns its loop once (waits
+  // for events until `deadline`, nullopt for none, a past one polls; then does
+  // every due piece of work) and returns how many events arrived. The same
+  // turn its thread runs (run()).
+  static Engine* create_stepped(const EngineKeys& keys, int& err);
+  int step(std::optional<Instant> deadline);
   // Its place among the workers (0 .. workers::count() - 1).
   int index() const { return index_; }
   // Every call below returns 0 or an errno value. `ino` names the socket (the
@@ -200,7 +206,7 @@ class Engine final : SendBatch::ErrorSink {
  private:
   Engine() = default;
   ~Engine() = default;
-  int start(const EngineKeys& keys);
+  int start(const EngineKeys& keys, bool with_thread);
   void run();
   void iterate();
   // At exit (exit.cpp): stops the I/O thread (every worker's first), then
