@@ -182,7 +182,9 @@ TEST_P(SpuriousUndo, FullAckEchoingTheRetransmissionKeepsTheReduction_RFC3522) {
   EXPECT_EQ(t.conn().stats().spurious_undos, 0u);
   EXPECT_EQ(t.conn().stats().spurious_undos_by_timestamp, 0u);
   // (Loss-based controllers keep the reduced window; BBR's comes from its model.)
-  if (GetParam() != "bbr") EXPECT_LT(t.conn().info().cwnd, r.cwnd_before);
+  if (GetParam() != "bbr") {
+    EXPECT_LT(t.conn().info().cwnd, r.cwnd_before);
+  }
 }
 
 // RFC 8985 6.2 step 4: after a D-SACK, reo_wnd = min(2 * min_RTT / 4, SRTT).
