@@ -88,6 +88,10 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   }
   // The ACK that completes a handshake answered with a SYN cookie (RFC 4987 3.6).
   if (ep.listener != nullptr && accept_cookie(ep, from, to, key, seg)) return;
+  if (syn_only && ep.joining) {
+    ++ep.stats.syn_dropped;
+    return;
+  }
   if (h.dst_port != ep.local.port()) {
     ++ep.stats.dropped_other;
     return;

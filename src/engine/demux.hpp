@@ -121,6 +121,10 @@ struct Endpoint final : EventLoop::Handler {
   // references left it stays bound, idle, while another member is in use.
   std::shared_ptr<PortGroup> group;
   bool idle = false;
+  // In the group, its listener not attached yet (listen() is running): the
+  // kernel may already pick this socket for a SYN, which is dropped (the peer
+  // retransmits it) rather than refused.
+  bool joining = false;
   TokenBucket resets{kResetRate, kResetBurst};
   EndpointStats stats;
 };

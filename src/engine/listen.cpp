@@ -82,7 +82,10 @@ int Engine::join_group(const GroupSpec& spec) {
   if (auto it = bound_.find(AddrKey::of(spec.local)); it != bound_.end()) {
     Endpoint& ep = *it->second;
     if (ep.group != spec.group) return EADDRINUSE;
-    if (ep.listener == nullptr) hold_endpoint(ep);  // a member from an earlier listener
+    if (ep.listener == nullptr) {
+      hold_endpoint(ep);  // a member from an earlier listener
+      ep.joining = true;
+    }
     return 0;
   }
   Endpoint* ep = nullptr;
@@ -90,6 +93,7 @@ int Engine::join_group(const GroupSpec& spec) {
   ep->refs = 1;
   ep->bound_explicitly = true;
   ep->group = spec.group;
+  ep->joining = true;
   ++spec.group->busy;
   spec.group->add(this);
   if (ep->wildcard) ep->sock.enable_pktinfo();
@@ -102,6 +106,7 @@ void Engine::leave_group(const GroupSpec& spec) {
   auto it = bound_.find(AddrKey::of(spec.local));
   if (it == bound_.end() || it->second->group != spec.group || it->second->listener != nullptr)
     return;
+  it->second->joining = false;
   release_endpoint(*it->second);
 }
 
@@ -124,6 +129,7 @@ void Engine::add_shadow_listener(ino_t ino, int efd, const GroupSpec& spec, int 
     return;
   }
   Endpoint& ep = *it->second;
+  ep.joining = false;
   auto owned = std::make_unique<Listener>(this);
   Listener& l = *owned;
   l.ino = ino;
@@ -275,16 +281,12 @@ int listen_on_workers(Engine& owner, int fd, ino_t ino, int backlog) {
   GroupSpec spec;
   if (int err = owner.prepare_group(ino, spec); err != 0) return err;
   if (spec.group == nullptr) return owner.listen(fd, ino, backlog);
-  std::vector<Engine*> joined;
+  // The owner listens first, so that its socket (the one the program bound)
+  // answers at once; the other members drop SYNs while they join.
+  if (int err = owner.listen(fd, ino, backlog); err != 0) return err;
   for (int i = 0; i < workers::count(); ++i) {
     Engine* w = workers::at(i);
-    if (w != &owner && w->join_group(spec) == 0) joined.push_back(w);
-  }
-  if (int err = owner.listen(fd, ino, backlog); err != 0) {
-    for (Engine* w : joined) w->leave_group(spec);
-    return err;
-  }
-  for (Engine* w : joined) {
+    if (w == &owner || w->join_group(spec) != 0) continue;
     int efd = owner.listener_fd(ino);
     if (efd < 0) {
       w->leave_group(spec);
