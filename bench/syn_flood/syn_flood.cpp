@@ -13,7 +13,7 @@
 // a random ISN (and no state anywhere on the flood's side).
 //
 //   build/bin/tou-synflood [--seconds 5] [--rate 0] [--sources 1024]
-//                          [--backlog 128] [--threads 2] [--json]
+//                          [--backlog 128] [--threads 2] [--no-bulk] [--json]
 // --rate 0 floods as fast as the threads can; --json prints one JSON object.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -52,6 +52,7 @@ struct Options {
   int backlog = 128;
   int threads = 2;
   int legit = 20;
+  bool bulk = true;  // --no-bulk: the engine's CPU per SYN without the transfer's work
   bool json = false;
 };
 
@@ -79,6 +80,29 @@ long rss_kib(pid_t pid) {
   }
   std::fclose(f);
   return kib;
+}
+
+// Datagrams the kernel dropped at the listener's UDP socket (its receive queue
+// full): the "drops" column of /proc/net/udp for local port `port`, summed
+// over the sockets bound to it (one per worker in a SO_REUSEPORT group).
+uint64_t udp_drops(uint16_t port) {
+  FILE* f = std::fopen("/proc/net/udp", "r");
+  if (f == nullptr) return 0;
+  char line[512];
+  uint64_t drops = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    unsigned local_port = 0;
+    unsigned long long d = 0;
+    // sl local_address:port rem_address:port st tx:rx tr:when retrnsmt uid timeout inode ref
+    // pointer drops
+    if (std::sscanf(line, " %*d: %*x:%x %*x:%*x %*x %*x:%*x %*x:%*x %*x %*u %*u %*u %*u %*x %llu",
+                    &local_port, &d) == 2 &&
+        local_port == port) {
+      drops += d;
+    }
+  }
+  std::fclose(f);
+  return drops;
 }
 
 // CPU seconds (user + system) of the server's engine threads ("tou-engine",
@@ -266,6 +290,8 @@ bool parse(int argc, char** argv, Options& o) {
     double v = 0;
     if (a == "--json") {
       o.json = true;
+    } else if (a == "--no-bulk") {
+      o.bulk = false;
     } else if (a == "--seconds" && next(v) && v > 0) {
       o.seconds = v;
     } else if (a == "--rate" && next(v) && v >= 0) {
@@ -292,7 +318,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: tou-synflood [--seconds S] [--rate SYN/s] [--sources N] [--backlog N]"
-                 " [--threads N] [--legit N] [--json]\n");
+                 " [--threads N] [--legit N] [--no-bulk] [--json]\n");
     return 2;
   }
   auto* sh = static_cast<Shared*>(
@@ -312,6 +338,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop_bulk{false};
   int bulk = connect_to(port, 30);
   std::thread bulk_writer([&] {
+    if (!o.bulk) return;
     std::vector<char> chunk(1 << 16, 'b');
     chunk[0] = 'B';
     while (!stop_bulk && ::write(bulk, chunk.data(), chunk.size()) > 0) chunk[0] = 'b';
@@ -331,6 +358,7 @@ int main(int argc, char** argv) {
   uint64_t b1 = sh->bulk_bytes;
   double flood_start = now_s();
   double cpu0 = engine_cpu_s(server);
+  uint64_t drops0 = udp_drops(port);
   for (int i = 0; i < o.threads; ++i) {
     flooders.emplace_back([&, i] { sent[static_cast<size_t>(i)] = flood(o, port, i, stop_flood); });
   }
@@ -356,6 +384,7 @@ int main(int argc, char** argv) {
   if (left > 0) std::this_thread::sleep_for(Seconds(left));
   tou_listener_info during = listener_info(sh);
   double cpu1 = engine_cpu_s(server);
+  uint64_t drops1 = udp_drops(port);
   uint64_t b2 = sh->bulk_bytes;
   stop_flood = true;
   double flood_end = now_s();
@@ -394,6 +423,7 @@ int main(int argc, char** argv) {
       static_cast<double>(during.datagrams_received - before.datagrams_received) /
       (flood_secs > 0 ? flood_secs : 1);
   double syns = static_cast<double>(during.syn_received - before.syn_received);
+  double drop_rate = static_cast<double>(drops1 - drops0) / (flood_secs > 0 ? flood_secs : 1);
   double cpu_us_per_syn = syns > 0 ? (cpu1 - cpu0) * 1e6 / syns : 0;
   double pct = connects.empty() ? 0 : 100.0 * within_1s / static_cast<double>(connects.size());
   double ratio = baseline_rate > 0 ? flood_rate / baseline_rate : 0;
@@ -401,16 +431,17 @@ int main(int argc, char** argv) {
   if (o.json) {
     std::printf(
         "{\"seconds\": %.2f, \"syn_sent_per_s\": %.0f, \"syn_at_listener_per_s\": %.0f, "
-        "\"datagrams_at_listener_per_s\": %.0f, \"legit_connects\": %zu, \"legit_ok\": %d, "
+        "\"datagrams_at_listener_per_s\": %.0f, \"socket_drops_per_s\": %.0f, \"legit_connects\": "
+        "%zu, \"legit_ok\": %d, "
         "\"legit_within_1s_pct\": %.1f, \"bulk_before_mbit\": %.1f, \"bulk_during_mbit\": %.1f, "
         "\"bulk_ratio\": %.3f, \"rss_before_kib\": %ld, \"rss_max_kib\": %ld, \"rss_after_kib\": "
         "%ld, \"rss_growth_mib\": %.2f, \"first_connect_after_s\": %.3f, \"half_open_max\": %u, "
         "\"backlog\": %d, \"syn_cookies_sent\": %llu, \"syn_cookies_validated\": %llu, "
         "\"syn_cookies_rejected\": %llu, \"half_open_evicted\": %llu, \"syn_dropped\": %llu, "
         "\"engine_cpu_s\": %.2f, \"engine_cpu_us_per_syn\": %.2f}\n",
-        flood_secs, syn_rate_sent, syn_rate_listener, datagram_rate, connects.size(), succeeded,
-        pct, baseline_rate * 8 / 1e6, flood_rate * 8 / 1e6, ratio, rss_before, rss_max, rss_after,
-        rss_growth_mib, first_after, half_open_max, o.backlog,
+        flood_secs, syn_rate_sent, syn_rate_listener, datagram_rate, drop_rate, connects.size(),
+        succeeded, pct, baseline_rate * 8 / 1e6, flood_rate * 8 / 1e6, ratio, rss_before, rss_max,
+        rss_after, rss_growth_mib, first_after, half_open_max, o.backlog,
         static_cast<unsigned long long>(after.syn_cookies_sent),
         static_cast<unsigned long long>(after.syn_cookies_validated),
         static_cast<unsigned long long>(after.syn_cookies_rejected),
@@ -418,8 +449,9 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(after.syn_dropped), cpu1 - cpu0, cpu_us_per_syn);
   } else {
     std::printf(
-        "flood: %.2f s, %.0f SYN/s sent, %.0f SYN/s reached the listener (%.0f datagrams/s)\n",
-        flood_secs, syn_rate_sent, syn_rate_listener, datagram_rate);
+        "flood: %.2f s, %.0f SYN/s sent, %.0f SYN/s reached the listener (%.0f datagrams/s), "
+        "%.0f datagrams/s dropped by the listener's full UDP socket\n",
+        flood_secs, syn_rate_sent, syn_rate_listener, datagram_rate, drop_rate);
     std::printf("legitimate connects: %d/%zu succeeded, %.1f%% within 1 s (target >= 90%%)\n",
                 succeeded, connects.size(), pct);
     std::printf("bulk transfer: %.1f Mbit/s before, %.1f during: ratio %.3f (target >= 0.5)\n",

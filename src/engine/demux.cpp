@@ -145,7 +145,7 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
   ++ep.stats.syn_received;
   // A full accept queue drops the SYN, cookie or not (as Linux): the peer
   // retransmits it.
-  if (accept_queue(l) + static_cast<int>(l.ready.size()) >= l.backlog) {
+  if (accept_backlog(l) >= l.backlog) {
     ++ep.stats.syn_dropped;
     return;
   }

@@ -589,6 +589,7 @@ void Engine::flush_handoffs(Listener& l) {
     // The kernel's charge for one record: accept_queue() divides by it.
     if (after > before) l.record_charge->raise(after - before);
     ++l.handed_over;
+    l.queued_records = -1;  // accept_backlog() reads the queue again
   }
 }
 
@@ -662,9 +663,14 @@ Listener* Engine::find_listener(ino_t ino) {
   return it == listeners_.end() ? nullptr : it->second;
 }
 
-int Engine::path_mtu(const SockAddr& remote) {
-  AddrKey key = AddrKey::of(remote);
+AddrKey Engine::mtu_key(const SockAddr& a) {
+  AddrKey key = AddrKey::of(a);
   key.bytes[1] = key.bytes[2] = 0;  // per address, not per port
+  return key;
+}
+
+int Engine::path_mtu(const SockAddr& remote) {
+  AddrKey key = mtu_key(remote);
   if (auto it = mtu_cache_.find(key); it != mtu_cache_.end()) return it->second;
   int mtu = path_mtu_to(remote);
   if (mtu_cache_.size() > 4096) mtu_cache_.clear();
@@ -715,12 +721,16 @@ OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote) {
   p.local_port = local.port();
   p.remote_port = remote.port();
   p.iss = isn_->generate(now_, tuple);  // RFC 6528
+  p.ts_offset = ts_offset_of(tuple);
+  return p;
+}
+
+uint32_t Engine::ts_offset_of(const std::array<uint8_t, 40>& tuple) const {
   // RFC 7323 5.4: a per-connection timestamp offset, from the reversed tuple.
   std::array<uint8_t, 40> reversed;
   std::copy(tuple.begin() + 20, tuple.end(), reversed.begin());
   std::copy(tuple.begin(), tuple.begin() + 20, reversed.begin() + 20);
-  p.ts_offset = isn_->hash(reversed);
-  return p;
+  return isn_->hash(reversed);
 }
 
 }  // namespace tou::engine

@@ -262,6 +262,12 @@ class Engine final : SendBatch::ErrorSink {
   bool accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,
                      const Segment& ack);
   bool prune_half_open(Stream& s);
+  // The accept queue plus the connections waiting to enter it, as the SYN
+  // path sees it: read once per turn, not once per SYN.
+  int accept_backlog(Listener& l);
+  // The MTU a cookie's SYN-ACK takes its MSS from, without a route lookup
+  // per (spoofed) source.
+  int cookie_mtu(const SockAddr& local, const SockAddr& remote);
   std::array<uint8_t, 40> tuple_of(const SockAddr& local, const SockAddr& remote) const;
   SockAddr local_of(const Endpoint& ep, const SockAddr* to) const;
   void hand_over(Stream& s);
@@ -287,7 +293,9 @@ class Engine final : SendBatch::ErrorSink {
   ConnectionConfig core_config(const SocketOptions& opts, const SockAddr& remote, int mtu);
   std::unique_ptr<Connection> make_core(const SocketOptions& opts, const SockAddr& remote, int mtu);
   OpenParams open_params(const SockAddr& local, const SockAddr& remote);
+  uint32_t ts_offset_of(const std::array<uint8_t, 40>& tuple) const;
   int path_mtu(const SockAddr& remote);
+  static AddrKey mtu_key(const SockAddr& a);  // path_mtu's cache key: the address, no port
 
   // What is left of a socket whose engine side is gone while the program may
   // still hold its descriptor: the error to report, the names, and the last
@@ -340,6 +348,7 @@ class Engine final : SendBatch::ErrorSink {
   std::unordered_map<ino_t, Tombstone> tombstones_;
   std::deque<ino_t> tombstone_order_;
   std::unordered_map<AddrKey, int, AddrKeyHash> mtu_cache_;
+  std::unordered_map<AddrKey, int, AddrKeyHash> device_mtu_;  // by local address (cookie_mtu)
   // Client ports shared by connections, by source address and IPV6_V6ONLY
   // (client_ports.cpp), and the source address of the route to each peer.
   std::unordered_map<AddrKey, std::list<Endpoint*>, AddrKeyHash> shared_;  // newest last

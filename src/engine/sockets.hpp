@@ -105,6 +105,8 @@ struct Listener final : EventLoop::Handler {
   // What the kernel charges for one unread accept record (shared by a group's
   // listeners, which write into one pair).
   std::shared_ptr<RecordCharge> record_charge = std::make_shared<RecordCharge>();
+  int queued_records = -1;  // accept_queue() as of queued_at (-1: read it again)
+  Instant queued_at{};
   std::deque<Stream*> ready;  // established, waiting for room in the pair
   uint64_t handed_over = 0;
   bool out_armed = false;  // EPOLLOUT asked for (only while the pair is full)

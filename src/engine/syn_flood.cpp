@@ -1,22 +1,63 @@
 // The listener's defences against SYN floods (RFC 4987; see demux.hpp): SYN
 // cookies when the backlog of half-open connections is full, and the pruning
 // of half-open connections while it is crowded.
+//
+// A flood costs the listener's engine thread per SYN: its share of a
+// recvmmsg(), a lookup in the flows, the cookie (two SipHashes, a third for
+// the timestamp offset) and its share of a sendmmsg(). Nothing else: no
+// system call (the accept queue is read once per turn, accept_backlog) and no
+// route lookup per source (cookie_mtu).
 #include "engine/demux.hpp"
 #include "engine/engine.hpp"
 #include "engine/sockets.hpp"
 
 namespace tou::engine {
 
+namespace {
+
+// Local addresses whose device MTU cookie_mtu() keeps (a wildcard listener
+// sees its host's addresses; more is a misconfiguration, and the map starts
+// again).
+constexpr size_t kMaxDeviceMtus = 256;
+
+}  // namespace
+
+int Engine::accept_backlog(Listener& l) {
+  // SIOCOUTQ is a system call: once per turn (now_ moves each turn), and again
+  // after a record was handed over (flush_handoffs). accept()s within the turn
+  // only make the figure high, so a SYN may be dropped that had room: the
+  // peer retransmits it.
+  if (l.queued_records < 0 || l.queued_at != now_) {
+    l.queued_records = accept_queue(l);
+    l.queued_at = now_;
+  }
+  return l.queued_records + static_cast<int>(l.ready.size());
+}
+
+// Linux advertises the MSS of the route's MTU (advmss). A spoofed flood names
+// a new source with each SYN, and a route lookup of ours is a socket, a
+// connect() and a getsockopt(): the peer's path MTU is taken only when it is
+// known already, else the MTU of the device that holds our address.
+int Engine::cookie_mtu(const SockAddr& local, const SockAddr& remote) {
+  if (auto it = mtu_cache_.find(mtu_key(remote)); it != mtu_cache_.end()) return it->second;
+  AddrKey key = mtu_key(local);
+  if (auto it = device_mtu_.find(key); it != device_mtu_.end()) return it->second;
+  int mtu = device_mtu_of(local);
+  if (mtu <= 0) mtu = path_mtu(local);
+  if (device_mtu_.size() >= kMaxDeviceMtus) device_mtu_.clear();
+  device_mtu_[key] = mtu;
+  return mtu;
+}
+
 // RFC 4987 3.6: a SYN-ACK whose ISN is the cookie, and nothing kept.
 void Engine::send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                          const Segment& syn) {
   Listener& l = *ep.listener;
   SockAddr local = local_of(ep, to);
-  ConnectionConfig cfg = core_config(l.opts, from, path_mtu(from));
-  OpenParams params = open_params(local, from);
-  std::optional<uint32_t> ts;
-  if (cfg.timestamps) ts = ts_clock(now_, params.ts_offset);
+  ConnectionConfig cfg = core_config(l.opts, from, cookie_mtu(local, from));
   std::array<uint8_t, 40> tuple = tuple_of(local, from);
+  std::optional<uint32_t> ts;
+  if (cfg.timestamps) ts = ts_clock(now_, ts_offset_of(tuple));
   SynCookie cookie = cookies_->make(now_, tuple, syn.header, ts);
   SegmentHeader synack = cookie_syn_ack(cfg, syn.header, cookie);
   if (send_.full()) flush_sends();
@@ -37,20 +78,23 @@ bool Engine::accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* t
   if (!h.has(flags::kAck) || h.has(flags::kSyn) || h.has(flags::kRst)) return false;
   if (!l.last_cookie_sent || now_ - *l.last_cookie_sent > SynCookies::kLifetime) return false;
   SockAddr local = local_of(ep, to);
-  OpenParams params = open_params(local, from);
+  std::array<uint8_t, 40> tuple = tuple_of(local, from);
   std::optional<uint32_t> ts;
-  if (core_config(l.opts, from, path_mtu(from)).timestamps) ts = ts_clock(now_, params.ts_offset);
-  std::optional<SynCookieOptions> syn = cookies_->check(now_, tuple_of(local, from), h, ts);
+  if (core_config(l.opts, from, cookie_mtu(local, from)).timestamps) {
+    ts = ts_clock(now_, ts_offset_of(tuple));
+  }
+  std::optional<SynCookieOptions> syn = cookies_->check(now_, tuple, h, ts);
   if (!syn) {
     ++ep.stats.syn_cookies_rejected;
     return false;
   }
-  if (accept_queue(l) + static_cast<int>(l.ready.size()) >= l.backlog) {
+  if (accept_backlog(l) >= l.backlog) {
     ++ep.stats.accept_overflows;  // as Linux: dropped; the client's next segment retries
     return true;
   }
   ++ep.stats.syn_cookies_validated;
   Stream& s = add_passive_stream(ep, from, to, key);
+  OpenParams params = open_params(local, from);
   params.iss = h.ack - 1;
   params.local_port = h.dst_port;
   params.remote_port = 0;

@@ -3,10 +3,13 @@
 #include "engine/cmsg.hpp"
 #include "engine/high_fd.hpp"
 
+#include <ifaddrs.h>
 #include <linux/errqueue.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -100,6 +103,31 @@ int path_mtu_to(const SockAddr& remote) {
   if (s.open(remote.family(), -1) != 0) return 0;
   if (s.connect(remote) != 0) return 0;
   return mtu_of(s.fd(), remote.family());
+}
+
+int device_mtu_of(const SockAddr& local) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return 0;
+  std::span<const uint8_t> ip = local.ip();
+  socklen_t len = local.family() == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  int mtu = 0;
+  for (ifaddrs* i = list; i != nullptr && mtu == 0; i = i->ifa_next) {
+    SockAddr a;
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != local.family() ||
+        SockAddr::parse(i->ifa_addr, len, a) != 0) {
+      continue;
+    }
+    std::span<const uint8_t> other = a.ip();
+    if (!std::equal(ip.begin(), ip.end(), other.begin(), other.end())) continue;
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    ifreq req{};
+    std::strncpy(req.ifr_name, i->ifa_name, IFNAMSIZ - 1);
+    if (::ioctl(fd, SIOCGIFMTU, &req) == 0) mtu = req.ifr_mtu;
+    ::close(fd);
+  }
+  ::freeifaddrs(list);
+  return mtu;
 }
 
 uint16_t mss_for_mtu(int family, int mtu) {

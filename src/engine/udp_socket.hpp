@@ -77,6 +77,9 @@ class UdpSocket {
 // The MTU of the route to `remote`, found with a temporary connected socket;
 // 0 when unknown.
 int path_mtu_to(const SockAddr& remote);
+// The MTU of the network device that holds the local address `local`
+// (getifaddrs, SIOCGIFMTU), or 0 when no device holds it.
+int device_mtu_of(const SockAddr& local);
 
 // The largest MSS for a path MTU: MTU minus IP, UDP and TCP headers, and never
 // more than a UDP datagram can carry (RFC 9293 3.7.1, RFC 8085 3.2).
