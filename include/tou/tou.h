@@ -18,9 +18,10 @@
  * connection or client connection on a shared port, 3 per bound client or
  * client connection whose port serves it alone (connections to one peer: 3
  * each), 1 + 2W per listener with W workers (3 with one), plus an epoll and
- * an eventfd per worker, numbered from 1024 up (or half the soft
- * RLIMIT_NOFILE below 2048). The engine lives in the process that created the
- * sockets; a child made by fork() can read, write, close and accept on
+ * an eventfd per worker (and, once the process has forked, the option relay's
+ * AF_UNIX socket), numbered from 1024 up (or half the soft RLIMIT_NOFILE
+ * below 2048). The engine lives in the process that created the sockets; a
+ * child made by fork() can read, write, close, accept and set options on
  * inherited descriptors (the parent's engine serves them while the parent
  * runs), and gets an engine of its own if it creates tou sockets itself.
  *
@@ -213,9 +214,15 @@ TOU_API int tou_getpeername(int fd, struct sockaddr* addr, socklen_t* addrlen);
  * progress (so it may abort at once), TCP_CONGESTION switches the controller
  * keeping cwnd and ssthresh, TCP_MAXSEG bounds the MSS in use. TCP_SYNCNT
  * only matters before connect.
+ * In a process that only inherited the descriptor (a forking server's child,
+ * SCM_RIGHTS), the call goes to the engine of the process that serves the
+ * socket (which must still run, in the same network namespace) and acts as
+ * there: a child's SO_KEEPALIVE starts the probes of the parent's engine.
  * Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown level or name), EFAULT (NULL
  *   value or length), EINVAL (short length or bad value), ENOENT (unknown
- *   congestion control).
+ *   congestion control); from another process also EOPNOTSUPP (no engine
+ *   serves the socket any more) and ETIMEDOUT (its engine did not answer
+ *   within 2 s).
  * Example: int one = 1; tou_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
  */
 TOU_API int tou_setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen);

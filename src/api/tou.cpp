@@ -245,8 +245,9 @@ int tou_setsockopt(int fd, int level, int optname, const void* optval, socklen_t
     if (optlen < static_cast<socklen_t>(sizeof(timeval))) return fail(EINVAL);
     return ::setsockopt(fd, level, optname, optval, optlen) == 0 ? 0 : -1;
   }
-  if (!t.local) return fail(EOPNOTSUPP);  // served by another process's engine
-  int err = engine::socket_set_option(fd, t.ino, level, optname, optval, optlen);
+  int err = t.local ? engine::socket_set_option(fd, t.ino, level, optname, optval, optlen)
+                    // Served by another process's engine (a fork child's socket).
+                    : engine::remote_set_option(fd, t.name, level, optname, optval, optlen);
   return err != 0 ? fail(err) : 0;
 }
 
@@ -281,7 +282,9 @@ int tou_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optl
           break;
       }
     }
-    return fail(EOPNOTSUPP);
+    // The rest from the engine that serves it.
+    int err = engine::remote_get_option(fd, t.name, level, optname, optval, optlen);
+    return err != 0 ? fail(err) : 0;
   }
   int err = engine::socket_get_option(fd, t.ino, level, optname, optval, optlen);
   return err != 0 ? fail(err) : 0;

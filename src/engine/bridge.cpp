@@ -141,6 +141,7 @@ FdName read_name(int fd) {
   std::memcpy(l.bytes.data(), p + 18, 20);
   std::memcpy(r.bytes.data(), p + 38, 20);
   name.kind = static_cast<FdKind>(p[5]);
+  std::memcpy(&name.pid, p + 6, 4);
   name.local = from_key(l);
   name.remote = from_key(r);
   return name;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "engine/engine.hpp"
+#include "engine/option_relay.hpp"
 #include "engine/workers.hpp"
 #include "tou/tou.h"
 
@@ -23,6 +24,7 @@ Engine* serving(ino_t ino) {
 
 int socket_open(int domain, bool nonblock, bool cloexec, int& fd) {
   if (int err = workers::start(); err != 0) return err;
+  install_option_relay();  // for this process's fork children
   Engine* e = workers::next();
   return e != nullptr ? e->open_socket(domain, nonblock, cloexec, fd) : ENOMEM;
 }

@@ -31,7 +31,8 @@ enum class FdKind : uint8_t { kUnknown = 0, kListener = 1, kConnection = 2 };
 struct FdName {
   FdKind kind = FdKind::kUnknown;
   SockAddr local;
-  SockAddr remote;  // connections only
+  SockAddr remote;   // connections only
+  uint32_t pid = 0;  // the process whose engine serves it (option_relay.hpp)
 };
 // kind kUnknown when the fd is not a named tou socket.
 FdName read_name(int fd);
@@ -40,6 +41,14 @@ FdName read_name(int fd);
 // errno: EAGAIN, EINTR, EINVAL (not a listener, or it was closed), EMFILE
 // (the fd could not be received).
 int recv_accept(int listen_fd, bool cloexec, int& fd, SockAddr& local, SockAddr& peer);
+// Options of a socket another process's engine serves (a forking server's
+// child's): the call goes to that engine (option_relay.hpp) and gets what
+// socket_set_option / socket_get_option give there; also EOPNOTSUPP when no
+// process `name.pid` serves one any more, ETIMEDOUT when it does not answer.
+int remote_set_option(int fd, const FdName& name, int level, int optname, const void* value,
+                      socklen_t len);
+int remote_get_option(int fd, const FdName& name, int level, int optname, void* value,
+                      socklen_t* len);
 // Makes the program's end of a listening socket's pair never writable: the
 // smallest send buffer, filled (a few KiB the engine never reads).
 void make_unwritable(int app_fd);

@@ -5,6 +5,7 @@
 // cut.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,6 +103,52 @@ TEST(LiveOptions, KeepaliveSetAfterConnectDetectsSilentPeer) {
   EXPECT_GE(waited, 1.5);
   EXPECT_LE(waited, 5.0);
   abort_quietly(p.server);
+}
+
+// A forking server's child sets keep-alive on the connection it was handed,
+// as sshd does: the parent's engine, which serves the socket, applies it
+// (through its option relay, src/api/option_relay.hpp).
+TEST(LiveOptions, KeepaliveSetInAForkChildDetectsSilentPeer) {
+  RelayedPair p = relayed_pair();
+  ASSERT_TRUE(p.server);
+  ping(p.client.get(), p.server.get());
+  const int s = p.server.get();
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // No allocation and no gtest here: a child of a multi-threaded process.
+    int bad = 0;
+    const int one = 1, idle = 1, intvl = 1, cnt = 2;
+    bad |= tou_setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) != 0 ? 1 : 0;
+    bad |= tou_setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ? 2 : 0;
+    bad |= tou_setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) != 0 ? 4 : 0;
+    bad |= tou_setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) != 0 ? 8 : 0;
+    int v = 0;
+    socklen_t len = sizeof v;
+    bad |= tou_getsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &v, &len) != 0 || v != 1 ? 16 : 0;
+    // An option the engine does not know gets the engine's errno.
+    bad |= tou_setsockopt(s, IPPROTO_TCP, 9999, &one, sizeof one) == 0 || errno != ENOPROTOOPT ? 32
+                                                                                               : 0;
+    ::_exit(bad);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bit mask of the child's calls that failed";
+  EXPECT_EQ(get_int(s, SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(get_int(s, IPPROTO_TCP, TCP_KEEPCNT), 2);
+  // The probes go out while the peer answers...
+  uint64_t before = p.relay->relayed();
+  std::this_thread::sleep_for(milliseconds(2500));
+  EXPECT_GE(p.relay->relayed() - before, 4u) << "two probes and their answers";
+  // ... and find it dead once it is silent (a bounded wait, should they not).
+  timeval limit{30, 0};
+  ASSERT_EQ(tou_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit), 0);
+  p.relay->cut();
+  char buf[8];
+  EXPECT_EQ(tou_recv(s, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, ETIMEDOUT);
+  abort_quietly(p.client);
 }
 
 TEST(LiveOptions, UserTimeoutSetAfterConnectAbortsStalledSend) {
