@@ -21,6 +21,7 @@
 #include "engine/high_fd.hpp"
 #include "engine/interface.hpp"
 #include "engine/workers.hpp"
+#include "tou/tou.h"
 
 namespace tou::engine {
 
@@ -29,7 +30,8 @@ extern std::atomic<bool> g_lingerer_fork;  // exit.cpp: the fork that hands over
 namespace {
 
 constexpr uint32_t kMagic = 0x746f754f;  // "Out" + version
-constexpr size_t kMaxValue = 512;        // tou_info and tou_listener_info fit
+constexpr size_t kMaxValue = 512;
+static_assert(sizeof(tou_info) <= kMaxValue && sizeof(tou_listener_info) <= kMaxValue);
 
 struct Request {
   uint32_t magic = kMagic;

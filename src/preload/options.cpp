@@ -118,8 +118,10 @@ bool ignorable(int fd, int level, int name) {
 }
 
 // Options tou knows but only the engine that serves the socket can set: a
-// process that inherited the socket (fork) gets EOPNOTSUPP from tou. These only
-// tune performance or liveness probing, so they are dropped with success there.
+// process that inherited the socket (fork) reaches that engine through its
+// option relay, and gets EOPNOTSUPP once the engine's process is gone
+// (engine/option_relay.hpp). These only tune performance or liveness probing, so
+// they are dropped with success then.
 bool advisory(int level, int name) {
   if (level == SOL_SOCKET) {
     return name == SO_KEEPALIVE || name == SO_SNDBUF || name == SO_RCVBUF || name == SO_REUSEADDR;
