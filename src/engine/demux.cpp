@@ -149,18 +149,20 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
     ++ep.stats.syn_dropped;
     return;
   }
-  bool table_full = l.half_open >= l.backlog;
-  if (l.opts.syncookies == 2 || (table_full && l.opts.syncookies == 1)) {
+  if (l.opts.syncookies == 2) {
     send_cookie(ep, from, to, syn);
     return;
   }
-  if (table_full) {
-    ++ep.stats.syn_dropped;  // cookies off: the peer retransmits its SYN
+  if (!l.half_open.try_acquire(l.backlog)) {  // the half-open table is full
+    if (l.opts.syncookies == 1) {
+      send_cookie(ep, from, to, syn);
+    } else {
+      ++ep.stats.syn_dropped;  // cookies off: the peer retransmits its SYN
+    }
     return;
   }
   Stream& s = add_passive_stream(ep, from, to, key);
-  s.half_open = true;
-  ++l.half_open;
+  s.half_open = true;  // (counted by try_acquire)
   // The connection is known by its UDP addresses; the segment's ports are the
   // ones the peer wrote, which differ from the UDP ports behind a NAT or a
   // proxy. Answer with the peer's own view: our port as its SYN named it, and

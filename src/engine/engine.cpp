@@ -487,6 +487,10 @@ void Engine::destroy_stream(Stream& s, int error) {
 
 void Engine::bury(Stream& s) {
   s.dead = true;
+  if (s.dirty) {  // freed at the end of this iteration: never serviced after that
+    std::erase(dirty_, &s);
+    s.dirty = false;
+  }
   all_streams_.erase(&s);
   dead_streams_.emplace_back(&s);
 }

@@ -71,6 +71,15 @@ class SharedCount {
     return *this;
   }
   operator int() const { return count_->load(std::memory_order_relaxed); }
+  // Counts one more if that stays within `limit` (several workers admit into
+  // one count: a load and an increment apart could overshoot it).
+  bool try_acquire(int limit) {
+    int cur = count_->load(std::memory_order_relaxed);
+    while (cur < limit) {
+      if (count_->compare_exchange_weak(cur, cur + 1)) return true;
+    }
+    return false;
+  }
 
  private:
   std::shared_ptr<std::atomic<int>> count_;
