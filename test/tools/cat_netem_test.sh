@@ -13,9 +13,12 @@ bytes=$(($(scaled 20) * 1000000))
 random_file "$WORK/file" "$bytes"
 server_port=$(free_udp_port)
 
-spawn timeout 300 "$BIN/tou-cat" -l 127.0.0.1 "$server_port" >"$WORK/received" </dev/null
+spawn timeout 300 "$BIN/tou-cat" -v -l 127.0.0.1 "$server_port" >"$WORK/received" </dev/null \
+  2>"$WORK/server.err"
 server_pid=$!
-wait_for 30 udp_port_bound "$server_port" || fail "tou-cat -l did not bind $server_port"
+# Listening, not only bound: a SYN between bind() and listen() is refused.
+wait_for 30 grep -q "listening on" "$WORK/server.err" ||
+  fail "tou-cat -l did not listen on $server_port: $(cat "$WORK/server.err")"
 spawn "$NETEM" --listen "127.0.0.1:0" --forward "127.0.0.1:$server_port" --seed 5 \
   --loss 0.05 --dup 0.02 --reorder 0.05 --corrupt 0.01 --delay 1 \
   --stats-json "$WORK/stats.json" 2>"$WORK/netem.err"
