@@ -63,9 +63,15 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The sanitizer runs are 2-5x slower and load the machine most: a test that
+# fails there is run once more (ctest --repeat until-pass:2), and .ci/run
+# lists every test that needed it as flaky, with its first failure in the log.
+# A test that fails twice fails the stage. SANITIZER_REPEAT= turns it off.
+SANITIZER_REPEAT ?= --repeat until-pass:2
+
 asan: deps
 	$(call cmake_build,$(BUILD)-asan,-DCMAKE_BUILD_TYPE=Debug -DTOU_SANITIZE=address -DTOU_BENCH=OFF)
-	cd $(BUILD)-asan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD)-asan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS) $(SANITIZER_REPEAT)
 
 # ThreadSanitizer where there are threads: the engine's I/O thread against the
 # API's callers, i.e. the integration tests (engine, API, fd bridge; a test
@@ -78,7 +84,8 @@ tsan: deps
 	cmake -S . -B $(BUILD)-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTOU_SANITIZE=thread \
 	  -DTOU_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)-tsan -j $(JOBS) --target tou_integration_tests tou_shim_threads
-	cd $(BUILD)-tsan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS) -L 'integration|shim'
+	cd $(BUILD)-tsan && TOU_TEST_SCALE=0.25 ctest --output-on-failure -j $(JOBS) -L 'integration|shim' \
+	  $(SANITIZER_REPEAT)
 
 # Connect / transfer / close churn through tou-netem with random impairments,
 # under AddressSanitizer, for SOAK_SECONDS: every transfer byte-exact, no

@@ -382,6 +382,13 @@ void Engine::reschedule(Stream& s) {
 void Engine::finish_if_done(Stream& s) {
   Connection& c = *s.core;
   if (c.state() == TcpState::kClosed) {
+    // The connection is over: its peer's address may start a new one at once
+    // (a SYN from it must reach the listener, not this CLOSED core, which
+    // would refuse it), even while the program still reads what is left.
+    if (s.in_flows) {
+      s.ep->flows.erase(s.key);
+      s.in_flows = false;
+    }
     // Closed cleanly (the peer's FIN, then our last ACK or an RST in TIME-WAIT)
     // with received bytes not yet delivered: the program reads them first, as
     // from a kernel socket that reached CLOSED.

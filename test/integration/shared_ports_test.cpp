@@ -145,6 +145,54 @@ TEST(SharedPorts, RefusalReachesOnlyTheConnectionItNames) {
   }
 }
 
+// A connection reset by its client while the server holds bytes it has not
+// read (more than the program's end of the pair takes, so the core keeps the
+// rest) no longer owns its address pair: a new connection from the same
+// client port reaches the listener (Linux's TCP unhashes a socket when it
+// reaches CLOSED), and the server still reads every byte, then the reset.
+TEST(SharedPorts, AResetConnectionsUnreadBytesDoNotRefuseTheNextOneFromItsPort) {
+  if (!one_worker()) GTEST_SKIP() << kNotOneWorker;
+  constexpr int kRcvbuf = 256 * 1024;
+  constexpr size_t kUnread = 200 * 1024;  // above the pair's share of kRcvbuf, below the whole
+  uint16_t port = 0, keeper_port = 0;
+  Fd l = listen_on(AF_INET, 16, &port, [](int fd) {
+    int rcvbuf = kRcvbuf;
+    ASSERT_EQ(tou_setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  });
+  Fd keeper_listener = listen_on(AF_INET, 16, &keeper_port);
+  ASSERT_TRUE(l && keeper_listener);
+  // A connection to another peer keeps the shared port open throughout.
+  Fd keeper = connect_to(AF_INET, keeper_port);
+  ASSERT_TRUE(keeper);
+  Fd a = connect_to(AF_INET, port);
+  ASSERT_TRUE(a);
+  Fd sa = accept_one(l.get());
+  ASSERT_TRUE(sa);
+  const uint16_t first_port = local_port(a.get());
+  ASSERT_EQ(local_port(keeper.get()), first_port);
+  const std::vector<uint8_t> sent = random_bytes(kUnread, 11);
+  ASSERT_TRUE(write_all(a.get(), sent.data(), sent.size()));
+  ASSERT_TRUE(wait_until([&] { return info_of(sa.get()).bytes_received == kUnread; },
+                         std::chrono::seconds(10)));  // taken in, not read
+  linger abort{1, 0};
+  ASSERT_EQ(tou_setsockopt(a.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort), 0);
+  a.reset();  // RST
+  ASSERT_TRUE(wait_until([&] { return info_of(sa.get()).state == TOU_STATE_CLOSED; },
+                         std::chrono::seconds(10)));
+  Fd b = connect_to(AF_INET, port);
+  ASSERT_TRUE(b) << strerror(errno);
+  EXPECT_EQ(local_port(b.get()), first_port) << "the freed pair is used again";
+  Fd sb = accept_one(l.get());
+  ASSERT_TRUE(sb);
+  EXPECT_TRUE(exchange(b.get(), sb.get()));
+  std::vector<uint8_t> got(kUnread);
+  ASSERT_TRUE(read_exact(sa.get(), got.data(), got.size()));
+  EXPECT_TRUE(got == sent);
+  char buf[8];
+  EXPECT_EQ(::read(sa.get(), buf, sizeof buf), -1);
+  EXPECT_EQ(errno, ECONNRESET) << strerror(errno);
+}
+
 // The port stays while a connection uses it (TIME-WAIT included) and closes
 // after the last.
 TEST(SharedPorts, TheLastConnectionClosesTheSharedPort) {
