@@ -196,6 +196,7 @@ int tou_shutdown(int fd, int how) {
   bool connection =
       t.local ? engine::socket_has_connection(t.ino) : t.name.kind == FdKind::kConnection;
   if (!connection) return fail(ENOTCONN);
+  if (t.local && how != SHUT_WR) engine::socket_note_read_shutdown(t.ino);
   return ::shutdown(fd, how) == 0 ? 0 : -1;
 }
 

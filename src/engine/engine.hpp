@@ -156,6 +156,7 @@ class Engine final : SendBatch::ErrorSink {
   // SO_LINGER with a timeout: waits until everything written has been
   // acknowledged, or the timeout passes.
   void linger_before_close(ino_t ino);
+  void note_read_shutdown(ino_t ino);
   void report_end(Stream& s);
 
   // A listener on every worker (listen.cpp). On the socket's worker: makes

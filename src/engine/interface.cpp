@@ -105,6 +105,10 @@ void socket_linger_before_close(ino_t ino) {
   if (Engine* e = serving(ino); e != nullptr) e->linger_before_close(ino);
 }
 
+void socket_note_read_shutdown(ino_t ino) {
+  if (Engine* e = serving(ino); e != nullptr) e->note_read_shutdown(ino);
+}
+
 int set_workers(int n) {
   return workers::set_wanted(n);
 }

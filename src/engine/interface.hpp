@@ -78,6 +78,9 @@ bool socket_has_connection(ino_t ino);
 // SO_LINGER with a timeout: waits until everything written has been
 // acknowledged, or the timeout passes. Call before close().
 void socket_linger_before_close(ino_t ino);
+// The program shuts its read side (SHUT_RD or SHUT_RDWR): a hang-up of its end
+// of the pair is then no proof that it closed (StreamBridge::app_hung_up).
+void socket_note_read_shutdown(ino_t ino);
 
 // The workers (workers.hpp): set_workers() before they start (0, EINVAL or
 // EBUSY); worker_count() of those running; worker_of() the index of the one

@@ -49,6 +49,7 @@ struct Stream final : EventLoop::Handler, Timer {
   int error = 0;                 // SO_ERROR
   bool shut_done = false;        // core.shutdown() after the program's SHUT_WR
   bool app_done = false;         // the program closed: core.close() or abort() done
+  bool app_shut_read = false;    // tou_shutdown(SHUT_RD or SHUT_RDWR) was called
   bool dirty = false;
   bool dead = false;
   bool out_armed = false;              // EPOLLOUT asked for (only while the pair is full)

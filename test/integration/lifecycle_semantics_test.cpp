@@ -97,6 +97,42 @@ TEST_P(Lifecycle, RcvbufSetOnAnOpenConnection) {
   expect_within_rcvbuf(taken);
 }
 
+// close() with SO_LINGER {1, 0} resets at once and discards what was written
+// but not sent, even while the peer's window is closed and the sender's
+// buffers are full (tou: the last writes still in the pair): the peer reads
+// what it took in, then ECONNRESET, and nothing of the discarded bytes.
+TEST_P(Lifecycle, LingerZeroWithUnsentBytesResetsAtOnce) {
+  Conn c = pair(AF_INET, [&](int fd) { set_int(fd, SOL_SOCKET, SO_RCVBUF, kRcvbuf); });
+  ASSERT_TRUE(c.server);
+  const uint64_t taken = flood_until_stalled(api(), c.server.get(), c.client.get());
+  ASSERT_GT(taken, 0u);
+  linger now{1, 0};
+  ASSERT_EQ(api().setsockopt(c.server.get(), SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
+  c.server.reset();  // the stack's close()
+  std::vector<uint8_t> got(taken);
+  ASSERT_TRUE(read_exact(c.client.get(), got.data(), got.size()));
+  pollfd p{c.client.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1);
+  char extra = 0;
+  EXPECT_EQ(::read(c.client.get(), &extra, 1), -1) << "no byte after the reset";
+  EXPECT_EQ(errno, ECONNRESET) << strerror(errno);
+}
+
+// shutdown(SHUT_RDWR) is no close: with SO_LINGER {1, 0} set, what was written
+// still goes, then FIN; the peer reads it all and end-of-file, no reset.
+TEST_P(Lifecycle, LingerZeroThenShutdownBothWaysStillEndsWithFin) {
+  Conn c = pair();
+  ASSERT_TRUE(c.server);
+  std::vector<uint8_t> data = random_bytes(256 * 1024, 9);
+  linger now{1, 0};
+  ASSERT_EQ(api().setsockopt(c.server.get(), SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
+  ASSERT_TRUE(write_all(c.server.get(), data.data(), data.size()));
+  ASSERT_EQ(api().shutdown(c.server.get(), SHUT_RDWR), 0);
+  std::vector<uint8_t> got;
+  EXPECT_TRUE(read_to_eof(c.client.get(), got, data.size()));
+  EXPECT_TRUE(got == data);
+}
+
 // close() with SO_LINGER {1, N} returns once what was written is
 // acknowledged: by then the peer has read all but what its buffers hold.
 TEST_P(Lifecycle, LingerWithTimeoutWaitsForTheAcknowledgment) {
