@@ -42,6 +42,7 @@ int wait_for(pid_t pid, std::chrono::seconds limit = kProcessLimit) {
     if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (r < 0) return -1;
     if (Clock::now() >= until) {
+      dump_stacks(pid);
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       return -1;
@@ -66,6 +67,7 @@ int wait_for_lingerers(bool& all_ended) {
       continue;
     }
     if (Clock::now() >= until) {
+      dump_stacks(0);
       all_ended = false;  // (each ends by its own alarm: see engine/exit.cpp)
       return n;
     }

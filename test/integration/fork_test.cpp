@@ -52,17 +52,6 @@ void echo(int fd) {
   }
 }
 
-// Where a child that did not finish in time is stuck: every thread's stack
-// (gdb, when installed), on stderr, so that a rare hang (seen about once in
-// ten full ASan runs, never alone) leaves its cause in the log.
-void dump_stacks(pid_t pid) {
-  std::fprintf(stderr, "child %d did not finish in time; its threads:\n", static_cast<int>(pid));
-  const std::string cmd = "command -v gdb >/dev/null && timeout 30 gdb -p " + std::to_string(pid) +
-                          " -batch -ex 'thread apply all bt 25' 2>/dev/null |"
-                          " grep -E '^(#|Thread)' >&2";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "(no stacks: gdb missing or failed)\n");
-}
-
 // Waits for a child, killing it if it takes longer than `limit`; its exit status or -1.
 int wait_child(pid_t pid, std::chrono::seconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;

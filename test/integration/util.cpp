@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -225,6 +226,17 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds lim
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
+}
+
+void dump_stacks(pid_t pid) {
+  const std::string who =
+      pid != 0 ? std::to_string(pid) : "$(pgrep -P " + std::to_string(::getpid()) + ")";
+  std::fprintf(stderr, "did not finish in time: the threads of %s\n", who.c_str());
+  const std::string cmd = "command -v gdb >/dev/null && for p in " + who +
+                          "; do echo \"process $p:\" >&2; timeout 30 gdb -p $p -batch"
+                          " -ex 'thread apply all bt 25' 2>/dev/null | grep -E '^(#|Thread)' >&2;"
+                          " done";
+  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "(no stacks: gdb missing or failed)\n");
 }
 
 }  // namespace tou_test

@@ -93,6 +93,12 @@ long rss_kib();
 // Polls `done` every few ms until true or `limit` passes; returns done().
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
+// Where a process that did not finish in time is stuck: every thread's stack
+// (gdb, when installed) on stderr, so that a rare hang (seen about once in ten
+// full ASan runs, never alone) leaves its cause in the log. pid 0: every
+// child of this process.
+void dump_stacks(pid_t pid);
+
 // TCP_INFO of a tou socket (a test failure when it cannot be read).
 tou_info info_of(int fd);
 
