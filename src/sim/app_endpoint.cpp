@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
+#include "cc/bbr.hpp"
 #include "core/tcp_state.hpp"
 #include "wire/segment.hpp"
 
@@ -92,6 +94,18 @@ Transmit AppEndpoint::poll_transmit(Instant now, std::span<uint8_t> buf) {
   return {conn_.poll_transmit(now, buf), peer_};
 }
 
+// BBR's model in the trace, to tell which bound holds the sender back.
+std::string AppEndpoint::cc_state() const {
+  const auto* bbr = dynamic_cast<const Bbr*>(&conn_.congestion_controller());
+  if (bbr == nullptr) return {};
+  auto bytes = [](uint64_t v) {
+    return v == std::numeric_limits<uint64_t>::max() ? std::string("inf") : std::to_string(v);
+  };
+  return fmt::format(" bbr {} bw {:.0f} inflight_hi {} inflight_lo {} pacing {}",
+                     Bbr::to_string(bbr->state()), bbr->bw() * 8, bytes(bbr->inflight_hi()),
+                     bytes(bbr->inflight_lo()), bbr->pacing_rate(Duration{0}).value_or(0) * 8);
+}
+
 std::optional<Instant> AppEndpoint::next_deadline() const {
   return conn_.next_deadline();
 }
@@ -104,7 +118,8 @@ void AppEndpoint::on_timer(Instant now) {
         fmt::format("after timer: srtt {}ms rttvar {}ms rto {}ms cwnd {} ssthresh {} flight {} "
                     "rto_timeouts {}",
                     to_us(i.srtt) / 1000.0, to_us(i.rttvar) / 1000.0, to_us(i.rto) / 1000.0, i.cwnd,
-                    i.ssthresh, i.flight_size, i.stats.rto_timeouts));
+                    i.ssthresh, i.flight_size, i.stats.rto_timeouts) +
+            cc_state());
   }
   drive(now);
 }

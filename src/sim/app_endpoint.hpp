@@ -96,6 +96,7 @@ class AppEndpoint : public Endpoint {
   std::string describe() const;
 
  private:
+  std::string cc_state() const;
   // `network`: a datagram arrived (a state change it caused is progress).
   void drive(Instant now, bool network = false);
   void read_all(Instant now);

@@ -186,7 +186,10 @@ int run_netns(const Options& options, const volatile std::sig_atomic_t& stop_sig
               RunSummary& summary) {
   summary.mode = "netns";
   summary.seed = options.seed;
-  const std::string base = fmt::format("tou-netem-{}", getpid());
+  // TOU_NETEM_NETNS_PREFIX names the namespaces (default "tou-netem-"), so that
+  // several people on one machine can tell theirs apart.
+  const char* prefix = std::getenv("TOU_NETEM_NETNS_PREFIX");
+  const std::string base = fmt::format("{}{}", prefix != nullptr ? prefix : "tou-netem-", getpid());
   // Declared first, destroyed last: the namespaces outlive every fd and child.
   std::unique_ptr<NetworkNamespace> ns_a, ns_b;
   int tun_a = -1, tun_b = -1;

@@ -53,6 +53,20 @@ int usage_error(const CLI::App& app, const std::string& message) {
   return 2;
 }
 
+// --counters: what each side's loss recovery did, to compare with an ideal sender.
+void print_counters(const TransferResult& r) {
+  for (const auto& [name, side] :
+       {std::pair{"client", &r.client}, std::pair{"server", &r.server}}) {
+    const tou::ConnectionStats& st = side->stats;
+    fmt::print(
+        "  {}: retransmitted {} segments, recoveries {}, rto {}, tlp {}, rack losses {}, "
+        "dsacks received {}, undos {} (by timestamp {}), frto spurious {}\n",
+        name, st.retransmitted_segments, st.fast_recoveries, st.rto_timeouts, st.tail_loss_probes,
+        st.rack_losses, st.dsacks_received, st.spurious_undos, st.spurious_undos_by_timestamp,
+        st.frto_spurious_rtos);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,7 +86,7 @@ int main(int argc, char** argv) {
   double max_time_s = 3600;
   int syn_retries = tou::sim::sim_connection_defaults().syn_retries;  // sets synack_retries too
   bool no_sack = false, no_timestamps = false, no_wscale = false, no_pacing = false;
-  bool nodelay = false, verbose = false, table = false, trace = false;
+  bool nodelay = false, verbose = false, table = false, trace = false, counters = false;
 
   auto* seed_opt = app.add_option("--seed", seed, "Seed of the first run (run i uses seed + i)");
   app.add_option("--runs", runs, "Number of runs")->check(CLI::PositiveNumber);
@@ -140,6 +154,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-pacing", no_pacing, "Disable pacing");
   app.add_flag("--nodelay", nodelay, "Disable Nagle");
   app.add_flag("--verbose", verbose, "One line per run");
+  app.add_flag("--counters", counters,
+               "Per run, each side's loss-recovery counters (RTOs, TLPs, RACK, undos)");
   app.add_flag("--trace", trace, "Print every datagram, timer and state change of each run");
   app.add_flag("--table", table,
                "Print the README goodput table (" + cc_names + "; 100 Mbit/s, 50 ms RTT)");
@@ -241,6 +257,7 @@ int main(int argc, char** argv) {
       ++measured;
     }
     if (verbose) fmt::print("run {} seed {}: {}\n", i, s, r.summary());
+    if (counters) print_counters(r);
     if (!r.ok) {
       ++failed;
       fmt::print("FAIL seed {}: {}; reproduce: {}\n", s, r.failure,
