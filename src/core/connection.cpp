@@ -273,6 +273,7 @@ void Connection::become_closed() {
   timers_ = ConnectionTimers{};
   rec_.sent.clear();
   rec_.in_recovery = false;
+  rec_.rto_recovery = false;
   snd_.pacing_wait = false;
   rcv_.ack_now = false;
   push_event(ConnectionEvent::kClosed);

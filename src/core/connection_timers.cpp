@@ -133,6 +133,7 @@ void Connection::on_rto(Instant now) {
     // A first timeout starts an undo episode; back-to-back ones extend it.
     if (snd_.rto_backoffs == 1) rec_.start_undo_episode();
     rec_.in_recovery = false;
+    rec_.rto_recovery = true;
     rec_.fast_retransmit_due = false;
     rec_.recover = snd_.nxt;
     rec_.dup_acks = 0;

@@ -29,7 +29,10 @@ void RttEstimator::on_sample(Duration rtt) {
   }
   // RFC 6298 (2.2)/(2.3): RTO <- SRTT + max(G, K*RTTVAR) with K = 4.
   constexpr int kK = 4;
-  const Duration rto = srtt_ + std::max(config_.granularity, kK * rttvar_);
+  Duration variance = std::max(config_.granularity, kK * rttvar_);
+  // Linux's floor on the variance term (RttConfig::floor), or RFC 6298 (2.4)'s on the RTO.
+  if (config_.floor == RttConfig::Floor::kVariance) variance = std::max(variance, config_.min_rto);
+  const Duration rto = srtt_ + variance;
   // RFC 6298 (2.4) floor and (2.5) ceiling.
   base_rto_ = std::clamp(rto, config_.min_rto, std::max(config_.min_rto, config_.max_rto));
   // RFC 6298 (5.7) note: a new sample ends the backoff.

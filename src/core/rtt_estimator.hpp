@@ -3,6 +3,8 @@
 // timestamps, RFC 7323 4.2).
 #pragma once
 
+#include <cstdint>
+
 #include "base/time.hpp"
 
 namespace tou {
@@ -12,15 +14,22 @@ struct RttConfig {
   Duration min_rto = std::chrono::milliseconds(200);    // Linux's floor; RFC 6298 (2.4) says 1 s
   Duration max_rto = std::chrono::seconds(60);          // RFC 6298 (2.5)
   Duration granularity = std::chrono::milliseconds(1);  // G in RFC 6298 (2.2)
+  // What min_rto floors. RFC 6298 (2.4) floors the RTO. Linux floors the variance term
+  // (tcp_rtt_estimator keeps rttvar >= tcp_rto_min), so RTO >= SRTT + min_rto: RTTVAR,
+  // updated on every ACK, decays to almost nothing on a steady path, and an RTO of
+  // SRTT + a millisecond then fires whenever one retransmission is lost, before RACK
+  // (RFC 8985 6.2) can find it a round trip later, and resends the whole flight.
+  enum class Floor : uint8_t { kVariance, kRto };
+  Floor floor = Floor::kVariance;
 };
 
 class RttEstimator {
  public:
   explicit RttEstimator(const RttConfig& config = {});
 
-  // RFC 6298 (2.2) first sample, (2.3) later samples; then RTO = SRTT + max(G, 4*RTTVAR),
-  // clamped to [min_rto, max_rto] (2.4, 2.5). Resets the backoff (5.7 note: a new
-  // sample after backoff restarts from the computed RTO).
+  // RFC 6298 (2.2) first sample, (2.3) later samples; then RTO = SRTT + max(G, 4*RTTVAR)
+  // with min_rto as RttConfig::floor says, capped at max_rto (2.4, 2.5). Resets the backoff (5.7
+  // note: a new sample after backoff restarts from the computed RTO).
   void on_sample(Duration rtt);
 
   // RFC 6298 (5.5): double the RTO (capped at max_rto).

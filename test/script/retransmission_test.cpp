@@ -77,6 +77,7 @@ TEST(Retransmission, RtoDoublesOnEachExpiry_RFC6298_5_5) {
 TEST(Retransmission, RtoHasAFloor_RFC6298_2_4) {
   ConnectionConfig c = ScriptTest::default_config();
   c.rtt.min_rto = milliseconds(200);  // Linux's floor (RFC 6298 asks for 1 s, a SHOULD)
+  c.rtt.floor = RttConfig::Floor::kRto;
   ScriptTest t(c);
   handshake_with_rtt(t, 10);  // computed RTO 10 + 4 * 5 = 30 ms
   EXPECT_EQ(t.conn().info().rto, milliseconds(200));
@@ -85,6 +86,19 @@ TEST(Retransmission, RtoHasAFloor_RFC6298_2_4) {
   t.at_ms(209);
   t.expect_nothing();
   t.at_ms(210);
+  t.expect(data_at(1001, 100));
+}
+
+// The default, as Linux: min_rto floors the variance term, RTO = SRTT + max(4 RTTVAR, 200 ms).
+TEST(Retransmission, RtoFloorIsAboveSrttAsLinux) {
+  ScriptTest t;
+  handshake_with_rtt(t, 10);  // 10 + max(4 * 5, 200) ms
+  EXPECT_EQ(t.conn().info().rto, milliseconds(210));
+  t.app_send(100);
+  t.expect(seg().ack_flag().psh().seq(1001).data(100));
+  t.at_ms(219);
+  t.expect_nothing();
+  t.at_ms(220);
   t.expect(data_at(1001, 100));
 }
 
@@ -158,13 +172,14 @@ TEST(Retransmission, NewSampleEndsBackoff_RFC6298_5_7) {
   t.expect(seg().ack_flag().psh().seq(1101).data(100));
   t.at_ms(550);
   t.inject(peer(5001, 1201));  // R = 100 ms from a segment sent once
-  // RTTVAR = 3/4 * 50 + 1/4 * 0 = 37.5; SRTT = 100; RTO = 100 + 150 = 250 ms, not backed off.
-  EXPECT_EQ(t.conn().info().rto, milliseconds(250));
+  // RTTVAR = 3/4 * 50 + 1/4 * 0 = 37.5; SRTT = 100; RTO = 100 + max(150, 200 floor) = 300 ms,
+  // not backed off.
+  EXPECT_EQ(t.conn().info().rto, milliseconds(300));
   t.app_send(100);
   t.expect(seg().ack_flag().psh().seq(1201).data(100));
-  t.at_ms(799);
+  t.at_ms(849);
   t.expect_nothing();
-  t.at_ms(800);
+  t.at_ms(850);
   t.expect(data_at(1201, 100), "the RTO collapsed back to the computed value");
 }
 
@@ -178,11 +193,15 @@ TEST(Retransmission, AckOfNewDataRestartsTimer_RFC6298_5_3) {
   t.app_send(100);
   t.expect(seg().ack_flag().psh().seq(1101).data(100));
   t.at_ms(150);
-  t.inject(peer(5001, 1101));  // first segment acked: restart for the second
+  // First segment acked: restart for the second. R = 150 ms: SRTT 18.75, RTTVAR 37.5,
+  // RTO = 18.75 + max(150, 200 floor) = 218.75 ms.
+  t.inject(peer(5001, 1101));
   t.at_ms(349);
   t.expect_nothing();
-  t.at_ms(350);
-  t.expect(data_at(1101, 100), "150 ms + RTO 200, not 0 + 200");
+  t.advance_to(instant_from_us(368'749));
+  t.expect_nothing();
+  t.advance_to(instant_from_us(368'750));
+  t.expect(data_at(1101, 100), "150 ms + RTO 218.75, not 0 + 218.75");
 }
 
 TEST(Retransmission, TimeoutRetransmitsOneSegmentThenSlowStarts_RFC5681_3_1) {
@@ -454,10 +473,12 @@ namespace tou::script {
 namespace {
 
 // 1001 is lost, then its retransmission at 200 ms is lost too; RACK finds that
-// from the SACK of new data sent after it, and the reordering timer resends 1001
-// at 325 ms. The RTO (SRTT + 4 * RTTVAR = 300 ms) was armed by the flight at 100 ms.
+// from the SACK of new data sent after it. The path has shown no reordering, so in
+// recovery reo_wnd is 0 (RFC 8985 6.2 step 4): 1001 goes again at 300 ms, one RACK.rtt
+// after its retransmission, not min_RTT / 4 later. The RTO (SRTT + 4 * RTTVAR = 300 ms)
+// was armed by the flight at 100 ms.
 void lose_a_retransmission(ScriptTest& t) {
-  establish_with_rtt(t);  // SRTT = min RTT = 100 ms: reo_wnd = 25 ms
+  establish_with_rtt(t);  // SRTT = min RTT = 100 ms
   t.send_flight(5);       // 1001 is lost
   t.at_ms(200);
   t.inject(seg().seq(5001).ack(1001).win(65535).sack(2461, 8301));
@@ -467,14 +488,9 @@ void lose_a_retransmission(ScriptTest& t) {
   t.app_send(1460);
   t.expect(seg().ack_flag().psh().seq(8301).data(1460));
   t.at_ms(300);
+  // 9761's send (200 ms) follows the retransmission (200 ms, lower sequence), and
+  // RACK.rtt + reo_wnd = 100 + 0 ms have passed since the retransmission left.
   t.inject(seg().seq(5001).ack(1001).win(65535).sack(2461, 9761));
-  // 9761's send (200 ms) follows the retransmission (200 ms, lower sequence), so
-  // the retransmission is lost once RACK.rtt + reo_wnd = 100 + 25 ms have passed
-  // since it was sent: the reordering timer fires at 325 ms (RFC 8985 6.3).
-  t.expect_nothing();
-  t.at_ms(324);
-  t.expect_nothing();
-  t.at_ms(325);
   t.expect(seg().ack_flag().seq(1001).data(1460), "the lost retransmission, again");
 }
 
@@ -494,19 +510,48 @@ TEST(Rack, LostRetransmissionDetectedBySackOfLaterSend_RFC8985_6_2) {
 
 // RFC 6298 (5.1) with Linux's tcp_xmit_retransmit_queue: each new transmission of
 // SND.UNA's segment restarts the timer, so the RTO does not fire at 400 ms (before
-// the retransmission of 325 ms could be acknowledged) but one RTO after it.
+// the retransmission of 300 ms could be acknowledged) but one RTO after it.
 TEST(Rack, RetransmittingSndUnaRestartsTheTimer_RFC6298_5_1) {
   ScriptTest t(rack_config());
   lose_a_retransmission(t);
-  EXPECT_EQ(t.conn().stats().rto_restarts_on_head_retransmit, 2u);  // at 200 and 325 ms
+  EXPECT_EQ(t.conn().stats().rto_restarts_on_head_retransmit, 2u);  // at 200 and 300 ms
   t.at_ms(400);
   t.expect_nothing();
-  t.at_ms(624);
+  t.at_ms(599);
   t.expect_nothing();
   EXPECT_EQ(t.conn().stats().rto_timeouts, 0u);
-  t.at_ms(625);
-  t.expect(seg().ack_flag().seq(1001).data(1460), "325 ms + RTO 300");
+  t.at_ms(600);
+  t.expect(seg().ack_flag().seq(1001).data(1460), "300 ms + RTO 300");
   EXPECT_EQ(t.conn().stats().rto_timeouts, 1u);
+}
+
+// Once the path has reordered (1001, sent once, arrives after 2461: RFC 8985 6.2 step 3),
+// recovery keeps reo_wnd = min_RTT / 4: a lost retransmission waits for the reordering
+// timer (6.3) instead of going at once.
+TEST(Rack, ReorderingSeenKeepsTheWindowInRecovery_RFC8985_6_2) {
+  ScriptTest t(rack_config());
+  establish_with_rtt(t);  // SRTT = min RTT = 100 ms
+  t.send_flight(2);       // 1001, 2461 at 100 ms
+  t.at_ms(200);
+  t.inject(seg().seq(5001).ack(1001).win(65535).sack(2461, 3921));
+  t.at_ms(210);
+  t.inject(seg().seq(5001).ack(3921).win(65535));  // 1001 came late: reordering
+  t.expect_nothing();
+  EXPECT_EQ(t.conn().stats().fast_recoveries, 0u);
+  t.send_flight(5);  // 3921 .. 11221 at 210 ms; 3921 is lost
+  t.at_ms(310);
+  t.inject(seg().seq(5001).ack(3921).win(65535).sack(5381, 11221));
+  t.expect(seg().ack_flag().seq(3921).data(1460), "the hole, retransmitted");
+  t.app_send(1460);
+  t.expect(seg().ack_flag().psh().seq(11221).data(1460));
+  t.at_ms(410);  // the retransmission (310 ms) is lost too; 11221, sent after it, arrived
+  t.inject(seg().seq(5001).ack(3921).win(65535).sack(5381, 12681));
+  t.expect_nothing();
+  t.at_ms(434);
+  t.expect_nothing();
+  t.at_ms(435);  // 310 + RACK.rtt 100 + reo_wnd 25
+  t.expect(seg().ack_flag().seq(3921).data(1460), "the lost retransmission, again");
+  EXPECT_EQ(t.conn().stats().rto_timeouts, 0u);
 }
 
 }  // namespace

@@ -59,13 +59,29 @@ TEST(RttEstimator, RttvarUsesTheOldSrtt) {
 }
 
 TEST(RttEstimator, ClampedToMinRto) {
-  RttEstimator rtt;
+  RttEstimator rtt({.floor = RttConfig::Floor::kRto});
   rtt.on_sample(10ms);  // 10 + 4 * 5 = 30 ms < 200 ms
   EXPECT_EQ(rtt.rto(), 200ms);
 
-  RttEstimator rfc({.initial_rto = 1s, .min_rto = 1s});  // RFC 6298 (2.4) floor
-  rfc.on_sample(100ms);
+  RttEstimator rfc({.initial_rto = 1s, .min_rto = 1s, .floor = RttConfig::Floor::kRto});
+  rfc.on_sample(100ms);  // RFC 6298 (2.4) floor
   EXPECT_EQ(rfc.rto(), 1s);
+}
+
+// Linux's floor (the default): RTO >= SRTT + min_rto, however small RTTVAR gets.
+TEST(RttEstimator, MinRtoFloorsTheVarianceTermAsLinux) {
+  RttEstimator rtt;
+  rtt.on_sample(10ms);  // 10 + max(4 * 5, 200) ms
+  EXPECT_EQ(rtt.rto(), 210ms);
+  // A steady 200 ms path: RTTVAR decays to 0, the RTO stays 200 ms above SRTT
+  // (RFC 6298 (2.4) alone would leave SRTT + 1 ms, one lost retransmission from a timeout).
+  RttEstimator steady;
+  for (int i = 0; i < 100; ++i) steady.on_sample(200ms);
+  EXPECT_LT(steady.rttvar(), 1ms);
+  EXPECT_EQ(steady.rto(), 400ms);
+  RttEstimator rfc({.floor = RttConfig::Floor::kRto});
+  for (int i = 0; i < 100; ++i) rfc.on_sample(200ms);
+  EXPECT_EQ(rfc.rto(), 201ms);
 }
 
 TEST(RttEstimator, ClampedToMaxRto) {
@@ -122,9 +138,9 @@ TEST(RttEstimator, NewSampleEndsBackoff) {
   rtt.backoff();
   rtt.backoff();
   EXPECT_EQ(rtt.rto(), 1200ms);
-  rtt.on_sample(100ms);  // RTTVAR 37500, SRTT 100000: RTO 250000
+  rtt.on_sample(100ms);  // RTTVAR 37500, SRTT 100000: RTO 100 + max(150, 200 floor) ms
   EXPECT_EQ(rtt.backoff_count(), 0);
-  EXPECT_EQ(rtt.rto(), 250ms);
+  EXPECT_EQ(rtt.rto(), 300ms);
 }
 
 TEST(RttEstimator, MinRttAndLatest) {

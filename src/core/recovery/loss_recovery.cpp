@@ -8,6 +8,7 @@ namespace tou {
 
 bool LossRecovery::on_snd_una_advanced(SeqNum ack) {
   dup_acks = 0;
+  if (rto_recovery && ack >= recover) rto_recovery = false;
   if (!in_recovery) return false;
   if (ack >= recover) {
     // RFC 6582 3.2 step 3 / RFC 6675 5: a full ACK ends recovery.
@@ -161,7 +162,7 @@ LossRecovery::LossDetection LossRecovery::detect_loss(Instant now, const Segment
   // give way to RACK's time-based detection until reo_wnd_persist runs out.
   const bool reordering_seen = l_.sack_ok && rack_ && reo_wnd_persist > 0;
   if (l_.sack_ok) {
-    if (!reordering_seen) newly_lost = sent.mark_losses(3, l_.snd.mss);
+    if (!reordering_seen) newly_lost = sent.mark_losses(kDupThresh, l_.snd.mss);
     newly_lost += rack_detect_losses(now);
   }
   // Without SACK, duplicate ACKs at a path MTU probe say the probe is lost.
@@ -201,6 +202,7 @@ void LossRecovery::on_dsack(Instant now, const SackBlock& block) {
 void LossRecovery::undo_congestion_event(Instant now) {
   ++l_.stats.spurious_undos;
   undo_marker.reset();
+  rto_recovery = false;
   if (in_recovery) {
     in_recovery = false;
     fast_retransmit_due = false;
@@ -245,14 +247,28 @@ bool LossRecovery::maybe_enter_recovery() {
 size_t LossRecovery::rack_detect_losses(Instant now) {
   l_.timers.rack_reorder.reset();
   if (!rack_ || !rack_sent || sent.empty()) return 0;
-  // RFC 8985 6.2 step 4: reo_wnd = min(reo_wnd_mult * min_RTT / 4, SRTT).
-  Duration reo_wnd = l_.rtt.min_rtt() / 4 * reo_wnd_mult;
-  if (reo_wnd_mult > 1) reo_wnd = std::min(reo_wnd, l_.rtt.srtt());
   std::optional<Instant> next;
-  size_t lost = sent.mark_rack_losses(now, *rack_sent, rack_end, rack_rtt + reo_wnd, &next);
+  size_t lost = sent.mark_rack_losses(now, *rack_sent, rack_end, rack_rtt + rack_reo_wnd(), &next);
   l_.timers.rack_reorder = next;
   l_.stats.rack_losses += lost;
   return lost;
+}
+
+// RFC 8985 6.2 step 4 (RACK_update_reo_wnd, as Linux's tcp_rack_reo_wnd).
+Duration LossRecovery::rack_reo_wnd() const {
+  // Until the path has shown reordering (a segment sent once delivered out of order, or
+  // a D-SACK), no settling time in recovery or once DupThresh segments are SACKed: a
+  // lost retransmission is found one RACK.rtt after it left, not a quarter RTT later,
+  // which on a lossy path is what SND.UNA, and so the window, waits for.
+  const bool reordering_seen = sent.reordering_seen() || reo_wnd_persist > 0;
+  if (!reordering_seen &&
+      (in_recovery || rto_recovery || sent.sacked_bytes() >= uint64_t{kDupThresh} * l_.snd.mss)) {
+    return Duration{0};
+  }
+  // reo_wnd = min(reo_wnd_mult * min_RTT / 4, SRTT).
+  Duration reo_wnd = l_.rtt.min_rtt() / 4 * reo_wnd_mult;
+  if (reo_wnd_mult > 1) reo_wnd = std::min(reo_wnd, l_.rtt.srtt());
+  return reo_wnd;
 }
 
 // RFC 8985 6.2 steps 1-3: remember the most recently sent transmission that

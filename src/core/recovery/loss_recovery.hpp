@@ -107,7 +107,8 @@ class LossRecovery {
 
   // Loss recovery: RFC 6675 (SACK) or RFC 6582 (NewReno) when SACK is off.
   bool in_recovery = false;
-  SeqNum recover;  // RecoveryPoint / "recover"
+  bool rto_recovery = false;  // after a timeout, until SND.UNA reaches `recover`
+  SeqNum recover;             // RecoveryPoint / "recover"
   int dup_acks = 0;
   bool fast_retransmit_due = false;  // the first retransmission of a recovery ignores cwnd
   // RFC 8985 6.2 (RACK): the newest delivered transmission and its RTT.
@@ -132,6 +133,7 @@ class LossRecovery {
   int reo_wnd_persist = 0;
   std::optional<SeqNum> dsack_round;  // no further increase until SND.UNA passes this
 
+  static constexpr int kDupThresh = 3;        // RFC 6675 2 DupThresh
   static constexpr int kMaxReoWndMult = 8;    // reo_wnd is capped by SRTT anyway
   static constexpr int kReoWndPersist = 16;   // RFC 8985 6.2 step 4: 16 recoveries
   static constexpr int kFrtoNewSegments = 2;  // RFC 5682 3.1 step 2b: up to two
@@ -151,6 +153,7 @@ class LossRecovery {
   LossDetection detect_loss(Instant now, const Segment& seg, bool is_dup_ack);
   void update_rack(Instant now, const SentQueue::Delivered& d);
   size_t rack_detect_losses(Instant now);
+  Duration rack_reo_wnd() const;
   // Enters fast recovery unless RFC 6582 3.2 step 1 forbids it; true if it did (the
   // caller then tells the controller).
   bool maybe_enter_recovery();

@@ -175,6 +175,12 @@ void SentQueue::note_lost(SentSegment& s, size_t i) {
 
 void SentQueue::note_delivered(const SentSegment& s, Instant now) {
   rate_.on_delivered(s.stamp, s.last_sent, s.end(), s.len, now);
+  // RFC 8985 6.2 step 3 (RACK_detect_reordering).
+  if (!fack_ || *fack_ < s.end()) {
+    fack_ = s.end();
+  } else if (s.end() < *fack_ && s.transmissions == 1) {
+    reordering_seen_ = true;
+  }
   auto later = [&](const std::optional<Instant>& t, SeqNum end) {
     return !t || s.last_sent > *t || (s.last_sent == *t && s.end() > end);
   };
@@ -325,6 +331,7 @@ void SentQueue::clear() {
   lost_bytes_ = 0;
   total_bytes_ = 0;
   highest_sacked_.reset();
+  fack_.reset();
   first_lost_hint_ = 0;
   delivered_ = Delivered{};
   rate_.clear();

@@ -119,6 +119,10 @@ class SentQueue {
   const SentSegment& front() const { return records_.front(); }
   const SentSegment& back() const { return records_.back(); }
   uint32_t sacked_bytes() const { return sacked_bytes_; }
+  // RFC 8985 6.2 step 3 (RACK.reordering_seen): a segment sent once was delivered below
+  // RACK.fack, the highest sequence delivered before it: the path reorders. Kept for the
+  // connection's life, as Linux's reord_seen.
+  bool reordering_seen() const { return reordering_seen_; }
   // The delivery-rate sampler fed by every transmission, delivery and loss here.
   DeliveryRateSampler& rate() { return rate_; }
   const DeliveryRateSampler& rate() const { return rate_; }
@@ -130,6 +134,8 @@ class SentQueue {
   uint32_t lost_bytes_ = 0;   // sequence space of records with lost == true
   uint32_t total_bytes_ = 0;  // sequence space of all records
   std::optional<SeqNum> highest_sacked_;
+  std::optional<SeqNum> fack_;  // RFC 8985 RACK.fack: the highest end delivered
+  bool reordering_seen_ = false;
   Delivered delivered_;
   DeliveryRateSampler rate_;
   void note_delivered(const SentSegment& s, Instant now);
