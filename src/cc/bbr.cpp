@@ -138,6 +138,7 @@ void Bbr::update_round(const AckEvent& ack) {
     ++rounds_since_bw_probe_;
     round_start_ = true;
     queue_in_last_round_ = round_shows_queue();
+    rtt_in_last_round_ = round_min_rtt_ != Duration::max();
     round_min_rtt_ = Duration::max();
   }
 }
@@ -489,8 +490,9 @@ void Bbr::set_cwnd(const AckEvent& ack) {
   const uint64_t extra_acked = std::max(extra_acked_slots_[0], extra_acked_slots_[1]);
   const uint64_t max_inflight = quantization_budget(bdp(cwnd_gain_) + extra_acked);
   uint64_t cwnd = cwnd_;
-  // BBRModulateCwndForRecovery.
-  if (ack.bytes_lost > 0)
+  // BBRModulateCwndForRecovery: losses come off cwnd when they are congestion (tou's
+  // deviation, see loss_is_congestive(); random loss would otherwise slow Startup).
+  if (ack.bytes_lost > 0 && loss_is_congestive())
     cwnd = std::max<uint64_t>(cwnd > ack.bytes_lost ? cwnd - ack.bytes_lost : 0, mss_);
   if (packet_conservation_) {
     if (round_start_ && round_count_ >= conservation_round_end_) packet_conservation_ = false;
@@ -547,6 +549,14 @@ void Bbr::on_congestion_event(Instant /*now*/, uint32_t /*bytes_in_flight*/) {
   cwnd_ = std::max(cwnd_, cwnd_before_ack_);
   save_cwnd();
   in_recovery_ = true;
+  // tou's deviation (see loss_is_congestive()): a loss without a queue is random, not a
+  // sign of an overfull bottleneck; the window stays. On a lossy path every round has a
+  // loss, and conservation every other round would halve Startup's growth (2x a round to
+  // about 1.4x) and hold ProbeBW below the model's window.
+  if (!loss_is_congestive()) {
+    ++random_loss_recoveries_;
+    return;
+  }
   cwnd_ = std::max(last_pipe_ + mss_, min_pipe_cwnd());
   cwnd_ = std::min(cwnd_, cc_detail::kMaxCwnd);
   packet_conservation_ = true;

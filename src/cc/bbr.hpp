@@ -99,6 +99,8 @@ class Bbr final : public CongestionController {
   bool full_bw_reached() const { return full_bw_reached_; }
   uint64_t round_count() const { return round_count_; }
   uint64_t probe_rtt_count() const { return probe_rtt_count_; }
+  // Recoveries begun without a standing queue (random loss): no packet conservation.
+  uint64_t random_loss_recoveries() const { return random_loss_recoveries_; }
   uint32_t send_quantum() const override { return send_quantum_; }
   static const char* to_string(State s);
 
@@ -118,6 +120,8 @@ class Bbr final : public CongestionController {
   void update_queue_signal(const AckEvent& ack);
   bool queue_seen() const;
   bool round_shows_queue() const;  // this round's smallest RTT so far
+  Duration queue_margin() const;
+  bool loss_is_congestive() const;
   void update_latest_delivery_signals(const AckEvent& ack);
   void advance_latest_delivery_signals(const AckEvent& ack);
   void update_congestion_signals(const AckEvent& ack);
@@ -198,6 +202,8 @@ class Bbr final : public CongestionController {
   // smallest was above min_rtt by the queue margin: a standing queue.
   Duration round_min_rtt_ = Duration::max();
   bool queue_in_last_round_ = false;
+  bool latest_rtt_shows_queue_ = false;  // the latest RTT sample was above the margin
+  bool rtt_in_last_round_ = false;       // the last round had an RTT sample
 
   // min_rtt (5.5.6 - 5.5.7).
   Duration min_rtt_ = Duration::max();
@@ -208,6 +214,7 @@ class Bbr final : public CongestionController {
   std::optional<Instant> probe_rtt_done_stamp_;
   bool probe_rtt_round_done_ = false;
   uint64_t probe_rtt_count_ = 0;
+  uint64_t random_loss_recoveries_ = 0;
   // Samples taken while ProbeRTT holds the window down say nothing about bandwidth:
   // they count as application-limited until this much is delivered (5.3.4.4).
   uint64_t app_limited_until_ = 0;

@@ -21,7 +21,22 @@ using bbr_detail::to_bytes;
 // in BBRv1, random loss at the rates of lossy long-haul and wireless paths leaves the model
 // alone (a probe's short queue, or one delayed ACK, does not make a round's minimum).
 void Bbr::update_queue_signal(const AckEvent& ack) {
-  if (ack.rtt && *ack.rtt > Duration{0}) round_min_rtt_ = std::min(round_min_rtt_, *ack.rtt);
+  if (!ack.rtt || *ack.rtt <= Duration{0}) return;
+  round_min_rtt_ = std::min(round_min_rtt_, *ack.rtt);
+  latest_rtt_shows_queue_ = min_rtt_ != Duration::max() && *ack.rtt > min_rtt_ + queue_margin();
+}
+
+Duration Bbr::queue_margin() const {
+  return std::max(min_rtt_ / kQueueRttDivisor, kQueueRttFloor);
+}
+
+// Whether the loss this ACK reports looks like an overfull queue, for the window's
+// response in recovery (5.6.4.4): a standing queue, or a queue behind this very ACK (a
+// shallow buffer overflows without a standing queue a whole round long).
+bool Bbr::loss_is_congestive() const {
+  // Without an RTT sample in this round or the last, nothing tells random loss apart.
+  if (round_min_rtt_ == Duration::max() && !rtt_in_last_round_) return true;
+  return queue_seen() || latest_rtt_shows_queue_;
 }
 
 bool Bbr::queue_seen() const {
@@ -30,8 +45,7 @@ bool Bbr::queue_seen() const {
 
 bool Bbr::round_shows_queue() const {
   if (round_min_rtt_ == Duration::max() || min_rtt_ == Duration::max()) return false;
-  const Duration margin = std::max(min_rtt_ / kQueueRttDivisor, kQueueRttFloor);
-  return round_min_rtt_ > min_rtt_ + margin;
+  return round_min_rtt_ > min_rtt_ + queue_margin();
 }
 
 // 5.5.10.3 BBRUpdateLatestDeliverySignals.
