@@ -59,9 +59,8 @@ struct ConnectionConfig {
   bool pacing = true;  // spread each window over an RTT (CongestionController::pacing_rate)
   bool tail_loss_probe = true;  // RFC 8985 7 TLP (with SACK), Linux's tcp_early_retrans
   bool rack = true;             // RFC 8985 6 time-based loss detection (with SACK)
-  // RFC 5682 F-RTO after a timeout (with SACK), Linux's tcp_frto. Off by default: on, the
-  // simulator's partition grid stalls (step 3 waits for an ACK the path may not bring).
-  bool frto = false;
+  // RFC 5682 F-RTO after a timeout (with SACK), Linux's tcp_frto (on by default there too).
+  bool frto = true;
   std::string congestion_control = "cubic";
   uint32_t initial_window_segments = 10;  // RFC 6928
   bool keepalive = false;                 // RFC 9293 3.8.4 (off by default)

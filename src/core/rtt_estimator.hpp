@@ -37,6 +37,8 @@ class RttEstimator {
   // RFC 6298 (5.7): after a SYN timeout with no RTT sample, data starts from an
   // RTO of at least `rto` (3 s) with the backoff cleared.
   void restart_from(Duration rto);
+  // The timeout that backed the RTO off was spurious (RFC 4015 3.2, as F-RTO tells).
+  void clear_backoff() { backoffs_ = 0; }
   // Number of consecutive backoffs since the last sample.
   int backoff_count() const { return backoffs_; }
 

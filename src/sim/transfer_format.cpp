@@ -105,6 +105,7 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
   if (c.timestamps != d.timestamps) s += c.timestamps ? "" : " --no-timestamps";
   if (c.window_scaling != d.window_scaling) s += c.window_scaling ? "" : " --no-window-scaling";
   if (c.pacing != d.pacing) s += c.pacing ? "" : " --no-pacing";
+  if (c.frto != d.frto) s += c.frto ? "" : " --no-frto";
   if (c.nodelay != d.nodelay) s += c.nodelay ? " --nodelay" : "";
   if (o.max_stall != TransferOptions{}.max_stall)
     s += fmt::format(" --max-stall {}", ms(o.max_stall));

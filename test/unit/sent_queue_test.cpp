@@ -245,6 +245,24 @@ TEST_P(SentQueueTest, MarkAllLost) {
 }
 
 // Fast retransmit without SACK (RFC 6582): the connection marks the front record.
+// RFC 5682 3.1 step 3b: a spurious timeout's losses are taken back. The records go back
+// into RACK's send-time order (RFC 8985 6.2), which let them go when they were lost.
+TEST_P(SentQueueTest, ClearLostPutsTheRecordsBackWhereRackLooks) {
+  const SeqNum b = base();
+  SentQueue q = sent_segments(b, 3);
+  q.mark_all_lost();
+  std::optional<Instant> next;
+  EXPECT_EQ(q.mark_rack_losses(at_ms(5), at_ms(3), seg_end(b, 3), Duration{0}, &next), 0u);
+  q.clear_lost();
+  EXPECT_EQ(q.pipe(), 3000u);
+  q.on_sent(seg_begin(b, 4), kMss, at_ms(50), false, false);
+  EXPECT_EQ(sack(q, {segs(b, 4, 4)}), 1000u);
+  // Segment 4, sent at 50 ms, delivered at 60: the three sent before it are overdue.
+  EXPECT_EQ(q.mark_rack_losses(at_ms(60), at_ms(50), seg_end(b, 4), 10ms, &next), 3u);
+  EXPECT_TRUE(q[0].lost && q[1].lost && q[2].lost);
+  EXPECT_EQ(q.first_lost(), 0u);
+}
+
 TEST_P(SentQueueTest, MarkLost) {
   const SeqNum b = base();
   SentQueue q = sent_segments(b, 10);

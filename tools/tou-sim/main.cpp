@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   double max_time_s = 3600;
   int syn_retries = tou::sim::sim_connection_defaults().syn_retries;  // sets synack_retries too
   bool no_sack = false, no_timestamps = false, no_wscale = false, no_pacing = false;
+  bool no_frto = false;
   bool nodelay = false, verbose = false, table = false, trace = false, counters = false;
 
   auto* seed_opt = app.add_option("--seed", seed, "Seed of the first run (run i uses seed + i)");
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-timestamps", no_timestamps, "Disable timestamps (RFC 7323)");
   app.add_flag("--no-window-scaling", no_wscale, "Disable window scaling (RFC 7323)");
   app.add_flag("--no-pacing", no_pacing, "Disable pacing");
+  app.add_flag("--no-frto", no_frto, "Disable F-RTO after a timeout (RFC 5682)");
   app.add_flag("--nodelay", nodelay, "Disable Nagle");
   app.add_flag("--verbose", verbose, "One line per run");
   app.add_flag("--counters", counters,
@@ -219,6 +221,7 @@ int main(int argc, char** argv) {
   o.connection.timestamps = !no_timestamps;
   o.connection.window_scaling = !no_wscale;
   o.connection.pacing = !no_pacing;
+  o.connection.frto = !no_frto;
   o.connection.nodelay = nodelay;
   o.close = *tou::sim::parse_close_mode(close);
   o.expect = expect == "error"     ? Expectation::kError

@@ -267,8 +267,25 @@ void SentQueue::mark_all_lost() {
 }
 
 void SentQueue::clear_lost() {
-  for (SentSegment& s : records_) s.lost = false;
+  // The records judged lost left RACK's send-time order (mark_rack_losses() drops settled
+  // entries); back in flight, each needs its entry again, or RACK could never find it
+  // lost once more and only the RTO, backed off, would (RFC 5682 3.1 step 3b leaves them
+  // to the usual loss detection). Rebuilt in send-time order, as rare as spurious RTOs.
+  by_send_time_.clear();
+  for (SentSegment& s : records_) {
+    s.lost = false;
+    if (!s.sacked) by_send_time_.push_back({s.end(), s.transmissions});
+  }
+  std::stable_sort(
+      by_send_time_.begin(), by_send_time_.end(),
+      [this](const SendTimeEntry& a, const SendTimeEntry& b) { return sent_at(a) < sent_at(b); });
   lost_bytes_ = 0;
+}
+
+Instant SentQueue::sent_at(const SendTimeEntry& e) const {
+  auto it = std::partition_point(records_.begin(), records_.end(),
+                                 [&](const SentSegment& s) { return s.end() < e.end; });
+  return it->last_sent;
 }
 
 size_t SentQueue::mark_lost_longer_than(uint32_t max_payload) {

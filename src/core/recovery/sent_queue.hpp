@@ -158,6 +158,7 @@ class SentQueue {
     uint16_t transmissions = 0;
   };
   std::deque<SendTimeEntry> by_send_time_;
+  Instant sent_at(const SendTimeEntry& e) const;  // its record's last_sent (it must exist)
 };
 
 }  // namespace tou
