@@ -106,6 +106,9 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
   if (c.window_scaling != d.window_scaling) s += c.window_scaling ? "" : " --no-window-scaling";
   if (c.pacing != d.pacing) s += c.pacing ? "" : " --no-pacing";
   if (c.frto != d.frto) s += c.frto ? "" : " --no-frto";
+  if (c.send_buffer != d.send_buffer || c.receive_buffer != d.receive_buffer) {
+    s += fmt::format(" --buffer {}", c.send_buffer);
+  }
   if (c.nodelay != d.nodelay) s += c.nodelay ? " --nodelay" : "";
   if (o.max_stall != TransferOptions{}.max_stall)
     s += fmt::format(" --max-stall {}", ms(o.max_stall));

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   int syn_retries = tou::sim::sim_connection_defaults().syn_retries;  // sets synack_retries too
   bool no_sack = false, no_timestamps = false, no_wscale = false, no_pacing = false;
   bool no_frto = false;
+  uint64_t buffer = 0;
   bool nodelay = false, verbose = false, table = false, trace = false, counters = false;
 
   auto* seed_opt = app.add_option("--seed", seed, "Seed of the first run (run i uses seed + i)");
@@ -154,6 +155,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-window-scaling", no_wscale, "Disable window scaling (RFC 7323)");
   app.add_flag("--no-pacing", no_pacing, "Disable pacing");
   app.add_flag("--no-frto", no_frto, "Disable F-RTO after a timeout (RFC 5682)");
+  app.add_option(
+      "--buffer", buffer,
+      "Send and receive buffer limit of both sides (bytes; default: ConnectionConfig's)");
   app.add_flag("--nodelay", nodelay, "Disable Nagle");
   app.add_flag("--verbose", verbose, "One line per run");
   app.add_flag("--counters", counters,
@@ -222,6 +226,7 @@ int main(int argc, char** argv) {
   o.connection.window_scaling = !no_wscale;
   o.connection.pacing = !no_pacing;
   o.connection.frto = !no_frto;
+  if (buffer > 0) o.connection.send_buffer = o.connection.receive_buffer = buffer;
   o.connection.nodelay = nodelay;
   o.close = *tou::sim::parse_close_mode(close);
   o.expect = expect == "error"     ? Expectation::kError
