@@ -254,6 +254,7 @@ class Connection {
   bool pacing_allows(Instant now) const;
   void mark_app_limited();
   void on_paced_send(Instant now, size_t bytes);
+  static constexpr Duration kMaxPacingWait = std::chrono::seconds(1);  // Linux fq's clamp
 
   // Timers (connection_timers.cpp).
   void arm_rto(Instant now);

@@ -259,7 +259,12 @@ void Connection::on_paced_send(Instant now, size_t bytes) {
     const Duration credit{static_cast<int64_t>(uint64_t{cc_quantum} * 1'000'000 / *rate)};
     base = std::max(snd_.next_paced, now - credit);
   }
-  snd_.next_paced = base + Duration{static_cast<int64_t>(snd_.paced_burst * 1'000'000 / *rate)};
+  // The wait is clamped, as Linux's fq clamps one packet's delay to a second: it is set at
+  // today's rate, which may rise long before a wait at a crawl ends (a BBR that left
+  // Startup on a bandwidth sample of a few bytes paced its next 2 segments 296 s away, and
+  // kept them there after its estimate grew to 5 Mbit/s 30 ms later).
+  const Duration wait{static_cast<int64_t>(snd_.paced_burst * 1'000'000 / *rate)};
+  snd_.next_paced = base + std::min(wait, kMaxPacingWait);
   snd_.paced_burst = 0;
 }
 

@@ -44,5 +44,29 @@ TEST(Pacing, AQuantumOfSegmentsLeavesAtOnceThenWaitsForItToDrain) {
   }
 }
 
+// A wait set at a crawl is clamped to a second (as Linux's fq clamps a packet's delay):
+// the rate may rise long before it ends. SRTT 50 s: NewReno paces 2 x 14600 / 50 s =
+// 584 bytes/s, and a 2-segment quantum would drain in 5 s.
+TEST(Pacing, AWaitSetAtACrawlIsClampedToASecond) {
+  ConnectionConfig config = ScriptTest::default_config();
+  config.pacing = true;
+  config.congestion_control = "newreno";
+  config.rtt.initial_rto = std::chrono::seconds(120);  // no SYN retransmission
+  config.rtt.max_rto = std::chrono::seconds(120);
+  ScriptTest t(config);
+  t.conn().connect(t.now(), t.params());
+  t.take();  // SYN
+  t.at_ms(50'000);
+  t.inject(seg().syn().seq(ScriptTest::kPeerIss).ack(ScriptTest::kIss + 1).mss(1460).win(65535));
+  t.take();  // the handshake's ACK; SRTT is now 50 s
+  t.app_send(4 * 1460);
+  t.drain();
+  EXPECT_EQ(t.pending(), 2u) << "the first quantum at once";
+  t.at_ms(50'999);
+  EXPECT_EQ(t.pending(), 2u);
+  t.at_ms(51'000);
+  EXPECT_EQ(t.pending(), 4u) << "the next one a second later, not 5 s";
+}
+
 }  // namespace
 }  // namespace tou::script
