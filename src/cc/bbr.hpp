@@ -202,6 +202,8 @@ class Bbr final : public CongestionController {
   // smallest was above min_rtt by the queue margin: a standing queue.
   Duration round_min_rtt_ = Duration::max();
   bool queue_in_last_round_ = false;
+  bool round_valid_ = false;             // this round had a valid rate sample
+  bool last_round_valid_ = false;        // the last round had one
   bool latest_rtt_shows_queue_ = false;  // the latest RTT sample was above the margin
   bool rtt_in_last_round_ = false;       // the last round had an RTT sample
 

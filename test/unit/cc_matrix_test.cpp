@@ -258,6 +258,39 @@ TEST(Bbr, StartsInStartupAndLeavesWhenTheBandwidthStopsGrowing) {
   EXPECT_NEAR(to_us(bbr.min_rtt()), 40'000, 1);
 }
 
+// Rounds whose every sample is invalid (intervals under a min_rtt that a reordered
+// SYN-ACK stretched) say nothing of growth: Startup does not end on the first sample, the
+// SYN-ACK's one byte, however many such rounds pass.
+TEST(Bbr, RoundsWithoutAValidSampleDoNotEndStartup) {
+  Bbr bbr(config());
+  Instant now = kTimeZero + 1s;
+  uint64_t delivered = 0;
+  auto ack = [&](uint64_t bytes, bool valid) {
+    AckEvent ev;
+    ev.now = now;
+    ev.rtt = 34ms;
+    ev.min_rtt = 34ms;
+    ev.srtt = 34ms;
+    ev.bytes_acked = static_cast<uint32_t>(bytes);
+    RateSample& rs = ev.rate;
+    rs.has_prior = true;
+    rs.prior_delivered = delivered;  // each ACK ends the round the last one began
+    delivered += bytes;
+    rs.newly_delivered = bytes;
+    rs.delivered = bytes;
+    rs.valid = valid;
+    rs.interval = valid ? 34ms : 20ms;
+    rs.rtt = 34ms;
+    bbr.on_ack(ev);
+    now += 34ms;
+  };
+  ack(1, true);  // the SYN-ACK: 1 byte in 34 ms
+  ASSERT_GT(bbr.max_bw(), 0);
+  for (int i = 0; i < 10; ++i) ack(10 * kMss, false);
+  EXPECT_EQ(bbr.state(), Bbr::State::kStartup);
+  EXPECT_FALSE(bbr.full_bw_reached());
+}
+
 TEST(Bbr, ApplicationLimitedSamplesDoNotLowerTheBandwidthEstimate) {
   Bbr bbr(config());
   Path path(bbr, 2.5e6, 40ms, 200 * kMss);
