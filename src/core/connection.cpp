@@ -44,7 +44,9 @@ Connection::Connection(const ConnectionConfig& config)
     : config_(config),
       rtt_(config.rtt),
       snd_(config.send_buffer),
-      rcv_(config.receive_buffer),
+      rcv_(config.receive_autotune
+               ? std::min(config.receive_buffer, config.receive_autotune_initial)
+               : config.receive_buffer),
       rec_({.snd = snd_,
             .rtt = rtt_,
             .timers = timers_,
@@ -151,10 +153,11 @@ void Connection::send_commit(Instant now, size_t n) {
 }
 
 size_t Connection::recv_consume(Instant now, size_t n) {
-  (void)now;
   size_t before_window = rcv_.buffer.window();
   n = rcv_.buffer.discard(n);
-  if (n > 0) maybe_update_window(before_window);
+  if (n == 0) return 0;
+  resize_receive_buffer(now, n);
+  maybe_update_window(before_window);
   return n;
 }
 
@@ -164,10 +167,10 @@ size_t Connection::send_space() const {
 }
 
 size_t Connection::recv(Instant now, std::span<uint8_t> out) {
-  (void)now;
   size_t before_window = rcv_.buffer.window();
   size_t n = rcv_.buffer.read(out);
   if (n == 0) return 0;
+  resize_receive_buffer(now, n);
   maybe_update_window(before_window);
   return n;
 }
@@ -325,6 +328,8 @@ ConnectionInfo Connection::info() const {
   i.flight_size = flight_size();
   i.snd_wnd = snd_.wnd;
   i.rcv_wnd = static_cast<uint32_t>(rcv_.adv_edge - rcv_.nxt);
+  i.rcv_space = static_cast<uint32_t>(std::min<size_t>(rcv_.space, UINT32_MAX));
+  i.rcv_rtt = autotune_.rtt().value_or(Duration{0});
   i.snd_mss = snd_.mss;
   i.rcv_mss = rcv_.mss;
   i.snd_wscale = snd_.wscale;

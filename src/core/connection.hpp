@@ -22,6 +22,7 @@
 #include "base/time.hpp"
 #include "cc/congestion_controller.hpp"
 #include "core/plpmtud.hpp"
+#include "core/receive_autotune.hpp"
 #include "core/recovery/loss_recovery.hpp"
 #include "core/rtt_estimator.hpp"
 #include "core/stats.hpp"
@@ -45,6 +46,17 @@ struct ConnectionConfig {
   // that the buffer can grow after the handshake; 0 = receive_buffer. Linux
   // sizes it from tcp_rmem[2] unless SO_RCVBUF was set before connect.
   size_t window_scale_space = 0;
+  // Receive buffer autotuning (core/receive_autotune.hpp; Linux's tcp_moderate_rcvbuf):
+  // the buffer, and the window offered, starts at receive_autotune_initial and grows
+  // each round trip to about twice what the program consumed in it, up to
+  // receive_buffer. Off, the buffer is receive_buffer from the handshake on (what the
+  // scripted tests assume). The engine turns it on for sockets whose SO_RCVBUF the
+  // program did not set; set_receive_buffer_limit() stops it.
+  bool receive_autotune = false;
+  // Linux's initial receive window: tcp_rmem[1] = 128 KiB of buffer, of which half is
+  // window (tcp_adv_win_scale = 1); at least 64 KiB also lets a 16-bit SYN window
+  // (RFC 7323 2.2: never scaled) offer the whole of it.
+  size_t receive_autotune_initial = 64 * 1024;
   RttConfig rtt;
   int syn_retries = 6;           // Linux tcp_syn_retries: SYN retransmissions before ETIMEDOUT
   int synack_retries = 5;        // Linux tcp_synack_retries
@@ -199,9 +211,13 @@ class Connection {
   bool set_congestion_control(std::string_view name);
   // SO_SNDBUF: the send buffer's limit; never below the bytes it holds.
   void set_send_buffer_limit(size_t bytes);
-  // SO_RCVBUF: the receive buffer's limit. Growing announces the larger window
-  // (up to what the window scale agreed in the handshake can express);
-  // shrinking never takes back window already advertised (RFC 9293 3.8.6.2.2).
+  // SO_RCVBUF: the receive buffer's limit; stops autotuning. Growing announces the
+  // larger window (up to what the window scale agreed in the handshake can express);
+  // shrinking never takes back window already advertised (RFC 9293 3.8.6.2.2): the
+  // buffer keeps what was promised and comes down to the limit as the program reads.
+  // Example: after set_receive_buffer_limit(64 << 10) on a connection that offered 1 MiB,
+  // the peer may still fill that 1 MiB, but each read lowers the right edge's reach
+  // until the window fits in 64 KiB.
   void set_receive_buffer_limit(size_t bytes);
   // TCP_MAXSEG: an upper bound on the send MSS (0 = none). On an open
   // connection the MSS becomes min(peer's MSS option, ours, limit).
@@ -276,6 +292,17 @@ class Connection {
   bool new_data_sendable() const;
   void note_ack_needed(Instant now, bool immediate);
   void maybe_update_window(size_t window_before);
+  // The receive buffer after the program consumed `n` bytes: grown by autotuning, or
+  // brought down toward a lowered SO_RCVBUF (connection_receive_space.cpp).
+  void resize_receive_buffer(Instant now, size_t n);
+  // Bytes held unread plus the window last advertised: what the buffer must keep room
+  // for (RFC 9293 3.8.6.2.2); 0 before the handshake.
+  size_t promised_receive_space() const;
+  void start_receive_autotune(Instant now);
+  // Autotuning's view of a data segment taken in (`advanced`: the bytes it made
+  // readable): its RTT sample, out-of-order growth.
+  void autotune_on_segment(Instant now, const Segment& seg, size_t advanced);
+  void grow_receive_space(size_t size);
   uint16_t effective_send_mss() const;
   void refresh_send_mss();
   // DPLPMTUD (connection_pmtu.cpp).
@@ -297,6 +324,7 @@ class Connection {
   RttEstimator rtt_;
   SendSequence snd_;
   ReceiveSequence rcv_;
+  ReceiveAutotune autotune_;
   ConnectionTimers timers_;
   ConnectionStats stats_;
   // Options agreed in the handshake.

@@ -185,6 +185,7 @@ void Connection::on_handshake_done(Instant now) {
     refresh_send_mss();
   }
   if (config_.keepalive) timers_.keepalive = now + config_.keepalive_idle;
+  start_receive_autotune(now);
   push_event(ConnectionEvent::kEstablished);
   if (snd_.buffer.free_space() > 0) push_event(ConnectionEvent::kWritable);
 }
@@ -556,6 +557,7 @@ void Connection::process_text(Instant now, const Segment& seg) {
   }
   size_t advanced = rcv_.buffer.insert(offset, data);
   rcv_.nxt += static_cast<uint32_t>(advanced);
+  autotune_on_segment(now, seg, advanced);
   if (advanced > 0) {
     stats_.bytes_received += advanced;
     push_event(ConnectionEvent::kReadable);

@@ -94,20 +94,6 @@ void Connection::set_send_buffer_limit(size_t bytes) {
   if (send_space() > before) push_event(ConnectionEvent::kWritable);
 }
 
-void Connection::set_receive_buffer_limit(size_t bytes) {
-  const size_t window_before = rcv_.buffer.window();
-  config_.receive_buffer = bytes;
-  // RFC 9293 3.8.6.2.2 / RFC 7323 2.4: a window once offered is not taken
-  // back, so the limit stays above the bytes held plus that window.
-  size_t promised = 0;
-  if (is_synchronized(state_)) {
-    promised = rcv_.buffer.readable() + static_cast<uint32_t>(rcv_.adv_edge - rcv_.nxt);
-  }
-  rcv_.buffer.set_capacity(std::max(bytes, promised));
-  // Growth beyond 0xffff << Rcv.Wind.Shift is capped by window_field().
-  maybe_update_window(window_before);
-}
-
 void Connection::set_mss_limit(uint16_t limit) {
   mss_limit_ = limit;
   // Before the handshake apply_peer_syn_options() applies it.

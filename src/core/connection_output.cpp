@@ -128,8 +128,15 @@ uint16_t Connection::window_field(bool syn) {
   // A FIN accepted at the right edge of a full window takes RCV.NXT one past
   // the advertised edge: the window is zero then, not negative.
   uint32_t wnd = edge > rcv_.nxt ? static_cast<uint32_t>(edge - rcv_.nxt) : 0;
-  uint32_t field = std::min<uint32_t>(wnd >> shift, 0xffff);
+  // A held edge that the shift cannot express exactly is rounded up, not down (as
+  // Linux's tcp_select_window aligns a window it may not shrink): rounding down would
+  // move the right edge back by up to 2^shift - 1 bytes (RFC 7323 2.4).
+  const uint32_t round_up = edge == rcv_.adv_edge ? (1u << shift) - 1 : 0;
+  uint32_t field = std::min<uint32_t>((wnd + round_up) >> shift, 0xffff);
   rcv_.adv_edge = seq_max(rcv_.adv_edge, rcv_.nxt + (field << shift));
+  // The buffer keeps room for all it offered (those few bytes included).
+  const size_t promised = promised_receive_space();
+  if (promised > rcv_.buffer.capacity()) rcv_.buffer.set_capacity(promised);
   return static_cast<uint16_t>(field);
 }
 

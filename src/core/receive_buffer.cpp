@@ -108,7 +108,15 @@ void ReceiveBuffer::set_capacity(size_t capacity) {
   const size_t win = window();
   std::erase_if(ooo_, [&](const ByteRange& r) { return r.begin >= win; });
   if (!ooo_.empty()) ooo_.back().end = std::min(ooo_.back().end, win);
-  if (allocated_ > capacity_) reallocate(used() == 0 ? 0 : capacity_);
+  // Storage above the limit is given back when empty, or once it is twice the limit:
+  // a limit lowered a little at a time (as the program reads, after SO_RCVBUF shrank
+  // on an open connection) reallocates a logarithmic number of times, not per read.
+  if (allocated_ <= capacity_) return;
+  if (used() == 0) {
+    reallocate(0);
+  } else if (allocated_ >= kGiveBackFactor * capacity_) {
+    reallocate(capacity_);
+  }
 }
 
 void ReceiveBuffer::reserve(size_t needed) {

@@ -63,15 +63,19 @@ class ReceiveBuffer {
   size_t capacity() const { return capacity_; }
   // Bytes the peer may still send past RCV.NXT.
   size_t window() const { return capacity_ - readable_; }
-  // Bytes of storage held (0 before the first insert; never more than capacity()).
+  // Bytes of storage held (0 before the first insert; more than capacity() only
+  // after set_capacity() lowered the limit).
   size_t allocated() const { return allocated_; }
   // Out-of-order ranges held past RCV.NXT, ascending and disjoint, offsets relative to RCV.NXT.
   const std::vector<ByteRange>& out_of_order() const { return ooo_; }
   size_t out_of_order_bytes() const;
   // Changes the limit, never below readable(). Offsets keep their meaning; when
   // shrinking, out-of-order bytes past the new window are dropped and storage
-  // above the new limit is given back (reallocated to it, or freed when empty).
+  // above the new limit is given back: freed when empty, else reallocated to the
+  // limit once it is kGiveBackFactor times the limit or more (allocated() may
+  // exceed capacity() until then).
   void set_capacity(size_t capacity);
+  static constexpr size_t kGiveBackFactor = 2;
 
  private:
   // Bytes of the ring in use from head_: the readable bytes, then everything up to

@@ -45,6 +45,7 @@ struct ConnectionStats {
   uint64_t resets_received = 0;
   uint64_t delayed_acks = 0;  // ACKs sent by the delayed-ACK timer
   uint64_t window_updates = 0;
+  uint64_t receive_buffer_growths = 0;  // autotuning grew the receive buffer
   // Dropped input, by reason.
   std::array<uint64_t, static_cast<size_t>(ParseError::kCount)> dropped_malformed{};
   uint64_t dropped_unacceptable = 0;  // RFC 9293 3.10.7.4 first check (sequence)
@@ -69,8 +70,10 @@ struct ConnectionInfo {
   uint32_t cwnd = 0;
   uint32_t ssthresh = 0;
   uint32_t flight_size = 0;
-  uint32_t snd_wnd = 0;  // peer's window, scaled
-  uint32_t rcv_wnd = 0;  // our advertised window
+  uint32_t snd_wnd = 0;    // peer's window, scaled
+  uint32_t rcv_wnd = 0;    // our advertised window
+  uint32_t rcv_space = 0;  // the receive buffer's size (autotuned, or SO_RCVBUF)
+  Duration rcv_rtt{0};     // the receiver's RTT estimate (autotuning), 0 before a sample
   uint16_t snd_mss = 0;
   uint16_t rcv_mss = 0;
   uint8_t snd_wscale = 0;

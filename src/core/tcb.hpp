@@ -52,7 +52,7 @@ struct SendSequence {
 };
 
 struct ReceiveSequence {
-  explicit ReceiveSequence(size_t buffer_size) : buffer(buffer_size) {}
+  explicit ReceiveSequence(size_t buffer_size) : buffer(buffer_size), space(buffer_size) {}
 
   SeqNum irs;
   SeqNum nxt;           // RCV.NXT
@@ -61,6 +61,10 @@ struct ReceiveSequence {
   SeqNum adv_edge;      // RCV.NXT + the window last advertised (never moves back)
 
   ReceiveBuffer buffer;
+  // The buffer's size as autotuning or SO_RCVBUF set it. The buffer's capacity may
+  // exceed it while it keeps room for a window already offered (RFC 9293 3.8.6.2.2),
+  // and comes down to it as the program reads.
+  size_t space = 0;
   std::optional<SeqNum> fin_seq;  // FIN seen (maybe ahead of RCV.NXT)
   bool fin_received = false;      // FIN consumed into the sequence space
   bool read_closed = false;       // close(): nothing more will be read
@@ -68,6 +72,7 @@ struct ReceiveSequence {
   // RFC 7323 4.3 / 5.
   uint32_t ts_recent = 0;
   Instant ts_recent_at{};
+  uint32_t last_tsecr = 0;  // the TSecr of autotuning's last RTT sample (rcv_rtt_last_tsecr)
   SeqNum last_ack_sent;
   Instant last_input{};  // the last acceptable segment (keep-alive idle time, RFC 9293 3.8.4)
   std::optional<Instant> last_invalid_ack;  // ConnectionConfig::invalid_ack_interval

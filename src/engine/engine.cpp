@@ -707,7 +707,13 @@ ConnectionConfig Engine::core_config(const SocketOptions& o, const SockAddr& rem
   if (o.maxseg > 0) cfg.mss = static_cast<uint16_t>(std::min<int>(cfg.mss, o.maxseg));
   cfg.send_buffer = o.send_buffer_locked ? o.send_buffer : std::max(o.send_buffer, kAutotuneBuffer);
   cfg.receive_buffer = receive_split(o.receive_buffer, o.receive_buffer_locked).core;
-  if (!o.receive_buffer_locked) cfg.receive_buffer = std::max(cfg.receive_buffer, kAutotuneBuffer);
+  if (!o.receive_buffer_locked) {
+    // SO_RCVBUF unset: the window starts small and grows as the program reads, up to
+    // kAutotuneBuffer (Linux's tcp_moderate_rcvbuf), so a SO_RCVBUF set later bounds
+    // what the peer may send at once.
+    cfg.receive_buffer = std::max(cfg.receive_buffer, kAutotuneBuffer);
+    cfg.receive_autotune = true;
+  }
   cfg.window_scale_space = o.receive_buffer_locked ? 0 : kMaxBuffer;
   cfg.nodelay = o.nodelay;
   cfg.keepalive = o.keepalive;

@@ -109,6 +109,7 @@ std::string to_command_line(uint64_t seed, const TransferOptions& o) {
   if (c.send_buffer != d.send_buffer || c.receive_buffer != d.receive_buffer) {
     s += fmt::format(" --buffer {}", c.send_buffer);
   }
+  if (c.receive_autotune != d.receive_autotune) s += c.receive_autotune ? " --autotune" : "";
   if (c.nodelay != d.nodelay) s += c.nodelay ? " --nodelay" : "";
   if (o.max_stall != TransferOptions{}.max_stall)
     s += fmt::format(" --max-stall {}", ms(o.max_stall));

@@ -312,6 +312,29 @@ TEST(ReceiveBuffer, GrowsOncePerSizeUpToTheLimit) {
   EXPECT_EQ(output, bytes(read_pos, 0));
 }
 
+// A limit lowered a little at each read (SO_RCVBUF lowered on an open
+// connection, the buffer following the program down) reallocates only when the
+// storage is twice the limit: a few times, not once per read.
+TEST(ReceiveBuffer, LimitLoweredAsTheProgramReadsReallocatesLogarithmically) {
+  ReceiveBuffer b(1 << 20);
+  std::vector<uint8_t> data(600'000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i % 253);
+  ASSERT_EQ(b.insert(0, data), data.size());
+  ASSERT_EQ(b.allocated(), size_t{1} << 20);
+  std::vector<uint8_t> got, chunk(10'000);
+  size_t reallocations = 0, last = b.allocated();
+  while (b.readable() > 0) {
+    got.insert(got.end(), chunk.begin(), chunk.begin() + b.read(chunk));
+    b.set_capacity(std::max<size_t>(b.readable(), 4096));
+    EXPECT_LT(b.allocated(), ReceiveBuffer::kGiveBackFactor * b.capacity() + 1);
+    if (b.allocated() != last) ++reallocations;
+    last = b.allocated();
+  }
+  EXPECT_EQ(got, data);
+  EXPECT_LE(reallocations, 8u);
+  EXPECT_EQ(b.allocated(), 0u) << "empty: freed";
+}
+
 TEST(ReceiveBuffer, SetCapacityBelowAllocationGivesStorageBack) {
   ReceiveBuffer b(1 << 20);
   b.insert(0, bytes(40'000, 0));

@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   bool no_frto = false;
   uint64_t buffer = 0;
   bool nodelay = false, verbose = false, table = false, trace = false, counters = false;
+  bool autotune = false;
 
   auto* seed_opt = app.add_option("--seed", seed, "Seed of the first run (run i uses seed + i)");
   app.add_option("--runs", runs, "Number of runs")->check(CLI::PositiveNumber);
@@ -158,6 +159,8 @@ int main(int argc, char** argv) {
   app.add_option(
       "--buffer", buffer,
       "Send and receive buffer limit of both sides (bytes; default: ConnectionConfig's)");
+  app.add_flag("--autotune", autotune,
+               "Receive buffer autotuning, as the engine uses it (the window starts at 64 KiB)");
   app.add_flag("--nodelay", nodelay, "Disable Nagle");
   app.add_flag("--verbose", verbose, "One line per run");
   app.add_flag("--counters", counters,
@@ -227,6 +230,7 @@ int main(int argc, char** argv) {
   o.connection.pacing = !no_pacing;
   o.connection.frto = !no_frto;
   if (buffer > 0) o.connection.send_buffer = o.connection.receive_buffer = buffer;
+  o.connection.receive_autotune = autotune;
   o.connection.nodelay = nodelay;
   o.close = *tou::sim::parse_close_mode(close);
   o.expect = expect == "error"     ? Expectation::kError
