@@ -116,6 +116,16 @@ enum class ConnectionEvent : uint8_t {
 };
 const char* to_string(ConnectionEvent event);
 
+// One datagram from poll_transmit_views(): header_len bytes at the start of the
+// caller's buffer, then the payload where it lies in the send buffer (the second
+// piece non-empty only where the ring wraps). The checksum covers all of it.
+struct TransmitViews {
+  size_t header_len = 0;  // 0: nothing to send now
+  std::array<std::span<const uint8_t>, 2> payload{};
+  size_t payload_size() const { return payload[0].size() + payload[1].size(); }
+  size_t size() const { return header_len + payload_size(); }
+};
+
 class Connection {
  public:
   explicit Connection(const ConnectionConfig& config = {});
@@ -168,6 +178,16 @@ class Connection {
   // Writes the next datagram to send into out (which should hold mss + 60 bytes);
   // returns its size, 0 when there is nothing to send now.
   size_t poll_transmit(Instant now, std::span<uint8_t> out);
+  // poll_transmit() without copying the payload: the header goes into out, the
+  // payload stays in the send buffer and is handed out as views (out's size still
+  // bounds the datagram, as for poll_transmit: a path MTU probe fits it). Byte for byte the
+  // datagram poll_transmit() would have written, and the same state change. The views stay valid
+  // until the send buffer's storage changes: send(), send_spans(), a new send buffer size
+  // (SO_SNDBUF), or the connection's end; processing ACKs moves no byte, but frees room that the
+  // next send() may fill. A caller that queues datagrams sends them before any of those. Example:
+  //   TransmitViews v = c.poll_transmit_views(now, hdr);
+  //   if (v.header_len) writev({hdr, v.header_len}, v.payload[0], v.payload[1]);
+  TransmitViews poll_transmit_views(Instant now, std::span<uint8_t> out);
   // Runs the timers that are due.
   void on_timer(Instant now);
   // Earliest time on_timer() or poll_transmit() has work; nullopt when idle.
@@ -258,10 +278,13 @@ class Connection {
   void note_dsack_below_rcv_nxt(const Segment& seg);
 
   // Output (connection_output.cpp).
+  // Each returns the datagram's size; with `views`, a payload is left in the send
+  // buffer and *views says where (out then holds only the header).
+  size_t transmit(Instant now, std::span<uint8_t> out, TransmitViews* views);
   size_t emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t flags, size_t payload_offset,
-              size_t payload_len, bool syn_options);
-  size_t try_send_data(Instant now, std::span<uint8_t> out);
-  size_t send_retransmission(Instant now, std::span<uint8_t> out);
+              size_t payload_len, bool syn_options, TransmitViews* views = nullptr);
+  size_t try_send_data(Instant now, std::span<uint8_t> out, TransmitViews* views);
+  size_t send_retransmission(Instant now, std::span<uint8_t> out, TransmitViews* views);
   size_t emit_ack(Instant now, std::span<uint8_t> out);
   bool nagle_allows(size_t len, size_t max_payload) const;
   uint32_t max_payload(bool with_sacks) const;

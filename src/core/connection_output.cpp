@@ -19,6 +19,17 @@ size_t sack_option_size(size_t blocks) {
 }  // namespace
 
 size_t Connection::poll_transmit(Instant now, std::span<uint8_t> out) {
+  return transmit(now, out, nullptr);
+}
+
+TransmitViews Connection::poll_transmit_views(Instant now, std::span<uint8_t> out) {
+  TransmitViews v;
+  const size_t n = transmit(now, out, &v);
+  v.header_len = n - v.payload_size();
+  return v;
+}
+
+size_t Connection::transmit(Instant now, std::span<uint8_t> out, TransmitViews* views) {
   if (pending_reset_) {
     SegmentHeader rst = *pending_reset_;
     pending_reset_.reset();
@@ -52,11 +63,11 @@ size_t Connection::poll_transmit(Instant now, std::span<uint8_t> out) {
   if (rec_.frto_new_data_due()) {
     // RFC 5682 3.1 step 2b: new data before the retransmissions; if none can leave, the
     // usual RTO recovery goes on.
-    if (size_t n = try_send_data(now, out)) return n;
+    if (size_t n = try_send_data(now, out, views)) return n;
     rec_.end_frto();
   }
-  if (size_t n = send_retransmission(now, out)) return n;
-  if (size_t n = try_send_data(now, out)) return n;
+  if (size_t n = send_retransmission(now, out, views)) return n;
+  if (size_t n = try_send_data(now, out, views)) return n;
   if (timers_.persist_probe_due || timers_.keepalive_probe_due) {
     // RFC 9293 3.8.6.1 / 3.8.4: an old sequence number makes the peer answer
     // with an ACK carrying its current window.
@@ -72,9 +83,11 @@ size_t Connection::emit_ack(Instant now, std::span<uint8_t> out) {
 }
 
 // Builds and writes one segment. Payload comes from the send buffer at
-// payload_offset; SACK blocks are added as far as the option space allows.
+// payload_offset (copied after the header, or with `views` left in place and
+// pointed to); SACK blocks are added as far as the option space allows.
 size_t Connection::emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t f,
-                        size_t payload_offset, size_t payload_len, bool syn_options) {
+                        size_t payload_offset, size_t payload_len, bool syn_options,
+                        TransmitViews* views) {
   SegmentHeader h;
   h.src_port = local_port_;
   h.dst_port = remote_port_;
@@ -100,10 +113,17 @@ size_t Connection::emit(Instant now, std::span<uint8_t> out, SeqNum seq, uint8_t
   h.window = window_field((f & flags::kSyn) != 0);
 
   size_t header_size = h.wire_size();
-  assert(out.size() >= header_size + payload_len);
-  // Copy the payload straight into place, then write the header in front of it.
-  if (payload_len > 0) snd_.buffer.copy_out(payload_offset, out.subspan(header_size, payload_len));
-  size_t n = emit_segment(h, out.subspan(header_size, payload_len), out);
+  size_t n;
+  if (views != nullptr && payload_len > 0) {
+    views->payload = snd_.buffer.views(payload_offset, payload_len);
+    n = emit_segment_header(h, views->payload, out) + payload_len;
+  } else {
+    assert(out.size() >= header_size + payload_len);
+    // Copy the payload straight into place, then write the header in front of it.
+    if (payload_len > 0)
+      snd_.buffer.copy_out(payload_offset, out.subspan(header_size, payload_len));
+    n = emit_segment(h, out.subspan(header_size, payload_len), out);
+  }
   if (ack) {
     rcv_.last_ack_sent = rcv_.nxt;
     rcv_.ack_now = false;
@@ -180,7 +200,7 @@ uint32_t Connection::max_payload(bool with_sacks) const {
 }
 
 // RFC 6675 5 (C): retransmit the first lost segment while cwnd - pipe >= 1 SMSS.
-size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
+size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out, TransmitViews* views) {
   if (rec_.frto_holds_retransmissions()) return 0;  // RFC 5682 3.1 steps 2b-3
   std::optional<size_t> i = rec_.sent.first_lost();
   if (!i) return 0;
@@ -205,7 +225,7 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out) {
   if (r.fin) f |= flags::kFin;
   size_t payload_len = r.len - (r.syn ? 1 : 0) - (r.fin ? 1 : 0);
   size_t payload_offset = payload_len > 0 ? static_cast<uint32_t>(r.seq - snd_.buffer_seq) : 0;
-  size_t n = emit(now, out, r.seq, f, payload_offset, payload_len, r.syn);
+  size_t n = emit(now, out, r.seq, f, payload_offset, payload_len, r.syn, views);
   ++stats_.retransmitted_segments;
   stats_.bytes_retransmitted += payload_len;
   rec_.sent.on_retransmitted(*i, now);
@@ -275,7 +295,7 @@ void Connection::on_paced_send(Instant now, size_t bytes) {
   snd_.paced_burst = 0;
 }
 
-size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
+size_t Connection::try_send_data(Instant now, std::span<uint8_t> out, TransmitViews* views) {
   snd_.pacing_wait = false;
   if (rec_.frto_awaits_ack()) return 0;  // RFC 5682 3.1: two new segments, then step 3
   // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued before the FIN.
@@ -338,7 +358,7 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out) {
   if (fin) f |= flags::kFin;
   size_t offset = static_cast<uint32_t>(snd_.nxt - snd_.buffer_seq);
   if (rec_.sent.empty()) snd_.stall_start = now;
-  size_t n = emit(now, out, snd_.nxt, f, offset, len, false);
+  size_t n = emit(now, out, snd_.nxt, f, offset, len, false, views);
   rec_.sent.on_sent(snd_.nxt, len + (fin ? 1 : 0), now, false, fin);
   if (pmtu_probe) on_pmtu_probe_sent(now, snd_.nxt, len);
   snd_.nxt += len;

@@ -43,14 +43,20 @@ void SendBuffer::commit(size_t n) {
 }
 
 void SendBuffer::copy_out(size_t offset, std::span<uint8_t> out) const {
-  assert(offset + out.size() <= size_);
-  if (out.empty()) return;
+  const auto [first, second] = views(offset, out.size());
+  if (!first.empty()) std::memcpy(out.data(), first.data(), first.size());
+  if (!second.empty()) std::memcpy(out.data() + first.size(), second.data(), second.size());
+}
+
+std::array<std::span<const uint8_t>, 2> SendBuffer::views(size_t offset, size_t len) const {
+  assert(offset + len <= size_);
+  if (len == 0) return {};
   const size_t cap = allocated_;
   size_t start = head_ + offset;
   if (start >= cap) start -= cap;
-  const size_t first = std::min(out.size(), cap - start);
-  std::memcpy(out.data(), storage_.get() + start, first);
-  std::memcpy(out.data() + first, storage_.get(), out.size() - first);
+  const size_t first = std::min(len, cap - start);
+  return {std::span<const uint8_t>(storage_.get() + start, first),
+          std::span<const uint8_t>(storage_.get(), len - first)};
 }
 
 void SendBuffer::consume(size_t n) {

@@ -37,6 +37,12 @@ class SendBuffer {
   void commit(size_t n);
   // Copies bytes [offset, offset + out.size()) into out; requires offset + out.size() <= size().
   void copy_out(size_t offset, std::span<uint8_t> out) const;
+  // Bytes [offset, offset + len) in place, as one or two spans (the second non-empty
+  // only where the ring wraps); requires offset + len <= size(). The spans stay valid
+  // until the storage changes: a write(), writable_spans() or set_capacity() (which
+  // may reallocate or fill space consume() freed) or the buffer's end. consume()
+  // alone moves no byte.
+  std::array<std::span<const uint8_t>, 2> views(size_t offset, size_t len) const;
   // Drops the first n bytes (acknowledged); requires n <= size(). Keeps the storage.
   void consume(size_t n);
 

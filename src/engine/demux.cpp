@@ -51,6 +51,7 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   AddrKey key = AddrKey::of(from);
   if (auto it = ep.flows.find(key); it != ep.flows.end()) {
     Stream& s = *it->second;
+    settle_views(s);  // an ACK frees send buffer room that a write may fill
     s.core->on_datagram(now_, bytes);
     mark_dirty(s);
     return;

@@ -239,6 +239,7 @@ void Engine::service(Stream& s) {
     return;
   }
   Connection& c = *s.core;
+  settle_views(s);  // the pull below writes into the send buffer
   for (int round = 0; round < 8; ++round) {
     bool progress = false;
     if (s.bridge.open()) {
@@ -333,15 +334,24 @@ void Engine::transmit(Stream& s) {
   for (int i = 0; i < kTransmitBudget; ++i) {
     if (send_.full()) flush_sends();
     std::span<uint8_t> out = send_.next();
-    size_t n = c.poll_transmit(now_, out);
-    if (n == 0) return;
-    if (c.state() == TcpState::kTimeWait && n <= s.last_ack.size()) {
-      std::copy_n(out.begin(), n, s.last_ack.begin());
-      s.last_ack_len = n;
+    // The payload is not copied here: the batch sends it from the send buffer.
+    TransmitViews v = c.poll_transmit_views(now_, out);
+    if (v.header_len == 0) return;
+    if (v.payload_size() == 0) {
+      if (c.state() == TcpState::kTimeWait && v.header_len <= s.last_ack.size()) {
+        std::copy_n(out.begin(), v.header_len, s.last_ack.begin());
+        s.last_ack_len = v.header_len;
+      }
+    } else {
+      s.views_batch = send_.generation();
     }
-    send_.commit(ep.sock.fd(), n, dest, source);
+    send_.commit_views(ep.sock.fd(), v.header_len, v.payload, dest, source);
   }
   mark_dirty(s);  // budget used up: the rest next turn
+}
+
+void Engine::settle_views(Stream& s) {
+  if (s.views_batch == send_.generation()) flush_sends();
 }
 
 void Engine::flush_sends() {

@@ -235,6 +235,9 @@ class Engine final : SendBatch::ErrorSink {
   bool apply_app_state(Stream& s);
   void handle_event(Stream& s, ConnectionEvent e);
   void transmit(Stream& s);
+  // Sends the batch if it holds views of s's send buffer (Stream::views_batch),
+  // before anything may change that buffer.
+  void settle_views(Stream& s);
   void finish_if_done(Stream& s);
   void destroy_stream(Stream& s, int error);
   void close_bridge(Stream& s, int error);

@@ -24,7 +24,7 @@ constexpr size_t kMaxGsoBytes = 65535 - 20 - 8;
 
 // What a queued datagram looks like to the train planner.
 struct QueuedDatagram {
-  size_t offset = 0;  // in the batch's buffer
+  size_t offset = 0;  // where it starts in the bytes the batch sends, in order
   size_t length = 0;
   uint64_t route = 0;  // equal for datagrams with the same socket, destination and source
 };

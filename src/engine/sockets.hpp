@@ -55,6 +55,9 @@ struct Stream final : EventLoop::Handler, Timer {
   bool out_armed = false;              // EPOLLOUT asked for (only while the pair is full)
   std::array<uint8_t, 96> last_ack{};  // the datagram that acknowledged the peer's FIN
   size_t last_ack_len = 0;
+  // The send batch's generation() when it last took payload views of the core's
+  // send buffer (0: never): until that batch is flushed, the buffer must not change.
+  uint64_t views_batch = 0;
 };
 
 // A count that the listeners of one SO_REUSEPORT group share (listen.cpp):

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -332,7 +333,8 @@ SendBatch::SendBatch()
       queued_(kSlots),
       meta_(kSlots),
       msgs_(kSlots),
-      iovs_(kSlots),
+      pieces_(kSlots * kMaxPieces),
+      piece_first_(kSlots + 1),
       msg_first_(kSlots),
       msg_count_(kSlots),
       control_(new uint8_t[kSlots * kControlSize]) {
@@ -343,6 +345,32 @@ SendBatch::SendBatch()
 }
 
 void SendBatch::commit(int fd, size_t len, const SockAddr* dest, const SockAddr* source) {
+  pieces_[piece_first_[count_]] = {buffer_.get() + used_, len};
+  piece_first_[count_ + 1] = piece_first_[count_] + 1;
+  used_ += len;
+  queue(fd, len, dest, source);
+}
+
+void SendBatch::commit_views(int fd, size_t header_len,
+                             std::span<const std::span<const uint8_t>> payload,
+                             const SockAddr* dest, const SockAddr* source) {
+  assert(payload.size() < kMaxPieces);
+  size_t k = piece_first_[count_];
+  pieces_[k++] = {buffer_.get() + used_, header_len};
+  used_ += header_len;
+  size_t len = header_len;
+  for (std::span<const uint8_t> piece : payload) {
+    if (piece.empty()) continue;
+    // sendmsg() only reads from the iovec.
+    pieces_[k++] = {const_cast<uint8_t*>(piece.data()), piece.size()};
+    len += piece.size();
+  }
+  piece_first_[count_ + 1] = k;
+  if (len > header_len) ++stats_.view_datagrams;
+  queue(fd, len, dest, source);
+}
+
+void SendBatch::queue(int fd, size_t len, const SockAddr* dest, const SockAddr* source) {
   size_t i = count_++;
   Meta& m = meta_[i];
   m.fd = fd;
@@ -359,19 +387,18 @@ void SendBatch::commit(int fd, size_t len, const SockAddr* dest, const SockAddr*
            (!m.has_dest || p.dest == m.dest) && (!m.has_source || p.source == m.source);
   }
   if (!same) ++next_route_;
-  queued_[i] = {used_, len, next_route_};
-  used_ += len;
+  // Every datagram follows the previous one in the message's iovecs, so
+  // consecutive ones are back to back for the train planner.
+  queued_[i] = {bytes_, len, next_route_};
+  bytes_ += len;
 }
 
 void SendBatch::build_message(size_t m, size_t first, size_t n) {
   const Meta& meta = meta_[first];
-  size_t bytes = 0;
-  for (size_t k = first; k < first + n; ++k) bytes += queued_[k].length;
-  iovs_[m] = {buffer_.get() + queued_[first].offset, bytes};
   msghdr& h = msgs_[m].msg_hdr;
   h = msghdr{};
-  h.msg_iov = &iovs_[m];
-  h.msg_iovlen = 1;
+  h.msg_iov = &pieces_[piece_first_[first]];
+  h.msg_iovlen = piece_first_[first + n] - piece_first_[first];
   h.msg_control = control_.get() + m * kControlSize;
   h.msg_controllen = 0;
   if (meta.has_dest) {
@@ -480,6 +507,8 @@ size_t SendBatch::flush(ErrorSink& errors) {
   }
   count_ = 0;
   used_ = 0;
+  bytes_ = 0;
+  ++generation_;
   return sent;
 }
 

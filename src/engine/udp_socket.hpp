@@ -87,11 +87,12 @@ uint16_t mss_for_mtu(int family, int mtu);
 
 // Datagram I/O counters of one batch (the engine's send or receive path).
 struct BatchStats {
-  uint64_t gso_trains = 0;     // sendmsg()s that carried more than one datagram (UDP_SEGMENT)
-  uint64_t gso_segments = 0;   // datagrams sent in those trains
-  uint64_t gso_fallbacks = 0;  // the kernel refused a train: GSO off, one by one from then on
-  uint64_t gro_batches = 0;    // received buffers that held more than one datagram (UDP_GRO)
-  uint64_t gro_segments = 0;   // datagrams split out of them
+  uint64_t gso_trains = 0;      // sendmsg()s that carried more than one datagram (UDP_SEGMENT)
+  uint64_t gso_segments = 0;    // datagrams sent in those trains
+  uint64_t gso_fallbacks = 0;   // the kernel refused a train: GSO off, one by one from then on
+  uint64_t gro_batches = 0;     // received buffers that held more than one datagram (UDP_GRO)
+  uint64_t gro_segments = 0;    // datagrams split out of them
+  uint64_t view_datagrams = 0;  // datagrams sent with their payload in place (commit_views)
 };
 
 // GSO on send: kOn (the default; off by itself when the kernel refuses it),
@@ -138,13 +139,18 @@ class RecvBatch {
   BatchStats stats_;
 };
 
-// Datagrams queued back to back in one buffer, sent at flush(): a run of
-// equal-size datagrams to one destination (a connection's poll_transmit()
-// output in one turn) leaves as one GSO train, and the trains of one socket
-// leave in one sendmmsg().
+// Datagrams queued in order, sent at flush(): a run of equal-size datagrams to
+// one destination (a connection's poll_transmit() output in one turn) leaves as
+// one GSO train, and the trains of one socket leave in one sendmmsg(). A datagram
+// is either written whole into the batch's buffer (commit) or a header there and
+// its payload where it lies (commit_views: the connection's send buffer, which
+// must not change before the flush); each message's iovecs are the pieces of its
+// datagrams in order, so a train is [hdr1, payload1, hdr2, payload2, ...].
 class SendBatch {
  public:
   static constexpr size_t kSlots = 64;
+  // Pieces of one datagram at most: a header and a payload that wraps in its ring.
+  static constexpr size_t kMaxPieces = 3;
   // Room for kSlots datagrams of a 1500-byte path, or 16 of loopback's 64 KiB.
   static constexpr size_t kBufferSize = 16 * kMaxDatagram;
 
@@ -164,11 +170,18 @@ class SendBatch {
   // Queues the datagram in next(): len bytes on fd to dest (nullptr: the
   // connected peer), from source (nullptr: the kernel chooses).
   void commit(int fd, size_t len, const SockAddr* dest, const SockAddr* source);
+  // Queues header_len bytes of next() followed by the payload pieces (not copied:
+  // they must stay as they are until flush()). Empty pieces are skipped.
+  void commit_views(int fd, size_t header_len, std::span<const std::span<const uint8_t>> payload,
+                    const SockAddr* dest, const SockAddr* source);
   bool full() const { return count_ == kSlots || used_ + kMaxDatagram > kBufferSize; }
   bool empty() const { return count_ == 0; }
   // Sends everything queued, one sendmmsg() per run of datagrams on one socket.
   // Returns the number of datagrams sent.
   size_t flush(ErrorSink& errors);
+  // Counts flush() calls, from 1: views committed while it read g have been
+  // sent (and may change) once it reads more than g.
+  uint64_t generation() const { return generation_; }
   BatchStats& stats() { return stats_; }
 
  private:
@@ -183,18 +196,23 @@ class SendBatch {
   size_t send_run(size_t first, size_t end, ErrorSink& errors);
   // Fills msgs_[m] with datagrams [first, first + n), as a train when n > 1.
   void build_message(size_t m, size_t first, size_t n);
+  // Queues a datagram of `len` bytes whose pieces were added from piece_first_[count_] on.
+  void queue(int fd, size_t len, const SockAddr* dest, const SockAddr* source);
 
   static constexpr size_t kControlSize = 128;
   std::unique_ptr<uint8_t[]> buffer_;
   std::vector<QueuedDatagram> queued_;
   std::vector<Meta> meta_;
   std::vector<mmsghdr> msgs_;
-  std::vector<iovec> iovs_;
-  std::vector<size_t> msg_first_;  // the first datagram of each message
+  std::vector<iovec> pieces_;        // every queued datagram's pieces, in order
+  std::vector<size_t> piece_first_;  // datagram i's pieces: [piece_first_[i], piece_first_[i + 1])
+  std::vector<size_t> msg_first_;    // the first datagram of each message
   std::vector<size_t> msg_count_;
   std::unique_ptr<uint8_t[]> control_;
   size_t count_ = 0;
-  size_t used_ = 0;
+  size_t used_ = 0;   // bytes of buffer_ used
+  size_t bytes_ = 0;  // bytes queued (the datagrams' whole lengths)
+  uint64_t generation_ = 1;
   uint64_t next_route_ = 0;
   bool gso_ = true;  // false once the kernel refused a train
   BatchStats stats_;

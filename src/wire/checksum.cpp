@@ -56,10 +56,29 @@ uint16_t fold(uint64_t s) {
 }  // namespace
 
 uint16_t segment_checksum(std::span<const uint8_t> segment) {
-  const size_t len = segment.size();
+  const std::span<const uint8_t> pieces[1] = {segment};
+  return segment_checksum(pieces);
+}
+
+uint16_t segment_checksum(std::span<const std::span<const uint8_t>> pieces) {
+  size_t len = 0;
+  for (std::span<const uint8_t> piece : pieces) len += piece.size();
   // The 4-byte tou pseudo-header {0, 6 (TCP), length high, length low}.
   const uint8_t pseudo[8] = {0, 6, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len)};
-  const uint64_t sum = sum_words(segment.data(), len, load64(pseudo));
+  uint64_t sum = load64(pseudo);
+  size_t at = 0;  // where the piece starts in the segment
+  for (std::span<const uint8_t> piece : pieces) {
+    if (at % 2 == 0) {
+      sum = sum_words(piece.data(), piece.size(), sum);
+    } else {
+      // RFC 1071 2(B): a piece that starts at an odd offset, summed as if it started
+      // at an even one, is the right sum with its bytes swapped (a multiple of 8 bits
+      // of rotation of the 64-bit sum).
+      const uint64_t odd = sum_words(piece.data(), piece.size(), 0);
+      sum = add_oc(sum, std::rotl(odd, 8));
+    }
+    at += piece.size();
+  }
   uint16_t folded = fold(sum);
   if constexpr (std::endian::native == std::endian::little) {
     folded = static_cast<uint16_t>((folded << 8) | (folded >> 8));

@@ -4,6 +4,7 @@
 //   | src  | dst  | seq      | ack      | doff | flags| window| cksum | urgent| options...
 #include "wire/segment.hpp"
 
+#include <array>
 #include <cassert>
 #include <cstring>
 
@@ -82,12 +83,12 @@ ParseResult parse_segment(std::span<const uint8_t> datagram) {
   return r;
 }
 
-size_t emit_segment(const SegmentHeader& h, std::span<const uint8_t> payload,
-                    std::span<uint8_t> out) {
+namespace {
+
+// Writes the header with a zero checksum field; returns its size.
+size_t write_header(const SegmentHeader& h, std::span<uint8_t> out) {
   const size_t header_len = h.wire_size();
-  const size_t total = header_len + payload.size();
-  assert(out.size() >= total);
-  assert(total <= 0xffff);  // one UDP datagram; the pseudo-header length is 16 bits
+  assert(out.size() >= header_len);
   uint8_t* p = out.data();
   wire::store_be16(p, h.src_port);
   wire::store_be16(p + 2, h.dst_port);
@@ -100,6 +101,18 @@ size_t emit_segment(const SegmentHeader& h, std::span<const uint8_t> payload,
   wire::store_be16(p + 18, h.urgent);
   [[maybe_unused]] const uint8_t* end = wire::emit_options(h.options, p + kTcpHeaderSize);
   assert(end == p + header_len);
+  return header_len;
+}
+
+}  // namespace
+
+size_t emit_segment(const SegmentHeader& h, std::span<const uint8_t> payload,
+                    std::span<uint8_t> out) {
+  const size_t total = h.wire_size() + payload.size();
+  assert(out.size() >= total);
+  assert(total <= 0xffff);  // one UDP datagram; the pseudo-header length is 16 bits
+  const size_t header_len = write_header(h, out);
+  uint8_t* p = out.data();
   // The payload may already be in place (the connection copies it there first).
   if (!payload.empty() && payload.data() != p + header_len) {
     std::memcpy(p + header_len, payload.data(), payload.size());
@@ -107,6 +120,23 @@ size_t emit_segment(const SegmentHeader& h, std::span<const uint8_t> payload,
   const std::span<const uint8_t> segment(p, total);
   wire::store_be16(p + kChecksumOffset, segment_checksum(segment));
   return total;
+}
+
+size_t emit_segment_header(const SegmentHeader& h,
+                           std::span<const std::span<const uint8_t>> payload,
+                           std::span<uint8_t> out) {
+  // The header and at most a few payload pieces (a ring's wrap makes two).
+  constexpr size_t kMaxPieces = 4;
+  assert(payload.size() < kMaxPieces);
+  const size_t header_len = write_header(h, out);
+  std::array<std::span<const uint8_t>, kMaxPieces> pieces;
+  pieces[0] = out.first(header_len);
+  size_t count = 1;
+  for (std::span<const uint8_t> piece : payload) pieces[count++] = piece;
+  wire::store_be16(
+      out.data() + kChecksumOffset,
+      segment_checksum(std::span<const std::span<const uint8_t>>(pieces.data(), count)));
+  return header_len;
 }
 
 }  // namespace tou

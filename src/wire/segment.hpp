@@ -140,6 +140,20 @@ size_t emit_segment(const SegmentHeader& header, std::span<const uint8_t> payloa
 // a whole segment whose checksum field is zero (or, for verification, as sent:
 // then the result is 0).
 uint16_t segment_checksum(std::span<const uint8_t> segment);
+// The same checksum over a segment that lies in pieces (a header here, its payload
+// there), in order; pieces may have any length, odd ones included.
+uint16_t segment_checksum(std::span<const std::span<const uint8_t>> pieces);
+
+// Writes only the header of a segment whose payload lies elsewhere (`payload`, one
+// or more pieces in order), with the checksum over header and payload where they
+// lie; the datagram is out[0, returned size) followed by the pieces. `out` must
+// hold header.wire_size() bytes (asserted). Byte for byte what emit_segment()
+// writes for the same payload. Example (a payload that wraps around a ring):
+//   std::span<const uint8_t> payload[2] = {tail_of_ring, head_of_ring};
+//   size_t n = emit_segment_header(h, payload, buf);  // then send buf[0, n), payload
+size_t emit_segment_header(const SegmentHeader& header,
+                           std::span<const std::span<const uint8_t>> payload,
+                           std::span<uint8_t> out);
 
 // packetdrill-like one-line rendering, for tests and traces:
 //   "S. 1000:1000(0) ack 1 win 65535 <mss 1460,sackOK,TS val 1 ecr 0,wscale 7>"

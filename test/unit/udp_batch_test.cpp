@@ -127,6 +127,36 @@ TEST(UdpBatch, AKernelThatRefusesTrainsGetsTheDatagramsOneByOne) {
   EXPECT_EQ(link.tx.stats().gso_fallbacks, 1u);
 }
 
+// Datagram i's first 20 bytes written into the batch, the rest left where it
+// lies (in one or two pieces, as a ring's wrap cuts it): a train of
+// [hdr1, payload1, hdr2, payload2, ...] arrives as the datagrams themselves.
+TEST(UdpBatch, HeadersWithPayloadViewsArriveWhole) {
+  for (GsoMode mode : {GsoMode::kOn, GsoMode::kOff}) {
+    Link link(mode, true);
+    const std::vector<size_t> lengths = {1200, 1200, 1200, 1200, 1200, 20, 1200, 1200, 700};
+    std::vector<std::vector<uint8_t>> data;
+    for (size_t i = 0; i < lengths.size(); ++i) data.push_back(datagram(i, lengths[i]));
+    for (size_t i = 0; i < lengths.size(); ++i) {
+      constexpr size_t kHeader = 20;
+      auto out = link.tx.next();
+      std::copy_n(data[i].begin(), kHeader, out.begin());
+      const std::span<const uint8_t> payload = std::span<const uint8_t>(data[i]).subspan(kHeader);
+      const size_t cut = i % 2 == 0 ? payload.size() : 333 % (payload.size() + 1);
+      const std::span<const uint8_t> pieces[2] = {payload.first(cut), payload.subspan(cut)};
+      link.tx.commit_views(link.p.tx.fd(), kHeader, pieces, nullptr, nullptr);
+    }
+    NoErrors errors;
+    const uint64_t generation = link.tx.generation();
+    EXPECT_EQ(link.tx.flush(errors), lengths.size());
+    EXPECT_GT(link.tx.generation(), generation);
+    EXPECT_TRUE(errors.errors.empty());
+    expect_datagrams(receive_all(link.rx, link.p, lengths.size()), lengths);
+    EXPECT_EQ(link.tx.stats().view_datagrams, lengths.size() - 1);  // all but the bare header
+    // 1200 x5 + 20 ends a train; 1200 x2 + 700 is another.
+    EXPECT_EQ(link.tx.stats().gso_trains, mode == GsoMode::kOn ? 2u : 0u);
+  }
+}
+
 TEST(UdpBatch, GsoOffSendsOneByOne) {
   Link link(GsoMode::kOff, false);
   link.exchange(kTrain);

@@ -110,6 +110,41 @@ TEST(ChecksumTest, EmittedSegmentVerifiesToZero) {
   EXPECT_EQ(segment_checksum(zeroed), (seg[16] << 8) | seg[17]);
 }
 
+TEST(ChecksumTest, PiecesOfAnyLengthSumAsTheWhole) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 2000; ++round) {
+    Bytes seg(1 + rng() % 3000);
+    for (uint8_t& b : seg) b = static_cast<uint8_t>(rng() % 4 == 0 ? 0xff : rng());
+    // Up to three cuts at random places, odd ones included (empty pieces too).
+    std::vector<size_t> cuts = {0, seg.size()};
+    for (size_t k = rng() % 4; k > 0; --k) cuts.push_back(rng() % (seg.size() + 1));
+    std::sort(cuts.begin(), cuts.end());
+    std::vector<std::span<const uint8_t>> pieces;
+    for (size_t i = 0; i + 1 < cuts.size(); ++i)
+      pieces.push_back(std::span<const uint8_t>(seg).subspan(cuts[i], cuts[i + 1] - cuts[i]));
+    ASSERT_EQ(segment_checksum(pieces), segment_checksum(seg)) << "round " << round;
+  }
+}
+
+TEST(ChecksumTest, AHeaderWithItsPayloadElsewhereIsWhatEmitSegmentWrites) {
+  SegmentHeader h = ack_header();
+  h.options.timestamps = Timestamps{123456, 654321};
+  for (size_t len : {0, 1, 7, 1448, 1449}) {
+    Bytes payload(len);
+    for (size_t i = 0; i < len; ++i) payload[i] = static_cast<uint8_t>(i * 37 + 1);
+    const Bytes whole = emit(h, payload);
+    for (size_t cut : {size_t{0}, len / 2, len / 2 + 1, len}) {
+      if (cut > len) continue;
+      const std::span<const uint8_t> all(payload);
+      const std::span<const uint8_t> pieces[2] = {all.first(cut), all.subspan(cut)};
+      Bytes gathered(h.wire_size());
+      ASSERT_EQ(emit_segment_header(h, pieces, gathered), h.wire_size());
+      gathered.insert(gathered.end(), payload.begin(), payload.end());
+      EXPECT_EQ(gathered, whole) << "len " << len << " cut " << cut;
+    }
+  }
+}
+
 TEST(ChecksumTest, EveryOneBitCorruptionIsDetected) {
   SegmentHeader h = ack_header();
   h.options.timestamps = Timestamps{1, 2};
