@@ -49,8 +49,14 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                          std::span<const uint8_t> bytes) {
   ++ep.stats.datagrams_received;
   AddrKey key = AddrKey::of(from);
-  if (auto it = ep.flows.find(key); it != ep.flows.end()) {
-    Stream& s = *it->second;
+  Stream* flow = ep.last_flow;
+  if (flow == nullptr || !(flow->key == key)) {
+    auto it = ep.flows.find(key);
+    flow = it != ep.flows.end() ? it->second : nullptr;
+    if (flow != nullptr) ep.last_flow = flow;
+  }
+  if (flow != nullptr) {
+    Stream& s = *flow;
     settle_views(s);  // an ACK frees send buffer room that a write may fill
     s.core->on_datagram(now_, bytes);
     mark_dirty(s);

@@ -114,6 +114,10 @@ struct Endpoint final : EventLoop::Handler {
   std::list<Endpoint*>::iterator pool_pos;
   Listener* listener = nullptr;
   std::unordered_map<AddrKey, Stream*, AddrKeyHash> flows;
+  // The flow the last datagram went to (nullptr: none), so that a run of
+  // datagrams from one peer costs a key compare, not a keyed hash each.
+  // Cleared as that flow leaves `flows` (Engine::leave_flows).
+  Stream* last_flow = nullptr;
   std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash> time_wait;
   int refs = 0;  // the bound socket or listener, each flow, each TIME-WAIT entry
   bool dead = false;

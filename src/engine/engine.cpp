@@ -401,10 +401,7 @@ void Engine::finish_if_done(Stream& s) {
     // The connection is over: its peer's address may start a new one at once
     // (a SYN from it must reach the listener, not this CLOSED core, which
     // would refuse it), even while the program still reads what is left.
-    if (s.in_flows) {
-      s.ep->flows.erase(s.key);
-      s.in_flows = false;
-    }
+    leave_flows(s);
     // Closed cleanly (the peer's FIN, then our last ACK or an RST in TIME-WAIT)
     // with received bytes not yet delivered: the program reads them first, as
     // from a kernel socket that reached CLOSED.
@@ -473,12 +470,16 @@ void Engine::close_bridge(Stream& s, int error) {
   }
 }
 
+void Engine::leave_flows(Stream& s) {
+  if (!s.in_flows) return;
+  if (s.ep->last_flow == &s) s.ep->last_flow = nullptr;
+  s.ep->flows.erase(s.key);
+  s.in_flows = false;
+}
+
 void Engine::destroy_stream(Stream& s, int error) {
   if (s.dead) return;
-  if (s.in_flows) {
-    s.ep->flows.erase(s.key);
-    s.in_flows = false;
-  }
+  leave_flows(s);
   if (s.listener != nullptr) {
     Listener& l = *s.listener;
     if (s.half_open) --l.half_open;

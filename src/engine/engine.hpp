@@ -240,6 +240,8 @@ class Engine final : SendBatch::ErrorSink {
   void settle_views(Stream& s);
   void finish_if_done(Stream& s);
   void destroy_stream(Stream& s, int error);
+  // Takes s out of its endpoint's flows (and its last-flow cache), if it is there.
+  void leave_flows(Stream& s);
   void close_bridge(Stream& s, int error);
   void reschedule(Stream& s);
   void flush_sends();

@@ -482,6 +482,7 @@ int Engine::get_listener_info(Listener* l, tou_listener_info& out) {
 
 void Engine::apply_live(Stream* s, int level, int name) {
   if (s == nullptr || !s->core) return;
+  settle_views(*s);  // SO_SNDBUF may reallocate the send buffer
   Connection& c = *s->core;
   const SocketOptions& o = s->opts;
   now_ = tick();
