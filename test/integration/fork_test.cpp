@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,26 @@ int wait_child(pid_t pid, std::chrono::seconds limit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
+
+// A child that a failed assertion leaves running (it holds ctest's output
+// pipe, so the test would hang until ctest's timeout): its threads' stacks go
+// to the log, then it is killed. A child already waited for is left alone.
+class ChildGuard {
+ public:
+  explicit ChildGuard(pid_t pid) : pid_(pid) {}
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  ~ChildGuard() {
+    int status = 0;
+    if (pid_ <= 0 || ::waitpid(pid_, &status, WNOHANG) != 0) return;
+    dump_stacks(pid_);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+  }
+
+ private:
+  pid_t pid_;
+};
 
 // One client: sends `bytes` random bytes, reads them back, verifies.
 bool client_round_trip(uint16_t port, size_t bytes, uint64_t seed) {
@@ -136,6 +157,7 @@ TEST(Fork, ChildMakesSocketsWithItsOwnEngine) {
       bad += client_round_trip(port, 100000, 7 + static_cast<uint64_t>(i)) ? 0 : 1;
     ::_exit(bad == 0 ? 0 : 1);
   }
+  ChildGuard guard(child);
   for (int i = 0; i < kClients; ++i) {
     Fd c(tou_accept(ls.get(), nullptr, nullptr));
     ASSERT_TRUE(c) << strerror(errno);
@@ -170,6 +192,7 @@ TEST(Fork, ProcessThatWritesClosesAndExitsDeliversEverything) {
     }
     ::_exit(0);
   }
+  ChildGuard guard(child);
   for (int round = 0; round < 2; ++round) {
     Fd s(tou_accept(ls.get(), nullptr, nullptr));
     ASSERT_TRUE(s);
@@ -190,6 +213,7 @@ TEST(Fork, PreforkServerFourChildrenAcceptOnOneListener) {
   ASSERT_EQ(::pipe(served_pipe), 0);
   Fd served_r(served_pipe[0]), served_w(served_pipe[1]);
   std::vector<pid_t> children;
+  std::vector<std::unique_ptr<ChildGuard>> guards;
   for (int i = 0; i < kChildren; ++i) {
     pid_t child = ::fork();
     ASSERT_GE(child, 0);
@@ -216,6 +240,7 @@ TEST(Fork, PreforkServerFourChildrenAcceptOnOneListener) {
       }
     }
     children.push_back(child);
+    guards.push_back(std::make_unique<ChildGuard>(child));
   }
   served_w.reset();
 
