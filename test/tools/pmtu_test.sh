@@ -15,7 +15,11 @@ CAT=$BIN/tou-cat
 pmtu_netns_require
 trap 'pmtu_netns_down; cleanup' EXIT
 
-BYTES=$(($(scaled 20) * 1000000))
+# Not scaled down under the sanitizers: after the black hole of (iv) opens at
+# 4 MB, detection and the search up to 1228..1232 need the rest of the file;
+# with a quarter of it (1 MB left) the search ended at 1227 twice in a row
+# under ASan.
+BYTES=$((20 * 1000000))
 random_file "$WORK/file" "$BYTES"
 PORT=9077
 
