@@ -15,10 +15,10 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 #include "engine/demux.hpp"
 #include "engine/high_fd.hpp"
@@ -106,13 +106,24 @@ int Engine::start(const EngineKeys& keys, bool with_thread) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::promise<void> running;
+  std::future<void> started = running.get_future();
   try {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, running = std::move(running)]() mutable {
+      running.set_value();
+      run();
+    });
   } catch (const std::system_error& e) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return e.code().value();
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // Returns once the thread runs our code: a fork() right after (a program's
+  // first socket, then fork) must not catch it in the thread's start-up,
+  // which allocates (glibc's pthread_getattr_np under AddressSanitizer, whose
+  // allocator takes no lock around fork(): the child then waited forever on
+  // the allocator lock the half-started thread held, seen in CI's stacks).
+  started.wait();
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <thread>
 
 #include "engine/high_fd.hpp"
@@ -160,7 +161,15 @@ void relay_parent() {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   try {
-    std::thread(serve, g_fd).detach();
+    // Started before fork() returns: a next fork() must not catch the thread
+    // in its start-up, which allocates (see Engine::start).
+    std::promise<void> running;
+    std::future<void> started = running.get_future();
+    std::thread([fd = g_fd, running = std::move(running)]() mutable {
+      running.set_value();
+      serve(fd);
+    }).detach();
+    started.wait();
     g_serving = true;
   } catch (const std::system_error&) {
     close_relay();
