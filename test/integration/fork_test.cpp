@@ -28,8 +28,9 @@ namespace {
 // AddressSanitizer runs them all: GCC 12's runtime takes no allocator lock
 // around fork(), so a child could wait forever on one that another thread
 // held, but the only other thread in these tests is the engine's I/O thread,
-// which allocates only while holding the engine's lock, and the engine's
-// atfork handler holds that lock across fork(). ThreadSanitizer (with
+// which allocates only while holding the engine's lock (the engine's atfork
+// handler holds that lock across fork()) and has finished its allocating
+// start-up before the engine's start returns. ThreadSanitizer (with
 // die_after_fork=0, see util.cpp) runs a child that starts an engine, but
 // aborts a process that exits through the lingering process forked at exit
 // ("ThreadSanitizer: dup thread with used id": its registry still holds a
