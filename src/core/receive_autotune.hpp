@@ -15,7 +15,7 @@
 //
 //   ReceiveAutotune drs;
 //   drs.start(now, {.initial = 64 << 10, .limit = 4 << 20, .mss = 1460});
-//   drs.on_data(now, payload, ts_sample, rcv_nxt, adv_edge);   // each data segment
+//   drs.on_data(now, payload, ts_sample, unread, rcv_nxt, adv_edge);  // each data segment
 //   size_t grown = drs.on_consumed(now, n, capacity);          // each read by the program
 //
 // Sans-I/O: time comes in as arguments.

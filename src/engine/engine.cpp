@@ -293,16 +293,15 @@ bool Engine::apply_app_state(Stream& s) {
   bool synced = is_synchronized(c.state());
   // At exit, the program is gone once what it wrote has been taken.
   bool exit_close = exiting_ && (!synced || !b.input_pending());
-  // SO_LINGER 0 discards what is not sent yet (Linux's tcp_close): a hang-up
-  // is the close when the program never shut its read side (after SHUT_RDWR
-  // the end hangs up as well), even with its last writes still in the pair.
-  bool linger_zero = s.opts.linger && s.opts.linger_s == 0;
-  bool abort_now = linger_zero && b.app_hung_up() && !s.app_shut_read;
+  // SO_LINGER 0 discards what is not sent yet (Linux's tcp_close), so a
+  // hang-up is the close at once, even with the last writes still in the pair;
+  // unless the program shut its read side (SHUT_RDWR hangs the end up too, and
+  // ends with FIN, as Linux).
+  bool linger_abort = s.opts.linger && s.opts.linger_s == 0 && !s.read_shut_by_call;
   if (!s.app_done && (b.app_reset() || b.app_closed() || (!synced && b.app_hung_up()) ||
-                      exit_close || abort_now)) {
+                      exit_close || (linger_abort && b.app_hung_up()))) {
     // RFC 2525 2.17 (as Linux): closing with unread data, or SO_LINGER 0, aborts.
-    // After SHUT_RDWR the end-of-file may be that shutdown's: FIN, as Linux.
-    if (b.app_reset() || (linger_zero && !s.app_shut_read)) {
+    if (b.app_reset() || linger_abort) {
       c.abort(now_);
     } else {
       c.close(now_);

@@ -410,7 +410,7 @@ void Engine::linger_before_close(ino_t ino) {
 
 void Engine::note_read_shutdown(ino_t ino) {
   std::lock_guard g(mu_);
-  if (Stream* s = find_stream(ino)) s->app_shut_read = true;
+  if (Stream* s = find_stream(ino)) s->read_shut_by_call = true;
 }
 
 int Engine::get_connection_info(Stream* s, tou_info& out) {

@@ -49,7 +49,9 @@ struct Stream final : EventLoop::Handler, Timer {
   int error = 0;                 // SO_ERROR
   bool shut_done = false;        // core.shutdown() after the program's SHUT_WR
   bool app_done = false;         // the program closed: core.close() or abort() done
-  bool app_shut_read = false;    // tou_shutdown(SHUT_RD or SHUT_RDWR) was called
+  // tou_shutdown(SHUT_RD or SHUT_RDWR) was called: the program's end may hang
+  // up without a close (StreamBridge::app_read_shut() is what the pair shows).
+  bool read_shut_by_call = false;
   bool dirty = false;
   bool dead = false;
   bool out_armed = false;              // EPOLLOUT asked for (only while the pair is full)
