@@ -55,6 +55,14 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
     flow = it != ep.flows.end() ? it->second : nullptr;
     if (flow != nullptr) ep.last_flow = flow;
   }
+  // A connection that an earlier datagram of this batch closed (an RST, the
+  // last ACK) leaves the flows at once, before the service turn that would
+  // have removed it: a SYN right behind it starts a new connection (as Linux,
+  // which unhashes at CLOSE), where the CLOSED core would refuse it with an RST.
+  if (flow != nullptr && flow->core->state() == TcpState::kClosed) {
+    leave_flows(*flow);
+    flow = nullptr;
+  }
   if (flow != nullptr) {
     Stream& s = *flow;
     settle_views(s);  // an ACK frees send buffer room that a write may fill
