@@ -256,19 +256,24 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
   release_held();
   bool moved = false;
   for (bool first = true;; first = false) {
-    // The first read of a turn peeks a small write (see held()); a read that
-    // takes bytes frees what is held first, since it reads from the head.
-    const bool peek = first && filler_ == 0 && !streaming_ && peek_offset_on();
-    if (!peek) release_held();
-    if (app_reset_) return true;  // reported by that read
     // The program's bytes go straight into the core's send buffer (one copy);
     // only the filler of a non-blocking connect passes through scratch.
     std::array<std::span<uint8_t>, 2> spans{};
     if (filler_ > 0) {
       spans[0] = scratch.first(std::min(filler_, scratch.size()));
     } else {
-      spans = core.send_spans(peek ? kMaxHeld : kMaxPull);
+      spans = core.send_spans(kMaxPull);
     }
+    // The first read of a turn peeks a small write (see held()); a read that
+    // takes bytes frees what is held first, since it reads from the head. With
+    // less room in the core than a small write, the bytes are a stream's that
+    // the peer's ACKs let in a little at a time: peeked, they would be copied
+    // twice and cost a second read per ACK.
+    const size_t room = spans[0].size() + spans[1].size();
+    const bool peek = first && filler_ == 0 && !streaming_ && room >= kMaxHeld && peek_offset_on();
+    if (!peek) release_held();
+    if (app_reset_) return true;  // reported by that read
+    if (peek) spans = core.send_spans(kMaxHeld);
     size_t want = spans[0].size() + spans[1].size();
     if (want == 0) break;  // the core is full: resume when it frees space
     iovec iov[2] = {{spans[0].data(), spans[0].size()}, {spans[1].data(), spans[1].size()}};

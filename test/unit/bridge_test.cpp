@@ -144,6 +144,19 @@ TEST_F(BridgeFixture, ALargeWriteIsReadNotHeld) {
   EXPECT_EQ(server_reads(), big);
 }
 
+// A sender whose buffer the peer's ACKs free a little at a time: a write
+// that finds less room in the core than a small write is a stream's, read
+// once, not peeked and read again at every ACK.
+TEST_F(BridgeFixture, AWriteIsReadNotHeldWhenTheCoreHasLittleRoom) {
+  client.set_send_buffer_limit(64 * 1024);
+  std::vector<uint8_t> fill(client.send_space() - 3000, 'f');
+  ASSERT_EQ(client.send(now, fill), fill.size());
+  app_writes("abc");
+  EXPECT_EQ(bridge.held(), 0u);
+  EXPECT_EQ(charged(), 0);
+  EXPECT_EQ(client.send_queued(), fill.size() + 3);
+}
+
 TEST_F(BridgeFixture, AnOldHeldWriteIsFreedWithoutAResponse) {
   app_writes("ping");
   bridge.release_held_since(now + milliseconds(1) - std::chrono::microseconds(1), milliseconds(1));
