@@ -86,6 +86,15 @@ class SharedCount {
     }
     return false;
   }
+  // Counts one less if the count is above `floor`: the check and the decrement
+  // are one step, so that two workers cannot both take the last one above it.
+  bool try_release_above(int floor) {
+    int cur = count_->load(std::memory_order_relaxed);
+    while (cur > floor) {
+      if (count_->compare_exchange_weak(cur, cur - 1)) return true;
+    }
+    return false;
+  }
 
  private:
   std::shared_ptr<std::atomic<int>> count_;

@@ -111,10 +111,14 @@ bool Engine::prune_half_open(Stream& s) {
   if (!s.half_open || s.listener == nullptr || s.core->state() != TcpState::kSynReceived) {
     return false;
   }
-  const Listener& l = *s.listener;
-  constexpr int kMinPressure = 8;  // Linux: max(8, backlog) / 2
-  bool pressure = 2 * l.half_open > std::max(kMinPressure, l.backlog);
-  if (!pressure || s.core->stats().syn_retransmits < kPressureSynackRetries) return false;
+  if (s.core->stats().syn_retransmits < kPressureSynackRetries) return false;
+  Listener& l = *s.listener;
+  // Pressure: more than max(8, backlog) / 2 half-open (Linux). The group's
+  // workers share the count: leaving it is the check (two workers whose
+  // timers fire together must not both prune the last one above the mark).
+  constexpr int kMinPressure = 8;
+  if (!l.half_open.try_release_above(std::max(kMinPressure, l.backlog) / 2)) return false;
+  s.half_open = false;  // counted out above
   ++s.ep->stats.half_open_evicted;
   destroy_stream(s, 0);
   return true;
