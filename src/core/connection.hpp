@@ -192,6 +192,8 @@ class Connection {
   void on_timer(Instant now);
   // Earliest time on_timer() or poll_transmit() has work; nullopt when idle.
   std::optional<Instant> next_deadline() const;
+  // When TIME-WAIT ends (RFC 9293 3.4.2, 2 MSL), while in it.
+  std::optional<Instant> time_wait_ends() const { return timers_.time_wait; }
 
   std::optional<ConnectionEvent> poll_event();
 

@@ -1,6 +1,7 @@
 // The demultiplexer (see demux.hpp): datagrams in, connections found or made.
 #include "engine/demux.hpp"
 
+#include <cassert>
 #include <cerrno>
 
 #include "engine/engine.hpp"
@@ -81,18 +82,20 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   bool syn_only = h.has(flags::kSyn) && !h.has(flags::kAck) && !h.has(flags::kRst);
   if (auto it = ep.time_wait.find(key); it != ep.time_wait.end()) {
     TimeWaitEntry& tw = *it->second;
-    if (syn_only && ep.listener != nullptr) {
-      // A new incarnation from the same address and port: the SYN ends TIME-WAIT
-      // (RFC 9293 3.10.7.4 allows it with a higher sequence number; the
-      // client's RFC 6528 ISN makes that hold).
-      loop_.timers().cancel(tw);
-      tw.dead = true;
-      dead_time_waits_.push_back(std::move(it->second));
-      ep.time_wait.erase(it);
-      release_endpoint(ep);
-    } else {
-      if (!h.has(flags::kRst) && tw.ack_len > 0) reply_time_wait(ep, tw, seg);
-      return;
+    const uint64_t suppressed = tw.state.acks_suppressed();
+    switch (tw.state.on_segment(now_, seg, ep.listener != nullptr)) {
+      case TimeWait::Verdict::kIgnore:
+        ep.stats.time_wait_acks_suppressed += tw.state.acks_suppressed() - suppressed;
+        return;
+      case TimeWait::Verdict::kRepeatAck:
+        reply_time_wait(ep, tw);
+        return;
+      case TimeWait::Verdict::kEnd:
+        end_time_wait(tw);
+        return;
+      case TimeWait::Verdict::kNewIncarnation:
+        end_time_wait(tw);  // and the SYN goes on to the listener
+        break;
     }
   }
   // A SYN may name another port than ours: a NAT or proxy in front of this
@@ -114,24 +117,28 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   reply_reset(ep, from, to, seg);
 }
 
-// RFC 9293 3.10.7.4: in TIME-WAIT, a retransmitted FIN is acknowledged again
-// at once; anything else at most once per kInvalidAckInterval (Linux's
-// tcp_timewait_check_oow_rate_limit), so that forged segments reflect little.
-void Engine::reply_time_wait(Endpoint& ep, TimeWaitEntry& tw, const Segment& seg) {
-  bool fin_again = seg.header.has(flags::kFin) && seg.header.seq + seg.seq_len() == tw.rcv_nxt;
-  if (!fin_again) {
-    if (tw.last_invalid_ack && now_ - *tw.last_invalid_ack < kInvalidAckInterval) {
-      ++ep.stats.time_wait_acks_suppressed;
-      return;
-    }
-    tw.last_invalid_ack = now_;
-  }
+// TimeWait's ACK again (it decided: a retransmitted FIN, or anything else at
+// most once per interval); a FIN may have moved its end.
+void Engine::reply_time_wait(Endpoint& ep, TimeWaitEntry& tw) {
+  std::span<const uint8_t> ack = tw.state.ack();
   if (send_.full()) flush_sends();
   std::span<uint8_t> out = send_.next();
-  std::copy_n(tw.ack.begin(), tw.ack_len, out.begin());
-  send_.commit(ep.sock.fd(), tw.ack_len, ep.connected ? nullptr : &tw.remote,
+  std::copy(ack.begin(), ack.end(), out.begin());
+  send_.commit(ep.sock.fd(), ack.size(), ep.connected ? nullptr : &tw.remote,
                ep.wildcard ? &tw.local : nullptr);
   ++ep.stats.time_wait_acks;
+  loop_.timers().schedule(tw, tw.state.expires());
+}
+
+void Engine::end_time_wait(TimeWaitEntry& tw) {
+  Endpoint& ep = *tw.ep;
+  auto it = ep.time_wait.find(tw.key);
+  assert(it != ep.time_wait.end());
+  loop_.timers().cancel(tw);
+  tw.dead = true;
+  dead_time_waits_.push_back(std::move(it->second));
+  ep.time_wait.erase(it);
+  release_endpoint(ep);
 }
 
 void Engine::reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to,

@@ -17,7 +17,7 @@
 // (silently) instead of retransmitting its SYN-ACK a third time, as Linux
 // prunes its request queue. Replies a blind sender can trigger are limited:
 // RSTs (kResetRate), TIME-WAIT's ACKs to anything but the peer's FIN
-// retransmitted (one per kInvalidAckInterval), the core's own ACKs
+// retransmitted (core/time_wait.hpp: one per invalid_ack_interval), the core's own ACKs
 // (ConnectionConfig::invalid_ack_interval, challenge_ack_limit).
 //
 // The engine's methods that implement this live in demux.cpp.
@@ -30,6 +30,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/time_wait.hpp"
 #include "core/token_bucket.hpp"
 #include "engine/address.hpp"
 #include "engine/event_loop.hpp"
@@ -49,9 +50,6 @@ struct Stream;
 // version of the ICMP rate limit, net.ipv4.icmp_msgs_per_sec and its burst).
 constexpr uint32_t kResetRate = 1000;
 constexpr uint32_t kResetBurst = 100;
-// TIME-WAIT's ACKs to segments other than the peer's FIN retransmitted
-// (Linux's tcp_invalid_ratelimit, as ConnectionConfig::invalid_ack_interval).
-constexpr Duration kInvalidAckInterval = std::chrono::milliseconds(500);
 // Under pressure (half-open connections above half the backlog), a half-open
 // connection is dropped after this many SYN-ACK retransmissions (Linux lowers
 // its tcp_synack_retries down to 2 for a crowded queue).
@@ -71,7 +69,7 @@ struct EndpointStats {
   uint64_t resets_sent = 0;
   uint64_t resets_suppressed = 0;  // over kResetRate
   uint64_t time_wait_acks = 0;
-  uint64_t time_wait_acks_suppressed = 0;  // kInvalidAckInterval
+  uint64_t time_wait_acks_suppressed = 0;  // TimeWait's rate limit
   uint64_t dropped_other = 0;              // wrong port, RST for no connection, ...
   // The error queue (src/engine/path_mtu.cpp).
   uint64_t ptb_received = 0;   // ICMP / ICMPv6 "too big" for this socket
@@ -80,22 +78,21 @@ struct EndpointStats {
   uint64_t icmp_other = 0;     // other ICMP errors (unreachable, ...)
 };
 
-// What is left of a connection in TIME-WAIT (RFC 9293 3.4.2): the core is
-// freed, and the final ACK is kept to answer a retransmitted FIN.
+// What is left of a connection in TIME-WAIT once its program closed it (RFC
+// 9293 3.4.2): the core is freed, and the core's TimeWait (its last ACK and
+// the rules) answers the peer, keyed by it in its endpoint.
 struct TimeWaitEntry final : Timer {
-  static constexpr size_t kMaxAck = 96;
   Engine* engine = nullptr;
   Endpoint* ep = nullptr;
   SockAddr remote;
   SockAddr local;
   AddrKey key;
-  std::array<uint8_t, kMaxAck> ack{};
-  size_t ack_len = 0;
-  SeqNum rcv_nxt;  // the ACK's: a FIN retransmitted ends just before it
-  std::optional<Instant> last_invalid_ack;
+  TimeWait state;
   bool dead = false;
   void on_timer(Instant now) override;
 };
+
+using TimeWaitMap = std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash>;
 
 struct Endpoint final : EventLoop::Handler {
   explicit Endpoint(Engine* e) : engine(e) {}
@@ -118,7 +115,7 @@ struct Endpoint final : EventLoop::Handler {
   // datagrams from one peer costs a key compare, not a keyed hash each.
   // Cleared as that flow leaves `flows` (Engine::leave_flows).
   Stream* last_flow = nullptr;
-  std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash> time_wait;
+  TimeWaitMap time_wait;
   int refs = 0;  // the bound socket or listener, each flow, each TIME-WAIT entry
   bool dead = false;
   // A member of a listener's SO_REUSEPORT group (listen.cpp): with no

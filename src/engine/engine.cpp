@@ -230,14 +230,7 @@ void Engine::on_stream_timer(Stream& s, Instant now) {
 }
 
 void Engine::on_time_wait_timer(TimeWaitEntry& tw) {
-  if (tw.dead) return;
-  tw.dead = true;
-  Endpoint& ep = *tw.ep;
-  auto it = ep.time_wait.find(tw.key);
-  assert(it != ep.time_wait.end());
-  dead_time_waits_.push_back(std::move(it->second));
-  ep.time_wait.erase(it);
-  release_endpoint(ep);
+  if (!tw.dead) end_time_wait(tw);
 }
 
 // One connection's turn: move bytes between the pair and the core, react to
@@ -433,7 +426,11 @@ void Engine::finish_if_done(Stream& s) {
     destroy_stream(s, s.error);
     return;
   }
-  if (c.state() == TcpState::kTimeWait && !s.bridge.open() && s.last_ack_len > 0 && s.in_flows) {
+  std::optional<TimeWait> reduced;
+  if (c.state() == TcpState::kTimeWait && !s.bridge.open() && s.in_flows) {
+    reduced = TimeWait::of(c, {s.last_ack.data(), s.last_ack_len});
+  }
+  if (reduced) {
     // Keep only what TIME-WAIT needs (RFC 9293 3.4.2): the final ACK to repeat.
     auto tw = std::make_unique<TimeWaitEntry>();
     tw->engine = this;
@@ -441,12 +438,8 @@ void Engine::finish_if_done(Stream& s) {
     tw->remote = s.remote;
     tw->local = s.local;
     tw->key = s.key;
-    std::copy_n(s.last_ack.begin(), s.last_ack_len, tw->ack.begin());
-    tw->ack_len = s.last_ack_len;
-    if (ParseResult p = parse_segment({s.last_ack.data(), s.last_ack_len}); p.ok()) {
-      tw->rcv_nxt = p.segment.header.ack;
-    }
-    loop_.timers().schedule(*tw, now_ + 2 * kMsl);
+    tw->state = *reduced;
+    loop_.timers().schedule(*tw, tw->state.expires());
     ++s.ep->refs;
     s.ep->time_wait[s.key] = std::move(tw);
     destroy_stream(s, 0);

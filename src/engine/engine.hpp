@@ -264,7 +264,8 @@ class Engine final : SendBatch::ErrorSink {
   void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,
                     const Segment& syn);
   void reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& seg);
-  void reply_time_wait(Endpoint& ep, TimeWaitEntry& tw, const Segment& seg);
+  void reply_time_wait(Endpoint& ep, TimeWaitEntry& tw);
+  void end_time_wait(TimeWaitEntry& tw);
   // The SYN path (syn_flood.cpp): cookies, and the pruning of half-open connections.
   Stream& add_passive_stream(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                              const AddrKey& key);

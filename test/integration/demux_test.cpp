@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <memory>
 #include <optional>
 
 #include "integration/raw_peer.hpp"
@@ -16,14 +17,31 @@
 namespace tou_test {
 namespace {
 
-TEST(Demux, SynOpensOneHalfOpenConnectionAndDuplicatesReachIt) {
+// A listener on loopback and a raw peer that sent it a SYN (sequence number
+// 1000), with the SYN-ACK that came back.
+struct SynSent {
   uint16_t port = 0;
-  Fd ls = listen_on(AF_INET, 8, &port);
-  ASSERT_TRUE(ls);
-  RawPeer peer(port);
-  peer.send(tou::flags::kSyn, 1000);
-  auto synack = peer.receive(2000);
-  ASSERT_TRUE(synack);
+  Fd listener;
+  std::unique_ptr<RawPeer> peer;
+  std::optional<RawPeer::Received> synack;
+};
+SynSent syn_to_a_listener() {
+  SynSent s;
+  s.listener = listen_on(AF_INET, 8, &s.port);
+  if (!s.listener) return s;
+  s.peer = std::make_unique<RawPeer>(s.port);
+  s.peer->send(tou::flags::kSyn, 1000);
+  s.synack = s.peer->receive(2000);
+  return s;
+}
+
+TEST(Demux, SynOpensOneHalfOpenConnectionAndDuplicatesReachIt) {
+  SynSent h = syn_to_a_listener();
+  ASSERT_TRUE(h.listener && h.synack);
+  RawPeer& peer = *h.peer;
+  Fd& ls = h.listener;
+  const uint16_t port = h.port;
+  auto& synack = h.synack;
   EXPECT_EQ(synack->header.flags, tou::flags::kSyn | tou::flags::kAck);
   EXPECT_EQ(synack->header.ack, tou::SeqNum(1001));
   EXPECT_EQ(synack->from_port, port);  // the connection answers from the listener's port
@@ -94,6 +112,52 @@ TEST(Demux, GarbageIsCountedNotAnswered) {
       wait_until([&] { return listener_info(ls.get()).malformed == 4; }, std::chrono::seconds(30)));
   pollfd p{u.get(), POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 100), 0);
+}
+
+// The server closes first and its program is gone: what is left of the
+// connection in TIME-WAIT (core::TimeWait, kept by the listener's port)
+// acknowledges the peer's FIN again, answers other segments at most twice a
+// second, and a new SYN from the same port opens a new connection.
+TEST(Demux, TimeWaitAfterTheProgramClosedAcksTheFinAgainAndANewSynOpens) {
+  SynSent h = syn_to_a_listener();
+  ASSERT_TRUE(h.listener && h.synack);
+  RawPeer& peer = *h.peer;
+  Fd& ls = h.listener;
+  auto& synack = h.synack;
+  const uint32_t server_next = synack->header.seq.raw() + 1;
+  peer.send(tou::flags::kAck, 1001, server_next);
+  Fd c(tou_accept(ls.get(), nullptr, nullptr));
+  ASSERT_TRUE(c);
+  c.reset();  // FIN first: TIME-WAIT on the server's side
+  auto fin = peer.receive(2000);
+  ASSERT_TRUE(fin);
+  ASSERT_TRUE(fin->header.has(tou::flags::kFin));
+  const uint8_t fin_ack = tou::flags::kFin | tou::flags::kAck;
+  peer.send(fin_ack, 1001, server_next + 1);
+  auto last = peer.receive(2000);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->header.ack, tou::SeqNum(1002));
+  // Our FIN again, as if that ACK were lost: acknowledged again, twice in a row.
+  for (int i = 0; i < 2; ++i) {
+    peer.send(fin_ack, 1001, server_next + 1);
+    auto again = peer.receive(2000);
+    ASSERT_TRUE(again) << i;
+    EXPECT_EQ(again->header.flags, tou::flags::kAck);
+    EXPECT_EQ(again->header.seq, tou::SeqNum(server_next + 1));
+    EXPECT_EQ(again->header.ack, tou::SeqNum(1002));
+  }
+  // Anything else: one ACK, then silence within the interval.
+  peer.send(tou::flags::kAck, 1002, server_next + 1);
+  EXPECT_TRUE(peer.receive(2000));
+  peer.send(tou::flags::kAck, 1002, server_next + 1);
+  EXPECT_FALSE(peer.receive(200));
+  EXPECT_EQ(listener_info(ls.get()).time_wait_acks_suppressed, 1u);
+  // A new incarnation from the same address and port.
+  peer.send(tou::flags::kSyn, 90000);
+  auto synack2 = peer.receive(2000);
+  ASSERT_TRUE(synack2);
+  EXPECT_EQ(synack2->header.flags, tou::flags::kSyn | tou::flags::kAck);
+  EXPECT_EQ(synack2->header.ack, tou::SeqNum(90001));
 }
 
 }  // namespace
