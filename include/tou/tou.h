@@ -315,6 +315,10 @@ struct tou_info {
   uint64_t pmtu_ptb_accepted; /* ICMP "too big" reports validated and acted on */
   uint64_t pmtu_ptb_rejected; /* ... that named nothing in flight (or a size not smaller) */
   uint64_t pmtu_black_holes;  /* fall-backs to the base size without any ICMP */
+  /* tou_send (and the preload shim's send family) calls whose bytes went
+   * into the connection and onto the wire from the calling thread, past
+   * the descriptor's socket pair (README, "Writes from the caller's thread"). */
+  uint64_t inline_writes;
 };
 /* tou_info.pmtud_state (RFC 8899 5.2). */
 enum {

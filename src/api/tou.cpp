@@ -293,6 +293,10 @@ int tou_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optl
 
 ssize_t tou_send(int fd, const void* buf, size_t len, int flags) {
   if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  // Straight onto the wire from this thread when the connection can take it
+  // all now (engine::socket_send_inline); else through the descriptor.
+  iovec iov{const_cast<void*>(buf), len};
+  if (ssize_t n = engine::socket_send_inline(fd, &iov, 1, flags); n >= 0) return n;
   // SIGPIPE is ours to raise: after a reset Linux reports ECONNRESET first,
   // without a signal, and only then EPIPE with SIGPIPE (sk_stream_error).
   ssize_t n = ::send(fd, buf, len, flags | MSG_NOSIGNAL);

@@ -356,6 +356,23 @@ void StreamBridge::release_held() {
   held_ = 0;
 }
 
+bool StreamBridge::input_drained() {
+  if (fd_ < 0 || app_eof_ || app_reset_ || filler_ > 0) return false;
+  release_held();
+  if (app_reset_) return false;  // that read found it
+  uint8_t probe = 0;
+  ssize_t n = ::recv(fd_, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+  // Bytes, end-of-file or an error: the pull reads them. The peek moved the
+  // peek offset (0 once nothing is held) past the byte; it goes back.
+  if (n > 0 && peek_off_ == PeekOffset::kOn) {
+    int zero = 0;
+    ::setsockopt(fd_, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero);
+  }
+  readable_ = true;
+  return false;
+}
+
 size_t StreamBridge::unpulled() const {
   int queued = 0;
   if (fd_ < 0 || ::ioctl(fd_, FIONREAD, &queued) != 0 || queued <= 0) return 0;

@@ -153,6 +153,13 @@ class StreamBridge {
   // The program's end may hold bytes not yet pulled.
   bool input_pending() const { return readable_; }
 
+  // Before a write that skips the pair (Engine::send_inline): true when the
+  // program's end holds nothing the core does not have and is not shut, so
+  // that bytes put into the core now come after everything written before
+  // (one MSG_PEEK of a byte). What is held is freed first: this is the
+  // program's next write (as pull() frees it for one through the pair).
+  bool input_drained();
+
   // Bytes of a small write already in the core but still in the pair,
   // charged to the program's end. Taking them out at once would wake a
   // program blocked in read() on that end for nothing: af_unix wakes every

@@ -89,9 +89,12 @@ Engine* Engine::create_stepped(const EngineKeys& keys, int& err) {
 int Engine::step(std::optional<Instant> deadline) {
   std::unique_lock lock(mu_);
   if (!dirty_.empty() || !pending_read_.empty()) deadline = kTimeZero;
+  io_waiting_ = true;
+  io_wait_until_ = deadline;
   lock.unlock();
   int events = loop_.wait(deadline);
   lock.lock();
+  io_waiting_ = false;
   iterate();
   return events;
 }
@@ -172,9 +175,12 @@ void Engine::run() {
     // what was just sent often comes within microseconds, and a sleep and a
     // wake-up cost more than that (more so in a virtual machine).
     if (!dirty_.empty() || !pending_read_.empty() || now_ < spin_until) deadline = kTimeZero;
+    io_waiting_ = true;
+    io_wait_until_ = deadline;
     lock.unlock();
     int events = loop_.wait(deadline);
     lock.lock();
+    io_waiting_ = false;
     iterate();
     if (events > 0) spin_until = now_ + busy_poll;
   }
@@ -208,6 +214,18 @@ void Engine::iterate() {
   dead_listeners_.clear();
   dead_time_waits_.clear();
   dead_endpoints_.clear();
+}
+
+void Engine::wake_if_behind() {
+  // Not waiting: the I/O thread has not started its loop, or this is a
+  // stepped worker; either computes its next deadline afresh.
+  if (!io_waiting_) return;
+  if (!dirty_.empty() || !pending_read_.empty()) {
+    loop_.wake();
+    return;
+  }
+  std::optional<Instant> next = loop_.timers().next();
+  if (next && (!io_wait_until_ || *next < *io_wait_until_)) loop_.wake();
 }
 
 void Engine::mark_dirty(Stream& s) {

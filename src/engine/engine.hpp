@@ -162,6 +162,12 @@ class Engine final : SendBatch::ErrorSink {
   void linger_before_close(ino_t ino);
   void note_read_shutdown(ino_t ino);
   void report_end(Stream& s);
+  // A write from the program's thread that skips the pair (inline_send.cpp):
+  // the bytes go into the connection's core and onto the wire here, under
+  // this worker's lock, when the connection is open, takes them all, and
+  // nothing the program wrote before is still in the pair. The bytes taken
+  // (`total`), or -1 when the write must go through the pair as before.
+  ssize_t send_inline(ino_t ino, const iovec* iov, int count, size_t total);
 
   // A listener on every worker (listen.cpp). On the socket's worker: makes
   // its endpoint (an ephemeral port if unbound) the first of a SO_REUSEPORT
@@ -214,6 +220,10 @@ class Engine final : SendBatch::ErrorSink {
   int start(const EngineKeys& keys, bool with_thread);
   void run();
   void iterate();
+  // After a program's thread gave this worker work under its lock (a
+  // deadline, a connection to serve): wakes the I/O thread only when it
+  // sleeps past that work. Each wake-up is a context switch on the path.
+  void wake_if_behind();
   // At exit (exit.cpp): stops the I/O thread (every worker's first), then
   // hands closing connections to a lingering process.
   void stop_thread_at_exit();
@@ -339,6 +349,10 @@ class Engine final : SendBatch::ErrorSink {
   std::atomic<bool> close_idle_{false};  // a group went idle: close_idle_members()
   std::condition_variable cv_;           // connection state changes (blocking connect, linger)
   std::thread thread_;
+  // The I/O thread is in (or on its way to) its wait, until this deadline
+  // (nullopt: none); set and read under mu_ (wake_if_behind).
+  bool io_waiting_ = false;
+  std::optional<Instant> io_wait_until_;
   bool stopping_ = false;
   bool exiting_ = false;        // the process is exiting: close every connection
   bool ends_reported_ = false;  // at exit: report_end done for every connection

@@ -254,11 +254,12 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   s->phase = Stream::Phase::kConnecting;
   bind_name(fd, FdKind::kConnection, s->local, &s->remote);
   // The SYN leaves from this thread (waking the I/O thread only to send it
-  // cost a wake-up per connect); the I/O thread is woken for its timer.
+  // cost a wake-up per connect); the I/O thread is woken for its timer only
+  // when it would sleep past it.
   transmit(*s);
   flush_sends();
   reschedule(*s);
-  loop_.wake();
+  wake_if_behind();
 
   if (nonblocking) {
     // The descriptor must not be writable until the handshake ends: fill its
@@ -455,6 +456,7 @@ int Engine::get_connection_info(Stream* s, tou_info& out) {
   out.pmtu_ptb_accepted = i.pmtud.ptb_accepted;
   out.pmtu_ptb_rejected = i.pmtud.ptb_rejected;
   out.pmtu_black_holes = i.pmtud.black_holes;
+  out.inline_writes = s->inline_writes;
   return 0;
 }
 

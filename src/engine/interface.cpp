@@ -2,6 +2,10 @@
 // engine that serves the socket.
 #include "engine/interface.hpp"
 
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -84,6 +88,24 @@ int socket_get_option(int fd, ino_t ino, int level, int name, void* value, sockl
 int socket_take_error(int fd, ino_t ino) {
   Engine* e = serving(ino);
   return e != nullptr ? e->take_error(fd, ino) : 0;
+}
+
+ssize_t socket_send_inline(int fd, const iovec* iov, int count, int flags) {
+  constexpr int kInlineFlags = MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE;
+  if ((flags & ~kInlineFlags) != 0 || count <= 0 || count > IOV_MAX) return -1;
+  size_t total = 0;
+  for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+  if (total == 0 || total > kMaxInlineWrite) return -1;
+  // The inode names the socket; the registry knows only this process's
+  // sockets (another process's, or another kind of descriptor: the pair).
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return -1;
+  Engine* e = serving(st.st_ino);
+  if (e == nullptr) return -1;
+  int saved = errno;
+  ssize_t n = e->send_inline(st.st_ino, iov, count, total);
+  errno = saved;
+  return n;
 }
 
 size_t socket_read_held(ino_t ino, void* buf, size_t len, bool peek) {

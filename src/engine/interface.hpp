@@ -14,6 +14,7 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 
@@ -72,6 +73,14 @@ int socket_take_error(int fd, ino_t ino);
 // Bytes that arrived after the program's shutdown(SHUT_RD), which the pair
 // no longer takes (Engine::read_held); 0 when none.
 size_t socket_read_held(ino_t ino, void* buf, size_t len, bool peek);
+// A write from the caller's thread past the pair (Engine::send_inline): up
+// to kMaxInlineWrite bytes with no flags but MSG_DONTWAIT, MSG_NOSIGNAL and
+// MSG_MORE, into an open connection of this process's engine whose core takes
+// them all and whose pair holds nothing written before. The bytes sent, or -1
+// (errno untouched) when the caller must send through the descriptor as
+// before: that path has the exact errors and the waiting.
+constexpr size_t kMaxInlineWrite = 64 * 1024;
+ssize_t socket_send_inline(int fd, const struct iovec* iov, int count, int flags);
 bool socket_is_listener(ino_t ino);
 // Connecting or connected (or its connection ended).
 bool socket_has_connection(ino_t ino);

@@ -60,6 +60,7 @@ struct Stream final : EventLoop::Handler, Timer {
   // The send batch's generation() when it last took payload views of the core's
   // send buffer (0: never): until that batch is flushed, the buffer must not change.
   uint64_t views_batch = 0;
+  uint64_t inline_writes = 0;  // Engine::send_inline calls that took the bytes
 };
 
 // A count that the listeners of one SO_REUSEPORT group share (listen.cpp):

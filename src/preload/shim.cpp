@@ -7,6 +7,7 @@
 // Nothing runs in a constructor: the settings are read, the C library's
 // functions resolved and tou's engine started on first use.
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -124,8 +125,16 @@ bool maybe_tou(int fd) {
 // or timeout not yet reported is that error, without SIGPIPE; only then EPIPE,
 // with SIGPIPE unless MSG_NOSIGNAL (sk_stream_error). The connection's error
 // is taken as SO_ERROR takes it, so it is reported once.
+//
+// The bytes go first from this thread straight into the connection when it
+// can take them now (engine::socket_send_inline, as tou_send does); `iov`
+// null, or that path declining, sends them through the descriptor.
 template <typename Call>
-ssize_t send_exact(int fd, int flags, Call call) {
+ssize_t send_exact(int fd, int flags, const iovec* iov, int iovcnt, Call call) {
+  if (iov != nullptr) {
+    InsideTou inside;
+    if (ssize_t n = tou::engine::socket_send_inline(fd, iov, iovcnt, flags); n >= 0) return n;
+  }
   ssize_t r = call(flags | MSG_NOSIGNAL);
   if (r >= 0) return r;
   int err = errno;
@@ -140,6 +149,13 @@ ssize_t send_exact(int fd, int flags, Call call) {
   }
   if (err == EPIPE && (flags & MSG_NOSIGNAL) == 0) ::raise(SIGPIPE);
   return fail(err);
+}
+
+// A message's bytes for send_exact's path from this thread: none (null)
+// when it carries control data (SCM_RIGHTS and the like go through the pair).
+const iovec* inline_iov(const msghdr* msg) {
+  if (msg->msg_controllen != 0 || msg->msg_iovlen > static_cast<size_t>(IOV_MAX)) return nullptr;
+  return msg->msg_iov;
 }
 
 // read() found end-of-file on what may be a tou socket: tou_recv tells
@@ -184,6 +200,7 @@ using tou::preload::fail;
 using tou::preload::FdKind;
 using tou::preload::forget;
 using tou::preload::get_option;
+using tou::preload::inline_iov;
 using tou::preload::inside_tou;
 using tou::preload::InsideTou;
 using tou::preload::is_tcp;
@@ -392,7 +409,9 @@ int dup2(int fd, int fd2) __THROW {
 ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t len) {
   if (addr == nullptr && (flags & MSG_OOB) == 0) {
     if (!maybe_tou(fd)) return libc::sendto(fd, buf, n, flags, addr, len);
-    return send_exact(fd, flags, [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
+    iovec iov{const_cast<void*>(buf), n};
+    return send_exact(fd, flags, &iov, 1,
+                      [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
   }
   FdKind kind = route(fd);
   if (kind == FdKind::kPending && addr != nullptr && (flags & MSG_FASTOPEN) != 0) {
@@ -408,7 +427,9 @@ ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* add
     flags &= ~MSG_FASTOPEN;
   }
   // As Linux's TCP: a connected socket ignores the address.
-  return send_exact(fd, flags, [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
+  iovec iov{const_cast<void*>(buf), n};
+  return send_exact(fd, flags, &iov, 1,
+                    [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
 }
 
 ssize_t send(int fd, const void* buf, size_t n, int flags) {
@@ -419,7 +440,9 @@ ssize_t send(int fd, const void* buf, size_t n, int flags) {
 // fail with ECONNRESET (no SIGPIPE) once after a reset, where the pair says EPIPE.
 ssize_t write(int fd, const void* buf, size_t n) {
   if (!maybe_tou(fd)) return libc::write(fd, buf, n);
-  ssize_t r = send_exact(fd, 0, [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
+  iovec iov{const_cast<void*>(buf), n};
+  ssize_t r =
+      send_exact(fd, 0, &iov, 1, [&](int f) { return libc::sendto(fd, buf, n, f, nullptr, 0); });
   // A stale slot: the number is some other file now.
   return r < 0 && errno == ENOTSOCK ? libc::write(fd, buf, n) : r;
 }
@@ -429,14 +452,15 @@ ssize_t writev(int fd, const iovec* iov, int count) {
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<size_t>(count);
-  ssize_t r = send_exact(fd, 0, [&](int f) { return libc::sendmsg(fd, &msg, f); });
+  ssize_t r = send_exact(fd, 0, iov, count, [&](int f) { return libc::sendmsg(fd, &msg, f); });
   return r < 0 && errno == ENOTSOCK ? libc::writev(fd, iov, count) : r;
 }
 
 ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   if (msg == nullptr || (msg->msg_name == nullptr && (flags & MSG_OOB) == 0)) {
     if (msg == nullptr || !maybe_tou(fd)) return libc::sendmsg(fd, msg, flags);
-    return send_exact(fd, flags, [&](int f) { return libc::sendmsg(fd, msg, f); });
+    return send_exact(fd, flags, inline_iov(msg), static_cast<int>(msg->msg_iovlen),
+                      [&](int f) { return libc::sendmsg(fd, msg, f); });
   }
   FdKind kind = route(fd);
   if (kind == FdKind::kPending && msg->msg_name != nullptr && (flags & MSG_FASTOPEN) != 0) {
@@ -456,7 +480,8 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   msghdr unnamed = *msg;
   unnamed.msg_name = nullptr;
   unnamed.msg_namelen = 0;
-  return send_exact(fd, flags, [&](int f) { return libc::sendmsg(fd, &unnamed, f); });
+  return send_exact(fd, flags, inline_iov(&unnamed), static_cast<int>(unnamed.msg_iovlen),
+                    [&](int f) { return libc::sendmsg(fd, &unnamed, f); });
 }
 
 // read() on a socket is recv() without flags. The pair answers; only at its

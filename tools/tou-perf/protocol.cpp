@@ -88,10 +88,10 @@ std::optional<std::vector<StreamResult>> decode_results(std::span<const uint8_t>
   return out;
 }
 
-int write_all(int fd, const void* data, size_t len) {
+int write_all(int fd, const void* data, size_t len, SendCall send) {
   const auto* p = static_cast<const uint8_t*>(data);
   while (len > 0) {
-    const ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
+    const ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;

@@ -14,6 +14,9 @@
 // --connect-rate's test connections carry no header: connect, then close.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/types.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -69,7 +72,10 @@ std::optional<std::vector<StreamResult>> decode_results(std::span<const uint8_t>
 
 // Blocking I/O on a descriptor (tou or kernel: both are real fds).
 // write_all: 0 or errno. read_all: 0, errno, or -1 when end-of-file came first.
-int write_all(int fd, const void* data, size_t len);
+// `send` is the transport's (SocketOps::send: tou_send sends from the
+// calling thread when it can, as the kernel's TCP does).
+using SendCall = ssize_t (*)(int fd, const void* buf, size_t len, int flags);
+int write_all(int fd, const void* data, size_t len, SendCall send = ::send);
 int read_all(int fd, void* data, size_t len);
 
 }  // namespace tou::perf
