@@ -185,5 +185,51 @@ TEST_F(BridgeFixture, ClosingWithAWriteHeldReadsAsEndOfFileNotAReset) {
   EXPECT_EQ(::recv(app, buf.data(), buf.size(), MSG_DONTWAIT), 0) << std::strerror(errno);
 }
 
+// --- input_drained(): may a write skip the pair (Engine::send_inline)? ---
+
+TEST(BridgeInline, AnEmptyOpenPairIsDrained) {
+  int app = -1, engine_fd = -1;
+  ASSERT_EQ(engine::make_pair(false, true, app, engine_fd), 0);
+  engine::StreamBridge bridge(engine_fd);
+  EXPECT_TRUE(bridge.input_drained());
+  ::close(app);
+}
+
+TEST_F(BridgeFixture, BytesStillInThePairAreNotDrainedAndArePulledWhole) {
+  app_writes("a");  // held: the pair's peek offset is in use from now on
+  exchange();
+  ASSERT_EQ(::send(app, "first", 5, MSG_DONTWAIT), 5);
+  EXPECT_FALSE(bridge.input_drained()) << "a later write must not pass these bytes";
+  EXPECT_TRUE(bridge.input_pending());
+  // The probe's peek left the peek offset where it was: the pull takes all
+  // five bytes from the first one.
+  bridge.pull(client, now, scratch);
+  exchange();
+  EXPECT_EQ(server_reads(), "afirst");
+}
+
+TEST_F(BridgeFixture, AHeldWriteIsFreedAndThePairIsThenDrained) {
+  app_writes("held");  // peeked: in the core, still in the pair
+  ASSERT_EQ(bridge.held(), 4u);
+  EXPECT_TRUE(bridge.input_drained());
+  EXPECT_EQ(bridge.held(), 0u);
+  EXPECT_EQ(charged(), 0);
+  // A later write through the pair is pulled from its first byte (the peek
+  // offset is back at 0).
+  app_writes("next");
+  exchange();
+  EXPECT_EQ(server_reads(), "heldnext");
+}
+
+TEST_F(BridgeFixture, AWriteSideShutOnTheDescriptorIsNotDrained) {
+  ASSERT_EQ(::shutdown(app, SHUT_WR), 0);
+  EXPECT_FALSE(bridge.input_drained()) << "end-of-file waits in the pair";
+}
+
+TEST_F(BridgeFixture, AFillerIsNotDrained) {
+  bridge.set_filler(10);
+  EXPECT_FALSE(bridge.input_drained());
+}
+
 }  // namespace
 }  // namespace tou
