@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/relay.hpp"
 #include "integration/stacks.hpp"
 
 namespace tou_test {
@@ -201,6 +202,48 @@ TEST_P(InlineSend, NonBlockingSendsStopAtEagainAndLoseNothing) {
 }
 
 INSTANTIATE_STACKS(InlineSend);
+
+// A write sent from the caller's thread to an idle connection, lost on the
+// way: its retransmission timer was set by that thread while the worker's
+// thread slept without a deadline, so the worker must have been woken for it
+// (Engine::wake_if_behind), or the bytes never arrive.
+TEST(InlineSendTou, ALostWriteFromTheCallersThreadIsRetransmitted) {
+  uint16_t port = 0;
+  Fd listener = listen_on(AF_INET, 8, &port);
+  ASSERT_TRUE(listener);
+  Relay relay(port);
+  Fd client = connect_to(AF_INET, relay.port(), [](int fd) {
+    int one = 1;
+    tou_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  });
+  ASSERT_TRUE(client);
+  Fd server(tou_accept(listener.get(), nullptr, nullptr));
+  ASSERT_TRUE(server);
+  set_timeouts(server.get(), std::chrono::seconds(10));
+  // Idle: the handshake's last ACK is out and no timer is left to run.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  relay.drop_from_client(1);
+  ASSERT_EQ(tou_send(client.get(), "lost", 4, MSG_NOSIGNAL), 4);
+  EXPECT_EQ(info_of(client.get()).inline_writes, 1u) << "sent from this thread";
+  uint8_t got[4] = {};
+  ASSERT_TRUE(read_exact(server.get(), got, sizeof got)) << "never retransmitted";
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(got), 4), "lost");
+  EXPECT_EQ(relay.dropped(), 1u);
+  EXPECT_GE(info_of(client.get()).segments_lost, 1u);
+}
+
+// The SYN leaves from connect()'s thread too: lost, it is retransmitted by
+// the worker's thread, woken for that timer.
+TEST(InlineSendTou, ALostSynFromTheCallersThreadIsRetransmitted) {
+  uint16_t port = 0;
+  Fd listener = listen_on(AF_INET, 8, &port);
+  ASSERT_TRUE(listener);
+  Relay relay(port);
+  relay.drop_from_client(1);
+  Fd client = connect_to(AF_INET, relay.port());
+  ASSERT_TRUE(client) << std::strerror(errno);
+  EXPECT_EQ(relay.dropped(), 1u);
+}
 
 }  // namespace
 }  // namespace tou_test

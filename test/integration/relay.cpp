@@ -55,7 +55,12 @@ void Relay::run() {
       if (n > 0 && !cut_.load()) {
         client_ = from;
         have_client_ = true;
-        forward(back_.get(), buf.data(), static_cast<size_t>(n), nullptr);
+        int drop = drop_from_client_.load();
+        if (drop > 0 && drop_from_client_.compare_exchange_strong(drop, drop - 1)) {
+          dropped_.fetch_add(1);
+        } else {
+          forward(back_.get(), buf.data(), static_cast<size_t>(n), nullptr);
+        }
       }
     }
     if (p[1].revents & POLLIN) {

@@ -26,6 +26,9 @@ class Relay {
 
   uint16_t port() const { return front_port_; }
   void cut() { cut_.store(true); }
+  // Drops the next `n` datagrams from the client (a loss on the way).
+  void drop_from_client(int n) { drop_from_client_.store(n); }
+  uint64_t dropped() const { return dropped_.load(); }
   uint64_t relayed() const { return relayed_.load(); }
 
  private:
@@ -42,6 +45,8 @@ class Relay {
   std::atomic<bool> stop_{false};
   std::atomic<bool> cut_{false};
   std::atomic<uint64_t> relayed_{0};
+  std::atomic<int> drop_from_client_{0};
+  std::atomic<uint64_t> dropped_{0};
   std::thread thread_;
 };
 
