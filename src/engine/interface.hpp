@@ -75,8 +75,8 @@ int socket_take_error(int fd, ino_t ino);
 size_t socket_read_held(ino_t ino, void* buf, size_t len, bool peek);
 // A write from the caller's thread past the pair (Engine::send_inline): up
 // to kMaxInlineWrite bytes with no flags but MSG_DONTWAIT, MSG_NOSIGNAL and
-// MSG_MORE, into an open connection of this process's engine whose core takes
-// them all and whose pair holds nothing written before. The bytes sent, or -1
+// MSG_MORE, into an open and idle connection of this process's engine whose
+// core takes them all and whose pair holds nothing written before. The bytes sent, or -1
 // (errno untouched) when the caller must send through the descriptor as
 // before: that path has the exact errors and the waiting.
 constexpr size_t kMaxInlineWrite = 64 * 1024;

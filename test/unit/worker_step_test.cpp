@@ -6,17 +6,22 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/engine.hpp"
 #include "engine/event_loop.hpp"
 #include "engine/interface.hpp"
+#include "tou/tou.h"
 #include "wire/segment.hpp"
 
 namespace tou::engine {
@@ -58,36 +63,46 @@ void listen_on_loopback(Engine& engine, int& lfd, SockAddr& local) {
   ASSERT_NE(local.port(), 0);
 }
 
-TEST(WorkerStep, TwoSteppedWorkersConnectAndCarryBytesWithoutThreads) {
-  const int threads_before = thread_count();
+// A stepped worker (keys from `key`), kept reachable for the rest of the
+// process, as the workers are (nothing deletes one), so that LeakSanitizer
+// does not call it a leak.
+Engine* stepped_worker(uint8_t key) {
   EngineKeys keys;
-  keys.isn.fill(7);
-  keys.cookie.fill(9);
+  keys.isn.fill(key);
+  keys.cookie.fill(static_cast<uint8_t>(key + 2));
   int err = 0;
-  Engine* server = Engine::create_stepped(keys, err);
-  ASSERT_NE(server, nullptr) << std::strerror(err);
-  Engine* client = Engine::create_stepped(keys, err);
-  ASSERT_NE(client, nullptr) << std::strerror(err);
-  // Engines live as long as the process, as the workers do (nothing deletes
-  // one): keep these two reachable, so LeakSanitizer does not call them leaks.
-  static Engine* const kept[] = {server, client};
-  (void)kept;
+  Engine* e = Engine::create_stepped(keys, err);
+  EXPECT_NE(e, nullptr) << std::strerror(err);
+  static std::vector<Engine*> kept;
+  if (e != nullptr) kept.push_back(e);
+  return e;
+}
 
-  int lfd = -1;
+// A connection from `client` to a listener of `server` (non-blocking connect,
+// then accepted): the listening, connecting and accepted descriptors, the
+// last two non-blocking.
+void connect_stepped(Engine& server, Engine& client, int& lfd, int& cfd, int& sfd) {
   SockAddr local;
-  ASSERT_NO_FATAL_FAILURE(listen_on_loopback(*server, lfd, local));
-
-  int cfd = -1;
-  ASSERT_EQ(client->open_socket(AF_INET, true, true, cfd), 0);
+  ASSERT_NO_FATAL_FAILURE(listen_on_loopback(server, lfd, local));
+  ASSERT_EQ(client.open_socket(AF_INET, true, true, cfd), 0);
   const ino_t cino = inode_of(cfd);
-  ASSERT_EQ(client->connect(cfd, cino, SockAddr::loopback(AF_INET, local.port()), true),
+  ASSERT_EQ(client.connect(cfd, cino, SockAddr::loopback(AF_INET, local.port()), true),
             EINPROGRESS);
-
-  int sfd = -1;
   SockAddr l2, peer;
   ASSERT_TRUE(
-      step_until(*server, *client, [&] { return recv_accept(lfd, true, sfd, l2, peer) == 0; }));
+      step_until(server, client, [&] { return recv_accept(lfd, true, sfd, l2, peer) == 0; }));
   ::fcntl(sfd, F_SETFL, ::fcntl(sfd, F_GETFL) | O_NONBLOCK);
+}
+
+TEST(WorkerStep, TwoSteppedWorkersConnectAndCarryBytesWithoutThreads) {
+  const int threads_before = thread_count();
+  Engine* server = stepped_worker(7);
+  ASSERT_NE(server, nullptr);
+  Engine* client = stepped_worker(7);
+  ASSERT_NE(client, nullptr);
+
+  int lfd = -1, cfd = -1, sfd = -1;
+  ASSERT_NO_FATAL_FAILURE(connect_stepped(*server, *client, lfd, cfd, sfd));
 
   // Both ways, byte for byte.
   const std::string hello = "hello from the client", back = "and back from the server";
@@ -170,14 +185,8 @@ class RawUdp {
 // that delayed the RST): the SYN opens a new connection; it used to reach the
 // closed one and be refused with an RST (the soak's rare ECONNREFUSED).
 TEST(WorkerStep, ResetThenSynInOneBatchOpensTheNewConnection) {
-  EngineKeys keys;
-  keys.isn.fill(3);
-  keys.cookie.fill(5);
-  int err = 0;
-  Engine* server = Engine::create_stepped(keys, err);
-  ASSERT_NE(server, nullptr) << std::strerror(err);
-  static Engine* const kept = server;  // as above: engines live as long as the process
-  (void)kept;
+  Engine* server = stepped_worker(3);
+  ASSERT_NE(server, nullptr);
   int lfd = -1;
   SockAddr local;
   ASSERT_NO_FATAL_FAILURE(listen_on_loopback(*server, lfd, local));
@@ -204,6 +213,61 @@ TEST(WorkerStep, ResetThenSynInOneBatchOpensTheNewConnection) {
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->flags, flags::kSyn | flags::kAck) << "the new SYN was refused";
   EXPECT_EQ(reply->ack, SeqNum(90001));
+  ::close(sfd);
+  ::close(lfd);
+}
+
+// A write from the caller's thread (Engine::send_inline) never passes what
+// the program wrote through the pair before and the worker has not taken yet
+// (a stepped worker takes nothing between two steps), nor an end-of-file
+// waiting there; and it goes only onto an idle connection.
+TEST(WorkerStep, AWriteFromTheCallersThreadWaitsBehindThePair) {
+  Engine* server = stepped_worker(4);
+  ASSERT_NE(server, nullptr);
+  Engine* client = stepped_worker(4);
+  ASSERT_NE(client, nullptr);
+  int lfd = -1, cfd = -1, sfd = -1;
+  ASSERT_NO_FATAL_FAILURE(connect_stepped(*server, *client, lfd, cfd, sfd));
+  ASSERT_TRUE(step_until(*server, *client, [&] { return ::write(cfd, "A", 1) == 1; }));
+  const ino_t cino = inode_of(cfd);
+  auto send_inline = [&](const char* text) {
+    iovec iov{const_cast<char*>(text), std::strlen(text)};
+    return client->send_inline(cino, &iov, 1, iov.iov_len);
+  };
+  EXPECT_EQ(send_inline("B"), -1) << "'A' is still in the pair";
+  std::string got;
+  auto read_server = [&] {
+    char buf[64];
+    for (ssize_t n; (n = ::read(sfd, buf, sizeof buf)) > 0;)
+      got.append(buf, static_cast<size_t>(n));
+  };
+  auto idle = [&] {
+    tou_info info{};
+    socklen_t len = sizeof info;
+    return client->get_option(cfd, cino, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+           info.flight_size == 0;
+  };
+  // 'A' taken and acknowledged: the connection is idle, the pair empty.
+  ASSERT_TRUE(step_until(*server, *client, [&] {
+    read_server();
+    return got == "A" && idle();
+  }));
+  EXPECT_EQ(send_inline("C"), 1) << "idle, nothing in the pair";
+  EXPECT_EQ(send_inline("D"), -1) << "'C' is not acknowledged yet";
+  ASSERT_TRUE(step_until(*server, *client, [&] {
+    read_server();
+    return got == "AC" && idle();
+  }));
+  ASSERT_EQ(::shutdown(cfd, SHUT_WR), 0);
+  EXPECT_EQ(send_inline("E"), -1) << "end-of-file waits in the pair";
+  bool eof = false;
+  ASSERT_TRUE(step_until(*server, *client, [&] {
+    char c;
+    eof = ::read(sfd, &c, 1) == 0;
+    return eof;
+  }));
+  EXPECT_EQ(got, "AC");
+  ::close(cfd);
   ::close(sfd);
   ::close(lfd);
 }
