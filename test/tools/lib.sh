@@ -23,13 +23,31 @@ note() { echo "-- $*"; }
 # Starts a command in the background, killed on exit; its pid is in $!.
 spawn() { "$@" & CHILDREN+=("$!"); }
 
-# An unused UDP port on loopback (the kernel picks it; free again once we return).
-free_udp_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# A port that is free now for UDP and TCP on 127.0.0.1, below the kernel's
+# ephemeral range: a port the kernel handed out (bind to port 0) could be
+# handed out again, to another test's client running meanwhile, before the
+# program under test binds it.
+free_port() {
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+first, last = (10000, low - 1) if low > 11000 else (1024, 65535)
+for _ in range(500):
+    port = random.randint(first, last)
+    free = True
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                free = False
+    if free:
+        print(port)
+        break
+PY
 }
-free_tcp_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_udp_port() { free_port; }
+free_tcp_port() { free_port; }
 
 # n * TOU_TEST_SCALE, at least 1.
 scaled() { python3 -c "import sys; print(max(1, int($1 * $SCALE)))"; }
