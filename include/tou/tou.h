@@ -11,17 +11,23 @@
  * owns one UDP socket per worker bound to its address and port, and every
  * connection it accepts shares that port; a client that called tou_bind()
  * gets its own UDP socket; other clients share ephemeral UDP ports (within a
- * worker), one port serving connections to different peers (never two to one
- * peer address and port), as Linux's TCP shares an ephemeral port.
+ * worker), as Linux's TCP shares an ephemeral port: one port serves
+ * connections to different peers, and several to one peer, told apart by the
+ * TCP ports inside the segments (a connection's TCP port is its UDP port
+ * unless another connection with that peer has it; then one of the ephemeral
+ * range of its own). A peer's first 4 connections of a worker get UDP ports
+ * of their own, so that a server's workers share them out.
+ * getsockname/getpeername and accept name the TCP ports: the 4-tuple is the
+ * same at both ends.
  * Descriptors in the process: the one the program holds per socket, the
- * engine's end of its socket pair, and the UDP sockets: 2 per accepted
- * connection or client connection on a shared port, 3 per bound client or
- * client connection whose port serves it alone (connections to one peer: 3
- * each), 1 + 2W per listener with W workers (3 with one), plus an epoll and
- * an eventfd per worker (and, once the process has forked, the option relay's
- * AF_UNIX socket), numbered from 1024 up (or half the soft RLIMIT_NOFILE
- * below 2048). The engine lives in the process that created the sockets; a
- * child made by fork() can read, write, close, accept and set options on
+ * engine's end of its socket pair, and the UDP sockets: 2 per connection
+ * (accepted or client), 3 per bound client, at most 4 client UDP ports per
+ * worker and source address (more only once one peer has used up the
+ * ephemeral range of TCP ports on 8 of them), 1 + 2W per listener
+ * with W workers (3 with one), plus an epoll and an eventfd per worker (and,
+ * once the process has forked, the option relay's AF_UNIX socket), numbered
+ * from 1024 up (or half the soft RLIMIT_NOFILE below 2048). The engine lives in the process that
+ * created the sockets; a child made by fork() can read, write, close, accept and set options on
  * inherited descriptors (the parent's engine serves them while the parent
  * runs), and gets an engine of its own if it creates tou sockets itself.
  *
@@ -104,7 +110,8 @@ TOU_API int tou_bind(int fd, const struct sockaddr* addr, socklen_t addrlen);
 /*
  * tou_listen: makes the socket a listener (binding an ephemeral port first if
  * it is not bound). Every datagram reaching the port goes to the connection of
- * its source address; a SYN from a new address opens a half-open connection.
+ * its source address and TCP ports; a SYN with new ones opens a half-open
+ * connection.
  * At most `backlog` connections may be half-open and at most `backlog` ready
  * but not yet accepted (1 <= backlog <= 4096 after clamping). SYNs beyond the
  * half-open bound are answered with SYN cookies (TOU_SYNCOOKIES; dropped when
@@ -135,8 +142,10 @@ TOU_API int tou_accept4(int fd, struct sockaddr* addr, socklen_t* addrlen, int f
  * established or fails; SO_SNDTIMEO bounds the wait (then ETIMEDOUT, and the
  * attempt is abandoned). A non-blocking socket returns EINPROGRESS at once; the
  * descriptor becomes writable when the attempt ends, and SO_ERROR tells how.
- * Without tou_bind the socket gets an ephemeral UDP port, shared with
- * connections to other peers when one serves none to this peer.
+ * Without tou_bind the socket gets an ephemeral UDP port shared with other
+ * connections (see the top of this file), and a TCP port: the UDP port, or
+ * one of the ephemeral range no other connection (or TIME-WAIT) with this
+ * peer on that UDP port uses.
  * Errors: EBADF, ENOTSOCK, EFAULT, EINVAL, EAFNOSUPPORT, EISCONN (connected
  *   or listening), EALREADY (a non-blocking attempt is under way),
  *   EINPROGRESS, ECONNREFUSED (the peer answered with RST, or its UDP port is

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 namespace tou::engine {
 
@@ -134,9 +135,11 @@ AddrKey AddrKey::of(const SockAddr& a) {
   return k;
 }
 
-size_t AddrKeyHash::operator()(const AddrKey& k) const {
-  // Keyed (SipHash-2-4): the keys are peers' addresses, which a peer chooses,
-  // so an unkeyed hash would let it flood one bucket of a listener's map.
+namespace {
+
+// Keyed (SipHash-2-4): the keys are peers' addresses and ports, which a peer
+// chooses, so an unkeyed hash would let it flood one bucket of a listener's map.
+size_t keyed_hash(const uint8_t* bytes, size_t len) {
   static const std::array<uint8_t, crypto_shorthash_KEYBYTES> key = [] {
     std::array<uint8_t, crypto_shorthash_KEYBYTES> secret{};
     if (sodium_init() < 0) std::abort();
@@ -144,9 +147,28 @@ size_t AddrKeyHash::operator()(const AddrKey& k) const {
     return secret;
   }();
   uint64_t h;
-  crypto_shorthash(reinterpret_cast<unsigned char*>(&h), k.bytes.data(), k.bytes.size(),
-                   key.data());
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&h), bytes, len, key.data());
   return static_cast<size_t>(h);
+}
+
+}  // namespace
+
+size_t AddrKeyHash::operator()(const AddrKey& k) const {
+  return keyed_hash(k.bytes.data(), k.bytes.size());
+}
+
+std::optional<FlowKey> FlowKey::of_datagram(const SockAddr& from, std::span<const uint8_t> bytes) {
+  if (bytes.size() < 4) return std::nullopt;
+  // RFC 9293 3.1: source port, then destination port, in network order.
+  return FlowKey{AddrKey::of(from), static_cast<uint16_t>(bytes[0] << 8 | bytes[1]),
+                 static_cast<uint16_t>(bytes[2] << 8 | bytes[3])};
+}
+
+size_t FlowKeyHash::operator()(const FlowKey& k) const {
+  static_assert(sizeof(FlowKey) == 24 && std::has_unique_object_representations_v<FlowKey>);
+  std::array<uint8_t, sizeof(FlowKey)> bytes;
+  std::memcpy(bytes.data(), &k, sizeof k);
+  return keyed_hash(bytes.data(), bytes.size());
 }
 
 }  // namespace tou::engine

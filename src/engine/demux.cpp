@@ -49,7 +49,13 @@ void Engine::receive(Endpoint& ep) {
 void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                          std::span<const uint8_t> bytes) {
   ++ep.stats.datagrams_received;
-  AddrKey key = AddrKey::of(from);
+  std::optional<FlowKey> found = FlowKey::of_datagram(from, bytes);
+  if (!found) {  // shorter than the ports: no connection's
+    ++ep.stats.malformed;
+    ++ep.stats.malformed_by_reason[static_cast<size_t>(ParseError::kTooShort)];
+    return;
+  }
+  const FlowKey& key = *found;
   Stream* flow = ep.last_flow;
   if (flow == nullptr || !(flow->key == key)) {
     auto it = ep.flows.find(key);
@@ -110,7 +116,9 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
     ++ep.stats.syn_dropped;
     return;
   }
-  if (h.dst_port != ep.local.port()) {
+  // A shared client port's connections have TCP ports of their own: a segment
+  // to any port is answered. Elsewhere the port must be ours.
+  if (!ep.shared && h.dst_port != ep.local.port()) {
     ++ep.stats.dropped_other;
     return;
   }
@@ -162,7 +170,7 @@ void Engine::reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to,
 }
 
 void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                          const AddrKey& key, const Segment& syn) {
+                          const FlowKey& key, const Segment& syn) {
   Listener& l = *ep.listener;
   ++ep.stats.syn_received;
   // A full accept queue drops the SYN, cookie or not (as Linux): the peer
@@ -172,12 +180,12 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
     return;
   }
   if (l.opts.syncookies == 2) {
-    send_cookie(ep, from, to, syn);
+    send_cookie(ep, from, to, key, syn);
     return;
   }
   if (!l.half_open.try_acquire(l.backlog)) {  // the half-open table is full
     if (l.opts.syncookies == 1) {
-      send_cookie(ep, from, to, syn);
+      send_cookie(ep, from, to, key, syn);
     } else {
       ++ep.stats.syn_dropped;  // cookies off: the peer retransmits its SYN
     }
@@ -189,7 +197,7 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
   // ones the peer wrote, which differ from the UDP ports behind a NAT or a
   // proxy. Answer with the peer's own view: our port as its SYN named it, and
   // its port learned from the SYN (RFC 9293 3.10.7.2).
-  OpenParams params = open_params(s.local, s.remote);
+  OpenParams params = open_params(s.local, s.remote, key);
   params.local_port = syn.header.dst_port;
   params.remote_port = 0;
   s.core->listen(params);
@@ -208,7 +216,7 @@ SockAddr Engine::local_of(const Endpoint& ep, const SockAddr* to) const {
 
 // A connection of the listener's, in its flows, with its core made (not opened).
 Stream& Engine::add_passive_stream(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                                   const AddrKey& key) {
+                                   const FlowKey& key) {
   Listener& l = *ep.listener;
   auto owned = std::make_unique<Stream>(this);
   Stream& s = *owned;

@@ -1,14 +1,17 @@
 // The demultiplexer: one UDP socket (an Endpoint) carries many connections.
 // A listener's endpoint is bound to its address and port; every datagram that
-// arrives there goes to the connection of its source address. A SYN from a new
-// address opens a half-open connection (bounded by the listen backlog); a
-// duplicate SYN reaches the connection that exists; a segment for no
-// connection is answered with RST (RFC 9293 3.10.7.1), at most kResetRate a
-// second; a datagram that does not parse is dropped and counted. Client
+// arrives there goes to the connection of its key (FlowKey: the source's UDP
+// address and the TCP ports in the segment), so that one peer's UDP port may
+// carry several connections apart by their TCP ports (RFC 6951's way). A SYN
+// with a new key opens a half-open connection (bounded by the listen
+// backlog); a duplicate SYN reaches the connection that exists; a segment for
+// no connection is answered with RST (RFC 9293 3.10.7.1), at most kResetRate
+// a second; a datagram that does not parse is dropped and counted. Client
 // connections share endpoints the same way (client_ports.cpp): one UDP port
-// serves connections to different peers, as one ephemeral port of Linux's TCP
-// does; an explicitly bound client's endpoint is a connected UDP socket with
-// its one connection. Accepted connections keep using the listener's port.
+// serves connections to different peers, and several to one peer with TCP
+// ports of their own; an explicitly bound client's endpoint is a connected
+// UDP socket with its one connection. Accepted connections keep using the
+// listener's port.
 //
 // SYN floods (RFC 4987): once the half-open connections fill the backlog, a
 // SYN is answered with a SYN cookie (core/syn_cookie.hpp) and no state; an
@@ -86,13 +89,13 @@ struct TimeWaitEntry final : Timer {
   Endpoint* ep = nullptr;
   SockAddr remote;
   SockAddr local;
-  AddrKey key;
+  FlowKey key;
   TimeWait state;
   bool dead = false;
   void on_timer(Instant now) override;
 };
 
-using TimeWaitMap = std::unordered_map<AddrKey, std::unique_ptr<TimeWaitEntry>, AddrKeyHash>;
+using TimeWaitMap = std::unordered_map<FlowKey, std::unique_ptr<TimeWaitEntry>, FlowKeyHash>;
 
 struct Endpoint final : EventLoop::Handler {
   explicit Endpoint(Engine* e) : engine(e) {}
@@ -104,13 +107,13 @@ struct Endpoint final : EventLoop::Handler {
   bool wildcard = false;   // bound to 0.0.0.0 / ::: replies name their source (pktinfo)
   bool connected = false;  // an explicitly bound client's socket, connected to its one peer
   bool bound_explicitly = false;
-  // A client port shared by connections to different peers (client_ports.cpp):
-  // in Engine::shared_ under pool_key, at pool_pos.
+  // A client port shared by connections (client_ports.cpp): in Engine::shared_
+  // under pool_key, at pool_pos.
   bool shared = false;
   AddrKey pool_key;
   std::list<Endpoint*>::iterator pool_pos;
   Listener* listener = nullptr;
-  std::unordered_map<AddrKey, Stream*, AddrKeyHash> flows;
+  std::unordered_map<FlowKey, Stream*, FlowKeyHash> flows;
   // The flow the last datagram went to (nullptr: none), so that a run of
   // datagrams from one peer costs a key compare, not a keyed hash each.
   // Cleared as that flow leaves `flows` (Engine::leave_flows).

@@ -404,8 +404,9 @@ void Engine::refuse_handshakes(Endpoint& ep) {
     drain_errors(ep);
     return;
   }
-  if (!ep.connected) return;
-  for (auto& [key, s] : ep.flows) refuse_handshake(ep, s->remote);
+  // A connected socket's one peer.
+  if (ep.connected && !ep.flows.empty())
+    refuse_handshake(ep, SockAddr(ep.flows.begin()->second->remote));
 }
 
 void Engine::reschedule(Stream& s) {
@@ -604,7 +605,8 @@ void Engine::hand_over(Stream& s) {
   streams_[s.ino] = &s;
   tombstones_.erase(s.ino);
   workers::record(s.ino, this);
-  bind_name(app, FdKind::kConnection, s.local, &s.remote);
+  const SockAddr remote_name = s.remote_name();
+  bind_name(app, FdKind::kConnection, s.local_name(), &remote_name);
   s.handoff_fd = app;
   l.ready.push_back(&s);
   flush_handoffs(l);
@@ -616,7 +618,7 @@ void Engine::flush_handoffs(Listener& l) {
     // No other worker's record between the two looks (listen.cpp).
     std::unique_lock charge_lock(l.record_charge->mu);
     int before = unread_by_peer(l.efd);
-    int err = send_accept(l.efd, s.handoff_fd, s.local, s.remote);
+    int err = send_accept(l.efd, s.handoff_fd, s.local_name(), s.remote_name());
     if (err == EAGAIN || err == EWOULDBLOCK) {
       if (!l.out_armed) {  // EPOLLOUT resumes
         loop_.modify(l.efd, kListenerEvents | EPOLLOUT, &l);
@@ -762,29 +764,38 @@ ConnectionConfig Engine::core_config(const SocketOptions& o, const SockAddr& rem
   return cfg;
 }
 
-std::array<uint8_t, 40> Engine::tuple_of(const SockAddr& local, const SockAddr& remote) const {
-  std::array<uint8_t, 40> tuple;
+// Local UDP address (20 bytes), remote UDP address (20), local TCP port (2),
+// remote TCP port (2).
+Engine::Tuple Engine::tuple_of(const SockAddr& local, const SockAddr& remote,
+                               const FlowKey& key) const {
+  Tuple tuple;
   AddrKey l = AddrKey::of(local), r = AddrKey::of(remote);
   std::copy(l.bytes.begin(), l.bytes.end(), tuple.begin());
   std::copy(r.bytes.begin(), r.bytes.end(), tuple.begin() + 20);
+  tuple[40] = static_cast<uint8_t>(key.local_port >> 8);
+  tuple[41] = static_cast<uint8_t>(key.local_port);
+  tuple[42] = static_cast<uint8_t>(key.peer_port >> 8);
+  tuple[43] = static_cast<uint8_t>(key.peer_port);
   return tuple;
 }
 
-OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote) {
-  std::array<uint8_t, 40> tuple = tuple_of(local, remote);
+OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote, const FlowKey& key) {
+  Tuple tuple = tuple_of(local, remote, key);
   OpenParams p;
-  p.local_port = local.port();
-  p.remote_port = remote.port();
+  p.local_port = key.local_port;
+  p.remote_port = key.peer_port;
   p.iss = isn_->generate(now_, tuple);  // RFC 6528
   p.ts_offset = ts_offset_of(tuple);
   return p;
 }
 
-uint32_t Engine::ts_offset_of(const std::array<uint8_t, 40>& tuple) const {
+uint32_t Engine::ts_offset_of(const Tuple& tuple) const {
   // RFC 7323 5.4: a per-connection timestamp offset, from the reversed tuple.
-  std::array<uint8_t, 40> reversed;
-  std::copy(tuple.begin() + 20, tuple.end(), reversed.begin());
+  Tuple reversed;
+  std::copy(tuple.begin() + 20, tuple.begin() + 40, reversed.begin());
   std::copy(tuple.begin(), tuple.begin() + 20, reversed.begin() + 20);
+  std::copy(tuple.begin() + 42, tuple.end(), reversed.begin() + 40);
+  std::copy(tuple.begin() + 40, tuple.begin() + 42, reversed.begin() + 42);
   return isn_->hash(reversed);
 }
 

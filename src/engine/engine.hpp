@@ -267,20 +267,21 @@ class Engine final : SendBatch::ErrorSink {
   // The socket's error queue: ICMP "too big" to the connection it names
   // (path_mtu.cpp).
   void drain_errors(Endpoint& ep);
-  // A local "too big" that names an address only: every connection to it.
+  // A local "too big": every connection to the address (and port, if named).
   int local_mtu_by_address(Endpoint& ep, const ErrorReport& r);
   void on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                    std::span<const uint8_t> bytes);
-  void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,
+  void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
                     const Segment& syn);
   void reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& seg);
   void reply_time_wait(Endpoint& ep, TimeWaitEntry& tw);
   void end_time_wait(TimeWaitEntry& tw);
   // The SYN path (syn_flood.cpp): cookies, and the pruning of half-open connections.
   Stream& add_passive_stream(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                             const AddrKey& key);
-  void send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& syn);
-  bool accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const AddrKey& key,
+                             const FlowKey& key);
+  void send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
+                   const Segment& syn);
+  bool accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
                      const Segment& ack);
   bool prune_half_open(Stream& s);
   // The accept queue plus the connections waiting to enter it, as the SYN
@@ -289,7 +290,10 @@ class Engine final : SendBatch::ErrorSink {
   // The MTU a cookie's SYN-ACK takes its MSS from, without a route lookup
   // per (spoofed) source.
   int cookie_mtu(const SockAddr& local, const SockAddr& remote);
-  std::array<uint8_t, 40> tuple_of(const SockAddr& local, const SockAddr& remote) const;
+  // A connection's identity for its ISN, timestamp offset and SYN cookie
+  // (RFC 6528): both UDP addresses and both TCP ports.
+  using Tuple = std::array<uint8_t, 44>;
+  Tuple tuple_of(const SockAddr& local, const SockAddr& remote, const FlowKey& key) const;
   SockAddr local_of(const Endpoint& ep, const SockAddr* to) const;
   void hand_over(Stream& s);
   void flush_handoffs(Listener& l);
@@ -300,11 +304,17 @@ class Engine final : SendBatch::ErrorSink {
   int open_endpoint(int domain, const SocketOptions& opts, const SockAddr* bind_to, Endpoint*& out,
                     bool reuseport = false);
   // A client port for a connection to `remote` (client_ports.cpp): an endpoint
-  // shared with connections to other peers, or a new one.
-  int shared_endpoint(const Stream& s, const SockAddr& remote, Endpoint*& out);
+  // shared with other connections, or a new one, and the connection's TCP
+  // port on it (the UDP port when that is free for the peer).
+  int shared_endpoint(const Stream& s, const SockAddr& remote, Endpoint*& out,
+                      uint16_t& local_port);
+  // A TCP port of the ephemeral range that no connection (or TIME-WAIT) of
+  // `ep` uses with `remote`; 0 when there is none.
+  uint16_t free_tcp_port(const Endpoint& ep, const SockAddr& remote);
   int route_source(const Stream& s, const SockAddr& remote, SockAddr& source);
   void leave_pool(Endpoint& ep);
-  // The refusal (ICMP port unreachable) of the handshake with `peer` only.
+  // The refusal (ICMP port unreachable) of the handshakes with `peer` (its
+  // UDP address and port) only.
   void refuse_handshake(Endpoint& ep, const SockAddr& peer);
   void release_endpoint(Endpoint& ep);
   void close_endpoint(Endpoint& ep);
@@ -313,8 +323,8 @@ class Engine final : SendBatch::ErrorSink {
   int listen_endpoint(Stream& s);
   ConnectionConfig core_config(const SocketOptions& opts, const SockAddr& remote, int mtu);
   std::unique_ptr<Connection> make_core(const SocketOptions& opts, const SockAddr& remote, int mtu);
-  OpenParams open_params(const SockAddr& local, const SockAddr& remote);
-  uint32_t ts_offset_of(const std::array<uint8_t, 40>& tuple) const;
+  OpenParams open_params(const SockAddr& local, const SockAddr& remote, const FlowKey& key);
+  uint32_t ts_offset_of(const Tuple& tuple) const;
   int path_mtu(const SockAddr& remote);
   static AddrKey mtu_key(const SockAddr& a);  // path_mtu's cache key: the address, no port
 

@@ -222,10 +222,11 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   // As Linux: connecting to the wildcard address reaches this host.
   if (addr.is_wildcard()) addr = SockAddr::loopback(addr.family(), addr.port());
   if (addr.port() == 0) return ECONNREFUSED;
+  uint16_t local_port = 0;  // the connection's TCP port
   if (s->ep == nullptr) {
-    // Not bound: a client port shared with connections to other peers.
+    // Not bound: a client port shared with other connections.
     Endpoint* ep = nullptr;
-    if (int err = shared_endpoint(*s, addr, ep); err != 0) {
+    if (int err = shared_endpoint(*s, addr, ep, local_port); err != 0) {
       // No descriptor for a new port: the kernel's TCP needs none, and says
       // EADDRNOTAVAIL when it has no local port for a connection.
       return err == EMFILE || err == ENFILE ? EADDRNOTAVAIL : err;
@@ -242,17 +243,20 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
     ep.connected = true;
     ep.sock.local_address(ep.local);
     ep.wildcard = false;
+    local_port = ep.local.port();
   }
   Endpoint& ep = *s->ep;
   s->local = ep.local;
+  s->local.set_port(local_port);
   s->remote = addr;
-  s->key = AddrKey::of(addr);
+  s->key = FlowKey::of(addr, addr.port(), local_port);
   ep.flows.emplace(s->key, s);
   s->in_flows = true;
   s->core = make_core(s->opts, addr, ep.connected ? ep.sock.path_mtu() : path_mtu(addr));
-  s->core->connect(now_, open_params(s->local, s->remote));
+  s->core->connect(now_, open_params(s->local, s->remote, s->key));
   s->phase = Stream::Phase::kConnecting;
-  bind_name(fd, FdKind::kConnection, s->local, &s->remote);
+  const SockAddr remote_name = s->remote_name();
+  bind_name(fd, FdKind::kConnection, s->local_name(), &remote_name);
   // The SYN leaves from this thread (waking the I/O thread only to send it
   // cost a wake-up per connect); the I/O thread is woken for its timer only
   // when it would sleep past it.
@@ -309,7 +313,7 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
 int Engine::local_address(ino_t ino, SockAddr& out) {
   std::lock_guard g(mu_);
   if (Stream* s = find_stream(ino)) {
-    out = s->local;
+    out = s->local_name();
     return 0;
   }
   if (Listener* l = find_listener(ino)) {
@@ -327,7 +331,7 @@ int Engine::peer_address(ino_t ino, SockAddr& out) {
   std::lock_guard g(mu_);
   if (Stream* s = find_stream(ino)) {
     if (s->phase != Stream::Phase::kOpen) return ENOTCONN;
-    out = s->remote;
+    out = s->remote_name();
     return 0;
   }
   if (find_listener(ino) != nullptr || tombstones_.contains(ino)) return ENOTCONN;

@@ -56,8 +56,10 @@ PlpmtudConfig plpmtud_config(const SockAddr& remote, int route_mtu) {
 
 int Engine::local_mtu_by_address(Endpoint& ep, const ErrorReport& r) {
   int matched = 0;
+  const uint16_t port = r.dest.port();  // 0: any
   for (auto& [key, s] : ep.flows) {
     if (!s->core || !std::ranges::equal(s->remote.ip(), r.dest.ip())) continue;
+    if (port != 0 && s->remote.port() != port) continue;
     s->core->on_local_mtu(now_, r.mtu);
     mark_dirty(*s);
     ++matched;
@@ -78,25 +80,30 @@ void Engine::drain_errors(Endpoint& ep) {
     }
     bool ptb = r.kind == ErrorReport::Kind::kPacketTooBig;
     ++(ptb ? ep.stats.ptb_received : ep.stats.local_too_big);
-    if (!ptb && r.dest.port() == 0) {
-      // IPv4's local EMSGSIZE names the socket's connected port, none on an
-      // unconnected one (a listener's, a shared client port): the route's
-      // MTU is every connection's to that address.
+    if (!ptb) {
+      // Our own stack's EMSGSIZE (trusted) quotes nothing: the route's MTU is
+      // every connection's to the peer it names (several share a UDP port
+      // with it, apart by their TCP ports). IPv4's names the socket's
+      // connected port, none on an unconnected one (a listener's, a shared
+      // client port): then every connection to that address.
       if (local_mtu_by_address(ep, r) == 0) ++ep.stats.ptb_unmatched;
       continue;
     }
-    auto it = ep.flows.find(AddrKey::of(r.dest));
+    // The quote is our segment: its ports (ours, then the peer's) name the
+    // connection on a UDP port that carries several to that peer.
+    std::span<const uint8_t> q = r.quote();
+    auto it = ep.flows.end();
+    if (q.size() >= 4) {
+      it = ep.flows.find(FlowKey::of(r.dest, static_cast<uint16_t>(q[2] << 8 | q[3]),
+                                     static_cast<uint16_t>(q[0] << 8 | q[1])));
+    }
     if (it == ep.flows.end() || !it->second->core) {
       ++ep.stats.ptb_unmatched;
       continue;
     }
     Stream& s = *it->second;
-    if (ptb) {
-      // RFC 8899 4.6.1: the core checks the quoted segment against its own.
-      s.core->on_packet_too_big(now_, r.mtu, r.quote());
-    } else {
-      s.core->on_local_mtu(now_, r.mtu);  // our own stack: trusted
-    }
+    // RFC 8899 4.6.1: the core checks the quoted segment against its own.
+    s.core->on_packet_too_big(now_, r.mtu, q);
     mark_dirty(s);
   }
 }

@@ -37,9 +37,20 @@ struct Stream final : EventLoop::Handler, Timer {
   StreamBridge bridge;
   std::unique_ptr<Connection> core;
   Endpoint* ep = nullptr;
+  // The UDP addresses the connection's datagrams carry, except local's port
+  // on a client connection: its TCP port (a connection that shares its UDP
+  // port with another to the same peer has one of its own; client_ports.cpp).
   SockAddr local;
   SockAddr remote;
-  AddrKey key;  // remote's key in ep->flows
+  FlowKey key;  // in ep->flows: remote, and the TCP ports
+  // The names a TCP user expects (getsockname, getpeername, accept, TCP_INFO):
+  // the addresses with the TCP ports, the same 4-tuple at both ends.
+  SockAddr local_name() const { return local; }
+  SockAddr remote_name() const {
+    SockAddr a = remote;
+    if (core) a.set_port(key.peer_port);
+    return a;
+  }
   bool in_flows = false;
   Listener* listener = nullptr;  // the listener, until handed over
   bool half_open = false;        // counted in listener->half_open

@@ -50,12 +50,12 @@ int Engine::cookie_mtu(const SockAddr& local, const SockAddr& remote) {
 }
 
 // RFC 4987 3.6: a SYN-ACK whose ISN is the cookie, and nothing kept.
-void Engine::send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+void Engine::send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
                          const Segment& syn) {
   Listener& l = *ep.listener;
   SockAddr local = local_of(ep, to);
   ConnectionConfig cfg = core_config(l.opts, from, cookie_mtu(local, from));
-  std::array<uint8_t, 40> tuple = tuple_of(local, from);
+  Tuple tuple = tuple_of(local, from, key);
   std::optional<uint32_t> ts;
   if (cfg.timestamps) ts = ts_clock(now_, ts_offset_of(tuple));
   SynCookie cookie = cookies_->make(now_, tuple, syn.header, ts);
@@ -72,13 +72,13 @@ void Engine::send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
 // segment is left to the caller (no cookie to check, or a bad one: it is
 // answered with RST like any segment for no connection).
 bool Engine::accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                           const AddrKey& key, const Segment& ack) {
+                           const FlowKey& key, const Segment& ack) {
   Listener& l = *ep.listener;
   const SegmentHeader& h = ack.header;
   if (!h.has(flags::kAck) || h.has(flags::kSyn) || h.has(flags::kRst)) return false;
   if (!l.last_cookie_sent || now_ - *l.last_cookie_sent > SynCookies::kLifetime) return false;
   SockAddr local = local_of(ep, to);
-  std::array<uint8_t, 40> tuple = tuple_of(local, from);
+  Tuple tuple = tuple_of(local, from, key);
   std::optional<uint32_t> ts;
   if (core_config(l.opts, from, cookie_mtu(local, from)).timestamps) {
     ts = ts_clock(now_, ts_offset_of(tuple));
@@ -94,7 +94,7 @@ bool Engine::accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* t
   }
   ++ep.stats.syn_cookies_validated;
   Stream& s = add_passive_stream(ep, from, to, key);
-  OpenParams params = open_params(local, from);
+  OpenParams params = open_params(local, from, key);
   params.iss = h.ack - 1;
   params.local_port = h.dst_port;
   params.remote_port = 0;

@@ -107,33 +107,42 @@ TEST(Fds, NoDescriptorLeftIsEmfileAndAcceptKeepsTheConnection) {
   EXPECT_EQ(got[1], 'i');
 }
 
-// connect() takes a descriptor only for a new client port: to a peer that a
-// shared port does not serve yet it takes none; when every port tried
-// (engine/client_ports.cpp's kShareScan, 8) serves the peer already, a new
-// port is needed, and with no descriptor left connect() fails as the kernel's
-// does when no local port is free (EADDRNOTAVAIL, never EMFILE).
+// connect() takes a descriptor only for a new client port. Once a worker has
+// kSpreadPorts client ports (engine/client_ports.cpp, 4), a connection to a
+// peer that all of them serve already shares one of them with a TCP port of
+// its own, and one to another peer shares one as it is: neither takes a
+// descriptor. A connection that needs a new port (the first of its address
+// family) with no descriptor left fails as the kernel's does when no local
+// port is free (EADDRNOTAVAIL, never EMFILE).
 TEST(Fds, WithNoDescriptorLeftConnectSharesAPortOrIsAddrNotAvail) {
-  constexpr int kShareScan = 8;
-  uint16_t port_a = 0, port_b = 0;
-  Fd la = listen_on(AF_INET, 2 * kShareScan, &port_a);
-  Fd lb = listen_on(AF_INET, 2 * kShareScan, &port_b);
-  ASSERT_TRUE(la && lb);
+  constexpr int kSpreadPorts = 4;
+  uint16_t port_a = 0, port_b = 0, port_c = 0;
+  Fd la = listen_on(AF_INET, 4 * kSpreadPorts * 4, &port_a);
+  Fd lb = listen_on(AF_INET, 4, &port_b);
+  Fd lc = listen_on(AF_INET6, 4, &port_c);
+  ASSERT_TRUE(la && lb && lc);
+  // Sockets go to the workers in turn: kSpreadPorts to each.
   std::vector<Fd> to_a;
-  for (int i = 0; i < kShareScan; ++i) {
+  for (int i = 0; i < kSpreadPorts * tou_workers(); ++i) {
     to_a.push_back(connect_to(AF_INET, port_a));
     ASSERT_TRUE(to_a.back()) << strerror(errno);
   }
   Fd x(tou_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
   Fd y(tou_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
-  ASSERT_TRUE(x && y);
+  Fd z(tou_socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  ASSERT_TRUE(x && y && z);
   Addr a = loopback(AF_INET, port_a), b = loopback(AF_INET, port_b);
+  Addr c = loopback(AF_INET6, port_c);
   NoDescriptorLeft none;
   errno = 0;
   EXPECT_EQ(tou_connect(y.get(), a.get(), a.len), -1);
-  EXPECT_EQ(errno, EADDRNOTAVAIL);
+  EXPECT_EQ(errno, EINPROGRESS);
   errno = 0;
   EXPECT_EQ(tou_connect(x.get(), b.get(), b.len), -1);
   EXPECT_EQ(errno, EINPROGRESS);
+  errno = 0;
+  EXPECT_EQ(tou_connect(z.get(), c.get(), c.len), -1);
+  EXPECT_EQ(errno, EADDRNOTAVAIL);
 }
 
 }  // namespace

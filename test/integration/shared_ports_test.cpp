@@ -1,10 +1,12 @@
 // Client ports shared as Linux's TCP shares an ephemeral port: connections
 // of sockets not bound explicitly, to different peers, share one UDP socket
 // (two descriptors per connection are left: the program's and the engine's
-// end of the socket pair); two connections to one peer get two ports; an ICMP
-// refusal reaches the connection it names only; the port closes with its
-// last connection. A port is shared by the connections of one engine worker
-// (client sockets go to the workers in turn): these tests run with one.
+// end of the socket pair); connections to one peer get UDP ports of their own
+// up to kSpreadPorts, then share them, apart by TCP ports of their own (the
+// names at both ends agree); an ICMP refusal reaches the connections it names
+// only; the port closes with its last connection. A port is shared by the
+// connections of one engine worker (client sockets go to the workers in
+// turn): these tests run with one.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "integration/util.hpp"
@@ -83,6 +86,89 @@ TEST(SharedPorts, ConnectionsToDifferentPeersShareOnePortAndTwoDescriptorsEach) 
   // fewer when that test's descriptors close meanwhile).
   EXPECT_LE(count_udp_sockets() - udp_before, 1);
   EXPECT_LE(count_open_fds() - fds_before, 2 * kPeers + 2 * kPeers + 1);
+}
+
+// engine/client_ports.cpp: the UDP ports a worker opens before connections to
+// one peer share them.
+constexpr int kSpreadPorts = 4;
+
+Addr name_of(int fd, bool peer) {
+  Addr a;
+  a.len = sizeof a.storage;
+  int r = peer ? tou_getpeername(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.len)
+               : tou_getsockname(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.len);
+  EXPECT_EQ(r, 0) << strerror(errno);
+  return a;
+}
+
+bool same_name(const Addr& a, const Addr& b) {
+  return a.len == b.len && std::memcmp(&a.storage, &b.storage, a.len) == 0;
+}
+
+// Many connections to one peer from one process: beyond the first
+// kSpreadPorts they share UDP ports, so each costs two descriptors (the
+// program's and the engine's end of its pair), as the accepted ones do; each
+// has a TCP port of its own, and getsockname at one end is getpeername at the
+// other; every byte reaches its own connection; a reset of one leaves the
+// others, on the same UDP port, carrying bytes.
+TEST(SharedPorts, ConnectionsToOnePeerSharePortsWithTwoDescriptorsEach) {
+  if (!one_worker()) GTEST_SKIP() << kNotOneWorker;
+  for (int family : {AF_INET, AF_INET6}) {
+    constexpr int kConnections = 24;
+    uint16_t port = 0;
+    Fd l = listen_on(family, kConnections, &port);
+    ASSERT_TRUE(l);
+    const int fds_before = count_open_fds();
+    const int udp_before = count_udp_sockets();
+    std::vector<Fd> clients, servers;
+    for (int i = 0; i < kConnections; ++i) {
+      clients.push_back(connect_to(family, port));
+      ASSERT_TRUE(clients.back()) << strerror(errno);
+      set_timeouts(clients.back().get());
+      servers.push_back(accept_one(l.get()));
+      ASSERT_TRUE(servers.back()) << strerror(errno);
+    }
+    EXPECT_LE(count_udp_sockets() - udp_before, kSpreadPorts);
+    EXPECT_LE(count_open_fds() - fds_before, 2 * kConnections + 2 * kConnections + kSpreadPorts);
+    std::set<uint16_t> tcp_ports;
+    for (int i = 0; i < kConnections; ++i) {
+      const int c = clients[i].get(), s = servers[i].get();
+      EXPECT_TRUE(same_name(name_of(c, false), name_of(s, true))) << i;
+      EXPECT_TRUE(same_name(name_of(c, true), name_of(s, false))) << i;
+      tcp_ports.insert(name_of(c, false).port());
+    }
+    EXPECT_EQ(tcp_ports.size(), static_cast<size_t>(kConnections));
+    // Each its own bytes, all at once.
+    std::vector<std::vector<uint8_t>> sent;
+    for (int i = 0; i < kConnections; ++i) {
+      sent.push_back(random_bytes(scaled(64 * 1024), 100 + i));
+      ASSERT_TRUE(write_all(clients[i].get(), sent[i].data(), sent[i].size())) << i;
+    }
+    for (int i = 0; i < kConnections; ++i) {
+      std::vector<uint8_t> got(sent[i].size());
+      ASSERT_TRUE(read_exact(servers[i].get(), got.data(), got.size())) << i;
+      EXPECT_TRUE(got == sent[i]) << i;
+    }
+    // The last connection (on a shared UDP port) is reset by its client: its
+    // server end reads ECONNRESET; every other one carries on.
+    linger abort{1, 0};
+    Fd& last = clients.back();
+    ASSERT_EQ(tou_setsockopt(last.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort), 0);
+    last.reset();
+    char buf[8];
+    EXPECT_EQ(::read(servers.back().get(), buf, sizeof buf), -1);
+    EXPECT_EQ(errno, ECONNRESET) << strerror(errno);
+    for (int i = 0; i + 1 < kConnections; ++i) {
+      EXPECT_TRUE(exchange(clients[i].get(), servers[i].get())) << i;
+      EXPECT_EQ(info_of(clients[i].get()).state, TOU_STATE_ESTABLISHED) << i;
+    }
+    // The ports close with their last connection (the clients close first:
+    // after their TIME-WAIT).
+    clients.clear();
+    servers.clear();
+    EXPECT_TRUE(
+        wait_until([&] { return count_udp_sockets() <= udp_before; }, std::chrono::seconds(30)));
+  }
 }
 
 TEST(SharedPorts, TwoConnectionsToOnePeerGetTwoPorts) {

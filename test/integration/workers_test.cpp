@@ -31,6 +31,17 @@ bool use_workers(int n, std::string& why) {
   return false;
 }
 
+// A client with a UDP port of its own (bound explicitly): a listener's
+// SO_REUSEPORT group spreads its peers over the workers by their UDP
+// addresses, and connections that are not bound share a few client ports
+// (engine/client_ports.cpp), which would leave the spread to chance.
+Fd connect_from_own_port(uint16_t port) {
+  return connect_to(AF_INET, port, [](int fd) {
+    Addr any = loopback(AF_INET, 0);
+    EXPECT_EQ(tou_bind(fd, any.get(), any.len), 0) << std::strerror(errno);
+  });
+}
+
 // A listener on loopback and `n` clients connected to it (not yet accepted);
 // the listener is invalid when any step failed.
 struct Served {
@@ -42,7 +53,7 @@ Served listen_and_connect(int n) {
   uint16_t port = 0;
   out.listener = listen_on(AF_INET, n, &port);
   for (int i = 0; i < n && out.listener; ++i) {
-    out.clients.push_back(connect_to(AF_INET, port));
+    out.clients.push_back(connect_from_own_port(port));
     if (!out.clients.back()) out.listener.reset();
   }
   return out;
@@ -163,7 +174,7 @@ TEST(Workers, ListenerOptionsSetAfterListenReachEveryWorker) {
   ASSERT_EQ(tou_setsockopt(ls.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
   std::vector<Fd> clients;
   for (int i = 0; i < kClients; ++i) {
-    clients.push_back(connect_to(AF_INET, port));
+    clients.push_back(connect_from_own_port(port));
     ASSERT_TRUE(clients.back());
   }
   std::set<int> used;
