@@ -89,6 +89,9 @@ size_t ReceiveBuffer::discard(size_t n) {
   readable_ -= n;
   if (readable_ == 0 && ooo_.empty()) {
     head_ = 0;  // keeps the next segments contiguous
+    // Idle, a connection holds no storage of its own; grown storage stays
+    // for the next window's worth.
+    if (allocated_ <= kInitialAllocation) reallocate(0);
   } else {
     head_ += n;
     if (head_ >= allocated_) head_ -= allocated_;

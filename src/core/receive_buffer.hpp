@@ -10,7 +10,8 @@
 // two) and doubles as data needs room, up to capacity(), keeping the in-order
 // bytes and the out-of-order bytes at their offsets. A connection's life sees one
 // allocation and at most ceil(log2(capacity / kInitialAllocation)) growths, never
-// one per segment; draining keeps the storage.
+// one per segment; draining keeps grown storage, and gives back storage of
+// kInitialAllocation or less, so that an idle connection holds none.
 #pragma once
 
 #include <array>
@@ -50,12 +51,15 @@ class ReceiveBuffer {
   // insert(0, a) with a.size() == 100 returns 100 + b.size().
   size_t insert(size_t offset, std::span<const uint8_t> data);
 
-  // Copies up to out.size() readable bytes out and frees their space (the storage is kept).
+  // Copies up to out.size() readable bytes out and frees their space (the storage
+  // is kept, unless discard() gives it back).
   size_t read(std::span<uint8_t> out);
   // The readable bytes in place, as one or two spans (the ring may wrap); valid
   // until the next call that changes the buffer. discard() frees them once used.
   std::array<std::span<const uint8_t>, 2> readable_spans() const;
-  // Discards up to n readable bytes (as read() without copying).
+  // Discards up to n readable bytes (as read() without copying). When that
+  // empties the buffer (nothing out of order either) and the storage is no more
+  // than kInitialAllocation, it is freed.
   size_t discard(size_t n);
 
   size_t readable() const { return readable_; }

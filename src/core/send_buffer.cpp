@@ -65,6 +65,9 @@ void SendBuffer::consume(size_t n) {
   size_ -= n;
   if (size_ == 0) {
     head_ = 0;  // keeps the next writes contiguous
+    // Idle, a connection holds no storage of its own (issue 11's 8 KiB per
+    // idle connection); grown storage stays for the next bulk writes.
+    if (allocated_ <= kInitialAllocation) reallocate(0);
     return;
   }
   head_ += n;

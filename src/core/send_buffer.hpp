@@ -5,7 +5,10 @@
 // rounded up to a power of two) and doubles as data needs room, up to capacity(),
 // so a connection's life sees one allocation and at most
 // ceil(log2(capacity / kInitialAllocation)) growths, never one per segment.
-// Draining keeps the storage (no allocation per segment).
+// Draining keeps grown storage (no allocation per segment); storage of
+// kInitialAllocation or less is given back once everything is acknowledged,
+// so that an idle connection holds none (a request/response pays one
+// allocation per response, a bulk sender none).
 #pragma once
 
 #include <array>
@@ -40,10 +43,12 @@ class SendBuffer {
   // Bytes [offset, offset + len) in place, as one or two spans (the second non-empty
   // only where the ring wraps); requires offset + len <= size(). The spans stay valid
   // until the storage changes: a write(), writable_spans() or set_capacity() (which
-  // may reallocate or fill space consume() freed) or the buffer's end. consume()
-  // alone moves no byte.
+  // may reallocate or fill space consume() freed), a consume() that empties the
+  // buffer (which may free it), or the buffer's end. consume() alone moves no byte.
   std::array<std::span<const uint8_t>, 2> views(size_t offset, size_t len) const;
-  // Drops the first n bytes (acknowledged); requires n <= size(). Keeps the storage.
+  // Drops the first n bytes (acknowledged); requires n <= size(). Keeps the
+  // storage, unless that empties the buffer and the storage is no more than
+  // kInitialAllocation: then it is freed (allocated() == 0).
   void consume(size_t n);
 
   size_t size() const { return size_; }

@@ -226,16 +226,31 @@ TEST(ReceiveBuffer, FreshBufferAllocatesNothing) {
   EXPECT_EQ(b.allocated(), 0u);
 }
 
-TEST(ReceiveBuffer, SmallInsertAllocatesLittleAndDrainKeepsIt) {
+TEST(ReceiveBuffer, SmallInsertAllocatesLittleAndDrainGivesItBack) {
   ReceiveBuffer b(1 << 20);
   EXPECT_EQ(b.insert(0, bytes(100, 0)), 100u);
   EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);
   EXPECT_EQ(b.window(), (size_t{1} << 20) - 100);
-  EXPECT_EQ(read_all(b), bytes(100, 0));
-  EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);  // kept for the next segments
+  EXPECT_EQ(b.discard(40), 40u);
+  EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);  // kept while bytes remain
+  EXPECT_EQ(read_all(b), bytes(60, 40));
+  EXPECT_EQ(b.allocated(), 0u);  // idle: an idle connection holds no storage
   EXPECT_EQ(b.insert(0, bytes(1448, 100)), 1448u);
   EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);
+  // Held out of order, the storage stays even with nothing readable.
+  EXPECT_EQ(b.insert(2000, bytes(10, 7)), 0u);
   EXPECT_EQ(read_all(b), bytes(1448, 100));
+  EXPECT_EQ(b.allocated(), ReceiveBuffer::kInitialAllocation);
+}
+
+TEST(ReceiveBuffer, GrownStorageIsKeptWhenDrained) {
+  ReceiveBuffer b(1 << 20);
+  const size_t n = 3 * ReceiveBuffer::kInitialAllocation;
+  EXPECT_EQ(b.insert(0, bytes(n, 0)), n);
+  const size_t grown = b.allocated();
+  EXPECT_GT(grown, ReceiveBuffer::kInitialAllocation);
+  EXPECT_EQ(read_all(b), bytes(n, 0));
+  EXPECT_EQ(b.allocated(), grown);  // a bulk receiver's storage stays for the next window
 }
 
 TEST(ReceiveBuffer, OutOfOrderInsertAllocatesUpToItsEnd) {
@@ -558,11 +573,12 @@ TEST(ReceiveBuffer, ReadableSpansAcrossWrap) {
     ASSERT_TRUE(std::equal(got.begin(), got.end(), stream.begin() + out));
     size_t take = std::min<size_t>(got.size(), 3000);
     ASSERT_EQ(buf.discard(take), take);
+    ASSERT_LE(buf.allocated(), cap);  // the ring wraps, never grows
     out += take;
   }
   auto none = buf.readable_spans();
   EXPECT_TRUE(none[0].empty() && none[1].empty());
-  EXPECT_EQ(buf.allocated(), cap);
+  EXPECT_EQ(buf.allocated(), 0u);  // drained: given back
 }
 
 }  // namespace

@@ -111,16 +111,28 @@ TEST(SendBuffer, FreshBufferAllocatesNothing) {
   EXPECT_EQ(b.allocated(), 0u);
 }
 
-TEST(SendBuffer, SmallWriteAllocatesLittleAndDrainKeepsIt) {
+TEST(SendBuffer, SmallWriteAllocatesLittleAndDrainGivesItBack) {
   SendBuffer b(1 << 20);
   EXPECT_EQ(b.write(bytes(100, 0)), 100u);
   EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);
   EXPECT_EQ(b.free_space(), (size_t{1} << 20) - 100);  // the limit, not the allocation
-  b.consume(100);
-  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);  // kept for the next writes
+  b.consume(60);
+  EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);  // kept while bytes remain
+  b.consume(40);
+  EXPECT_EQ(b.allocated(), 0u);  // idle: an idle connection holds no storage
   EXPECT_EQ(b.write(bytes(200, 3)), 200u);
   EXPECT_EQ(b.allocated(), SendBuffer::kInitialAllocation);
   EXPECT_EQ(copy(b, 0, 200), bytes(200, 3));
+}
+
+TEST(SendBuffer, GrownStorageIsKeptWhenDrained) {
+  SendBuffer b(1 << 20);
+  EXPECT_EQ(b.write(bytes(3 * SendBuffer::kInitialAllocation, 0)),
+            3 * SendBuffer::kInitialAllocation);
+  const size_t grown = b.allocated();
+  EXPECT_GT(grown, SendBuffer::kInitialAllocation);
+  b.consume(b.size());
+  EXPECT_EQ(b.allocated(), grown);  // a bulk sender's storage stays for the next writes
 }
 
 TEST(SendBuffer, LargeFirstWriteAllocatesItsSizeRounded) {
