@@ -63,7 +63,7 @@ struct AddrKeyHash {
 // A connection's key in its endpoint's flows and TIME-WAIT table: the peer's
 // UDP address and the two TCP ports its segments carry. One UDP port carries
 // several connections with one peer apart by their TCP ports, as SCTP over
-// UDP (RFC 6951 5.1) carries its own ports inside one UDP port; when the TCP
+// UDP (RFC 6951) carries its own ports inside one UDP port; when the TCP
 // ports equal the UDP ports (every connection that does not share a port with
 // another to the same peer) nothing differs on the wire.
 struct FlowKey {
