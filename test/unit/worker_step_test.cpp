@@ -1,7 +1,8 @@
 // An engine worker driven without its thread: two stepped workers on
 // loopback, one listening and one connecting, carry bytes both ways, and the
 // process has no more threads than before; and a stepped listener fed
-// hand-made segments, so that several land in one receive batch.
+// hand-made segments, so that several land in one receive batch; and
+// connections from one UDP port kept apart by their TCP ports.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,7 +16,9 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -153,17 +156,19 @@ class RawUdp {
   RawUdp(const RawUdp&) = delete;
   RawUdp& operator=(const RawUdp&) = delete;
 
-  void send(uint8_t flags, uint32_t seq, uint32_t ack = 0) {
+  // A segment with TCP source port `tcp_port` (0: the UDP port).
+  void send(uint8_t flags, uint32_t seq, uint32_t ack = 0, uint16_t tcp_port = 0,
+            std::span<const uint8_t> payload = {}) {
     SegmentHeader h;
-    h.src_port = port_;
+    h.src_port = tcp_port != 0 ? tcp_port : port_;
     h.dst_port = ntohs(to_.sin_port);
     h.seq = SeqNum(seq);
     h.ack = SeqNum(ack);
     h.flags = flags;
     h.window = 65535;
     if (flags & flags::kSyn) h.options.mss = 1400;
-    uint8_t buf[128];
-    size_t n = emit_segment(h, {}, buf);
+    uint8_t buf[256];
+    size_t n = emit_segment(h, payload, buf);
     ::sendto(fd_, buf, n, 0, reinterpret_cast<sockaddr*>(&to_), sizeof to_);
   }
   // The next segment already queued (the stepped worker has sent it).
@@ -182,41 +187,49 @@ class RawUdp {
   uint16_t port_ = 0;
 };
 
+// A stepped worker listening on loopback, and one turn of it.
+struct SteppedListener {
+  Engine* server = nullptr;
+  int lfd = -1;
+  SockAddr local;
+  void step() { server->step(EventLoop::now()); }
+};
+void start_listener(SteppedListener& l, uint8_t key) {
+  l.server = stepped_worker(key);
+  ASSERT_NE(l.server, nullptr);
+  ASSERT_NO_FATAL_FAILURE(listen_on_loopback(*l.server, l.lfd, l.local));
+}
+
 // An RST that closes a connection and a new SYN from the same address, read
 // in one batch (a client that aborted and reused its port, behind a proxy
 // that delayed the RST): the SYN opens a new connection; it used to reach the
 // closed one and be refused with an RST (the soak's rare ECONNREFUSED).
 TEST(WorkerStep, ResetThenSynInOneBatchOpensTheNewConnection) {
-  Engine* server = stepped_worker(3);
-  ASSERT_NE(server, nullptr);
-  int lfd = -1;
-  SockAddr local;
-  ASSERT_NO_FATAL_FAILURE(listen_on_loopback(*server, lfd, local));
-  auto step = [&] { server->step(EventLoop::now()); };
-
-  RawUdp peer(local.port());
+  SteppedListener l;
+  ASSERT_NO_FATAL_FAILURE(start_listener(l, 3));
+  RawUdp peer(l.local.port());
   peer.send(flags::kSyn, 1000);
-  step();
+  l.step();
   std::optional<SegmentHeader> synack = peer.receive();
   ASSERT_TRUE(synack);
   ASSERT_EQ(synack->flags, flags::kSyn | flags::kAck);
   const uint32_t server_next = synack->seq.raw() + 1;
   peer.send(flags::kAck, 1001, server_next);
-  step();
+  l.step();
   int sfd = -1;
   SockAddr l2, from;
-  ASSERT_EQ(recv_accept(lfd, true, sfd, l2, from), 0);
+  ASSERT_EQ(recv_accept(l.lfd, true, sfd, l2, from), 0);
 
   // Both before the worker's next turn: one batch.
   peer.send(flags::kRst, 1001);
   peer.send(flags::kSyn, 90000);
-  step();
+  l.step();
   std::optional<SegmentHeader> reply = peer.receive();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->flags, flags::kSyn | flags::kAck) << "the new SYN was refused";
   EXPECT_EQ(reply->ack, SeqNum(90001));
   ::close(sfd);
-  ::close(lfd);
+  ::close(l.lfd);
 }
 
 // A write from the caller's thread (Engine::send_inline) never passes what
@@ -272,6 +285,74 @@ TEST(WorkerStep, AWriteFromTheCallersThreadWaitsBehindThePair) {
   ::close(cfd);
   ::close(sfd);
   ::close(lfd);
+}
+
+// One peer's UDP port carries two connections, apart by the TCP ports in
+// their segments (FlowKey): the listener answers each SYN with its own ports,
+// names each accepted connection by its TCP port, answers a segment with
+// ports of no connection with RST, and a reset of one leaves the other.
+TEST(WorkerStep, OneUdpPortCarriesTwoConnectionsApartByTcpPorts) {
+  SteppedListener l;
+  ASSERT_NO_FATAL_FAILURE(start_listener(l, 5));
+  RawUdp peer(l.local.port());
+  constexpr uint16_t kPortA = 40001, kPortB = 40002, kPortNone = 40003;
+  peer.send(flags::kSyn, 1000, 0, kPortA);
+  peer.send(flags::kSyn, 5000, 0, kPortB);
+  l.step();
+  std::optional<SegmentHeader> first = peer.receive(), second = peer.receive();
+  ASSERT_TRUE(first && second);
+  if (first->dst_port != kPortA) std::swap(first, second);
+  EXPECT_EQ(first->dst_port, kPortA);
+  EXPECT_EQ(second->dst_port, kPortB);
+  EXPECT_EQ(first->ack, SeqNum(1001));
+  EXPECT_EQ(second->ack, SeqNum(5001));
+  EXPECT_NE(first->seq, second->seq) << "the ISN hashes the TCP ports too";
+  peer.send(flags::kAck, 1001, first->seq.raw() + 1, kPortA);
+  peer.send(flags::kAck, 5001, second->seq.raw() + 1, kPortB);
+  l.step();
+  int fd[2] = {-1, -1};
+  uint16_t peer_port[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    SockAddr l2, from;
+    ASSERT_EQ(recv_accept(l.lfd, true, fd[i], l2, from), 0) << i;
+    EXPECT_EQ(l2.port(), l.local.port());
+    peer_port[i] = from.port();  // the peer's TCP port, not its UDP port
+    ::fcntl(fd[i], F_SETFL, ::fcntl(fd[i], F_GETFL) | O_NONBLOCK);
+  }
+  if (peer_port[0] != kPortA) {
+    std::swap(fd[0], fd[1]);
+    std::swap(peer_port[0], peer_port[1]);
+  }
+  EXPECT_EQ(peer_port[0], kPortA);
+  EXPECT_EQ(peer_port[1], kPortB);
+
+  // No connection has these ports: RST, to them (RFC 9293 3.10.7.1).
+  peer.send(flags::kAck, 7000, 1, kPortNone);
+  l.step();
+  std::optional<SegmentHeader> rst = peer.receive();
+  ASSERT_TRUE(rst);
+  EXPECT_TRUE(rst->has(flags::kRst));
+  EXPECT_EQ(rst->dst_port, kPortNone);
+
+  // A resets; B's bytes still arrive, on B's descriptor only.
+  peer.send(flags::kRst, 1001, 0, kPortA);
+  const std::string data = "to B only";
+  peer.send(flags::kAck | flags::kPsh, 5001, second->seq.raw() + 1, kPortB,
+            {reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  std::string got;
+  for (int i = 0; i < 200 && got.size() < data.size(); ++i) {
+    l.step();
+    char buf[64];
+    ssize_t n = ::read(fd[1], buf, sizeof buf);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, data);
+  char buf[8];
+  EXPECT_EQ(::read(fd[0], buf, sizeof buf), -1);
+  EXPECT_EQ(errno, ECONNRESET) << std::strerror(errno);
+  ::close(fd[0]);
+  ::close(fd[1]);
+  ::close(l.lfd);
 }
 
 }  // namespace
