@@ -23,13 +23,14 @@
  * engine's end of its socket pair, and the UDP sockets: 2 per connection
  * (accepted or client), 3 per bound client, at most 4 client UDP ports per
  * worker and source address (more only once one peer has used up the
- * ephemeral range of TCP ports on 8 of them), 1 + 2W per listener
- * with W workers (3 with one), plus an epoll and an eventfd per worker (and,
- * once the process has forked, the option relay's AF_UNIX socket), numbered
- * from 1024 up (or half the soft RLIMIT_NOFILE below 2048). The engine lives in the process that
- * created the sockets; a child made by fork() can read, write, close, accept and set options on
- * inherited descriptors (the parent's engine serves them while the parent
- * runs), and gets an engine of its own if it creates tou sockets itself.
+ * ephemeral range of TCP ports on 8 of them), 1 + 2W per listener with W
+ * workers (3 with one), plus an epoll and an eventfd per worker (and, once
+ * the process has forked, the option relay's AF_UNIX socket), numbered from
+ * 1024 up (or half the soft RLIMIT_NOFILE below 2048). The engine lives in
+ * the process that created the sockets; a child made by fork() can read,
+ * write, close, accept and set options on inherited descriptors (the
+ * parent's engine serves them while the parent runs), and gets an engine of
+ * its own if it creates tou sockets itself.
  *
  * Example: an echo server and a client (error handling shortened).
  *
