@@ -8,6 +8,8 @@
 // connections of one engine worker (client sockets go to the workers in
 // turn): these tests run with one.
 #include <gtest/gtest.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -229,6 +231,36 @@ TEST(SharedPorts, RefusalReachesOnlyTheConnectionItNames) {
     EXPECT_EQ(local_port(b.get()), local_port(a.get()));  // it was on a's port
     EXPECT_EQ(info_of(a.get()).state, TOU_STATE_ESTABLISHED);
     EXPECT_TRUE(exchange(a.get(), sa.get()));
+  }
+}
+
+// Handshakes with one closed port, more than a worker's spread ports, so that
+// some share a UDP port with TCP ports of their own: the ICMP port
+// unreachable each SYN draws refuses every handshake with that peer on its
+// UDP socket, and none is left to time out.
+TEST(SharedPorts, RefusalReachesEveryHandshakeWithThePeerOnASharedPort) {
+  if (!one_worker()) GTEST_SKIP() << kNotOneWorker;
+  for (int family : {AF_INET, AF_INET6}) {
+    constexpr int kConnections = kSpreadPorts + 3;
+    Addr closed = loopback(family, closed_udp_port(family));
+    std::vector<Fd> socks;
+    for (int i = 0; i < kConnections; ++i) {
+      socks.emplace_back(tou_socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0));
+      ASSERT_TRUE(socks.back());
+      int retries = 1;  // a missed refusal ends in ETIMEDOUT instead
+      ASSERT_EQ(
+          tou_setsockopt(socks.back().get(), IPPROTO_TCP, TCP_SYNCNT, &retries, sizeof retries), 0);
+      EXPECT_EQ(tou_connect(socks.back().get(), closed.get(), closed.len), -1);
+      EXPECT_EQ(errno, EINPROGRESS) << i;
+    }
+    for (int i = 0; i < kConnections; ++i) {
+      pollfd p{socks[i].get(), POLLOUT, 0};
+      ASSERT_EQ(::poll(&p, 1, 30000), 1) << i;
+      int err = 0;
+      socklen_t len = sizeof err;
+      ASSERT_EQ(tou_getsockopt(socks[i].get(), SOL_SOCKET, SO_ERROR, &err, &len), 0);
+      EXPECT_EQ(err, ECONNREFUSED) << i << ": " << strerror(err);
+    }
   }
 }
 
