@@ -5,8 +5,10 @@
 # ICMP black-holed at the router (tou's probes find the size), within 60 s,
 # (iii) over IPv6 (ICMPv6 "packet too big"), and (iv) when the hop narrows to
 # 1280 in the middle of a transfer that had found 1500, with ICMP black-holed
-# (black-hole detection), and (v) when A's own interface narrows to 1280
-# mid-transfer (EMSGSIZE from A's stack). Needs root; skips otherwise.
+# (black-hole detection), (v) when A's own interface narrows to 1280
+# mid-transfer (EMSGSIZE from A's stack), and (vi) for six connections from
+# one process to one peer, sharing UDP ports (IPv4 and IPv6): every sender
+# ends at the path's MSS. Needs root; skips otherwise.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pmtu_netns.sh"
 
@@ -126,4 +128,46 @@ frags=$(pmtu_fragments)
 mss=$(final_mss)
 [[ $mss == 1232 ]] || fail "interface narrowed: final MSS $mss, expected 1232: $(cat "$WORK/a.err")"
 note "interface narrowed mid-transfer: $BYTES bytes intact, 0 fragments, MSS $mss; $(pmtu_line)"
+
+# --- (vi) Several connections to one peer from one process and one worker:
+# beyond its 4 spread ports they share UDP ports, apart by their TCP ports
+# (engine/client_ports.cpp), and every one must learn the 1280 path: a "too
+# big" finds its connection by the ports of the quoted segment, a local
+# EMSGSIZE (once the sender's kernel cached the path MTU) reaches every
+# connection to the peer. Each stream's sender ends at the path's MSS.
+PERF=$BIN/tou-perf
+[[ -x $PERF ]] || fail "no $PERF"
+STREAMS=6
+shared_transfer() {
+  local family=$1 dest=$2 want_mss=$3 label=$4
+  pmtu_netns_up
+  ip netns exec "$PMTU_B" timeout -k 5 70 "$PERF" "$family" -s -p "$PORT" >"$WORK/perf-b.out" 2>&1 &
+  local server=$!
+  CHILDREN+=("$server")
+  local tries=100
+  until ip netns exec "$PMTU_B" ss -Hlun "sport = :$PORT" | grep -q .; do
+    ((tries-- > 0)) || fail "$label: tou-perf -s did not start: $(cat "$WORK/perf-b.out")"
+    sleep 0.05
+  done
+  ip netns exec "$PMTU_A" env TOU_WORKERS=1 timeout -k 5 60 "$PERF" "$family" -c "$dest" -p "$PORT" \
+    -P "$STREAMS" -n $((STREAMS * 2))M --json >"$WORK/perf-a.json" 2>"$WORK/perf-a.err" ||
+    fail "$label: tou-perf -P $STREAMS failed: $(cat "$WORK/perf-a.err")"
+  kill "$server" 2>/dev/null || true
+  local frags
+  frags=$(pmtu_fragments)
+  [[ $frags == 0 ]] || fail "$label: $frags IP fragments made or reassembled"
+  local mss
+  mss=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(str(s["sender"]["mss"]) for s in d["end"]["streams"]))' "$WORK/perf-a.json") ||
+    fail "$label: no JSON from tou-perf: $(cat "$WORK/perf-a.err")"
+  [[ $(wc -w <<<"$mss") == "$STREAMS" ]] || fail "$label: $STREAMS streams expected, MSS: $mss"
+  for m in $mss; do
+    [[ $m == "$want_mss" ]] || fail "$label: a stream ended at MSS $m, expected $want_mss (all: $mss)"
+  done
+  note "$label: $STREAMS streams from one worker, 0 fragments, every sender at MSS $want_mss"
+}
+shared_transfer -4 10.77.2.1 1232 "shared ports, IPv4"
+shared_transfer -6 fd77:2::1 1212 "shared ports, IPv6"
 echo "PASS"

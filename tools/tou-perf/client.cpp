@@ -150,7 +150,8 @@ SideSummary from_client(const StreamOutcome& c) {
           .seconds = c.seconds,
           .retransmits = c.stats.retransmits,
           .rtt_us = c.stats.rtt_us,
-          .cwnd = c.stats.cwnd_bytes};
+          .cwnd = c.stats.cwnd_bytes,
+          .mss = c.stats.mss};
 }
 SideSummary from_server(const StreamResult& r) {
   return {.bytes = r.bytes,

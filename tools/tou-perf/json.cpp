@@ -30,8 +30,9 @@ std::string quoted(std::string_view s) {
 std::string side_json(const SideSummary& s) {
   return fmt::format(
       "{{\"bytes\": {}, \"seconds\": {}, \"bits_per_second\": {}, \"retransmits\": {}, "
-      "\"rtt_us\": {}, \"cwnd\": {}}}",
-      s.bytes, number(s.seconds), number(s.bits_per_second()), s.retransmits, s.rtt_us, s.cwnd);
+      "\"rtt_us\": {}, \"cwnd\": {}, \"mss\": {}}}",
+      s.bytes, number(s.seconds), number(s.bits_per_second()), s.retransmits, s.rtt_us, s.cwnd,
+      s.mss);
 }
 
 std::string interval_stream_json(const Interval& in, const IntervalStream& s) {

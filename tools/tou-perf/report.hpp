@@ -20,6 +20,7 @@ struct SideSummary {
   uint64_t retransmits = 0;
   uint64_t rtt_us = 0;
   uint64_t cwnd = 0;
+  uint32_t mss = 0;  // the send MSS at the end (the client's side only; 0: not known)
   double bits_per_second() const { return seconds > 0 ? bytes * 8.0 / seconds : 0; }
 };
 
