@@ -1,18 +1,16 @@
 // An engine worker: its start, the I/O thread's loop, and the life of each
 // connection between its core and its socket pair. workers.cpp starts the
-// workers (and handles fork and exit), listen.cpp spreads a listener over them.
-// The demultiplexer's part is in demux.cpp, the socket calls in engine_api.cpp.
+// workers (and handles fork and exit), listen.cpp spreads a listener over them
+// and accept.cpp hands its connections over; stream_end.cpp is how a
+// connection ends. The demultiplexer's part is in demux.cpp, the socket calls
+// in engine_api.cpp (options.cpp for the options and TCP_INFO).
 #include "engine/engine.hpp"
 
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <sodium.h>
 
 #include <algorithm>
 #include <cassert>
@@ -21,7 +19,6 @@
 #include <future>
 
 #include "engine/demux.hpp"
-#include "engine/high_fd.hpp"
 #include "engine/path_mtu.hpp"
 #include "engine/sockets.hpp"
 #include "engine/workers.hpp"
@@ -36,13 +33,7 @@ std::atomic<ConnectionEndHook> g_end_hook{nullptr};
 constexpr size_t kScratchSize = 256 * 1024;
 constexpr Duration kBusyPoll = std::chrono::microseconds(50);
 constexpr int kMinCpusToSpin = 4;
-constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
-// A listener's engine end is read only for the program's last close: the
-// filler that keeps the program's end unwritable (make_unwritable) stays.
-constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
-constexpr int kTransmitBudget = 64;      // datagrams per connection per turn
-constexpr size_t kMaxTombstones = 4096;  // in the process, over all workers
-constexpr size_t kMinTombstonesPerWorker = 256;
+constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
 // How long a small write may stay held in the pair (StreamBridge::held())
 // when neither a response nor an acknowledgment comes to free it: it goes at
 // the connection's next event after this (it is in flight, so an ACK or a
@@ -415,291 +406,6 @@ void Engine::reschedule(Stream& s) {
   } else {
     loop_.timers().cancel(s);
   }
-}
-
-void Engine::finish_if_done(Stream& s) {
-  Connection& c = *s.core;
-  if (c.state() == TcpState::kClosed) {
-    // The connection is over: its peer's address may start a new one at once
-    // (a SYN from it must reach the listener, not this CLOSED core, which
-    // would refuse it), even while the program still reads what is left.
-    leave_flows(s);
-    // Closed cleanly (the peer's FIN, then our last ACK or an RST in TIME-WAIT)
-    // with received bytes not yet delivered: the program reads them first, as
-    // from a kernel socket that reached CLOSED.
-    bool undelivered = c.readable() > 0;
-    if (s.error == 0 && s.bridge.open() && undelivered) return;
-    // Reset (or timed out) with received bytes not yet delivered: the
-    // program reads them first, then the error, as from a kernel socket
-    // (tcp_recvmsg returns queued data before sk_err). Its writes fail now.
-    if (s.error != 0 && s.bridge.open() && undelivered && !s.bridge.app_hung_up() &&
-        !s.bridge.deliver_before_error(c, now_)) {
-      if (!s.bridge.writes_refused()) {
-        // The mark goes in while the engine end still reads.
-        if (s.error == ECONNRESET && s.ino != 0)
-          s.reset_marked = mark_reset_for_app(s.ino, s.app_fd_hint);
-        s.bridge.refuse_writes();
-      }
-      return;
-    }
-    destroy_stream(s, s.error);
-    return;
-  }
-  std::optional<TimeWait> reduced;
-  if (c.state() == TcpState::kTimeWait && !s.bridge.open() && s.in_flows) {
-    reduced = TimeWait::of(c, {s.last_ack.data(), s.last_ack_len});
-  }
-  if (reduced) {
-    // Keep only what TIME-WAIT needs (RFC 9293 3.4.2): the final ACK to repeat.
-    auto tw = std::make_unique<TimeWaitEntry>();
-    tw->engine = this;
-    tw->ep = s.ep;
-    tw->remote = s.remote;
-    tw->local = s.local;
-    tw->key = s.key;
-    tw->state = *reduced;
-    loop_.timers().schedule(*tw, tw->state.expires());
-    ++s.ep->refs;
-    s.ep->time_wait[s.key] = std::move(tw);
-    destroy_stream(s, 0);
-  }
-}
-
-// The program's end sees the connection's end: end-of-file, or ECONNRESET
-// when bytes are still unread here (see mark_reset_for_app, which makes
-// it so for a reset). The exact error stays in a tombstone for SO_ERROR and
-// tou_recv.
-void Engine::close_bridge(Stream& s, int error) {
-  if (!s.bridge.open()) return;
-  bool in_pair = false;
-  if (s.reset_marked) {
-    in_pair = error == ECONNRESET;
-    if (!in_pair) s.bridge.discard_input();  // reported already (tou_send took it)
-  } else if (error == ECONNRESET && s.ino != 0) {
-    in_pair = mark_reset_for_app(s.ino, s.app_fd_hint);
-  }
-  loop_.remove(s.bridge.fd());
-  s.bridge.close();
-  if (s.ino != 0) {
-    if (auto it = streams_.find(s.ino); it != streams_.end() && it->second == &s)
-      streams_.erase(it);
-    std::shared_ptr<tou_info> info;
-    if (s.core) {
-      info = std::make_shared<tou_info>();
-      get_connection_info(&s, *info);
-    }
-    add_tombstone(s.ino, error, s.local, false, std::move(info), in_pair);
-  }
-}
-
-void Engine::leave_flows(Stream& s) {
-  if (!s.in_flows) return;
-  if (s.ep->last_flow == &s) s.ep->last_flow = nullptr;
-  s.ep->flows.erase(s.key);
-  s.in_flows = false;
-}
-
-void Engine::destroy_stream(Stream& s, int error) {
-  if (s.dead) return;
-  leave_flows(s);
-  if (s.listener != nullptr) {
-    Listener& l = *s.listener;
-    if (s.half_open) --l.half_open;
-    l.ready.erase(std::remove(l.ready.begin(), l.ready.end(), &s), l.ready.end());
-    s.listener = nullptr;
-  }
-  if (s.handoff_fd >= 0) {
-    ::close(s.handoff_fd);
-    s.handoff_fd = -1;
-  }
-  // The program may still hold its descriptor after its end of the pair
-  // closed (SHUT_WR and end-of-file): TCP_INFO shows the final state then.
-  if (!s.bridge.open() && s.core && s.ino != 0) {
-    if (auto it = tombstones_.find(s.ino); it != tombstones_.end() && it->second.info) {
-      get_connection_info(&s, *it->second.info);
-    }
-  }
-  close_bridge(s, error);
-  report_end(s);
-  loop_.timers().cancel(s);
-  if (s.ep != nullptr) {
-    Endpoint* ep = s.ep;
-    s.ep = nullptr;
-    release_endpoint(*ep);
-  }
-  bury(s);
-  cv_.notify_all();
-}
-
-void Engine::bury(Stream& s) {
-  s.dead = true;
-  if (s.dirty) {  // freed at the end of this iteration: never serviced after that
-    std::erase(dirty_, &s);
-    s.dirty = false;
-  }
-  all_streams_.erase(&s);
-  dead_streams_.emplace_back(&s);
-}
-
-void Engine::add_tombstone(ino_t ino, int error, const SockAddr& local, bool listener,
-                           std::shared_ptr<tou_info> info, bool error_in_pair) {
-  auto [it, inserted] = tombstones_.insert_or_assign(
-      ino, Tombstone{error, local, listener, std::move(info), error_in_pair});
-  if (inserted) tombstone_order_.push_back(ino);
-  // The bound is the process's: each of N workers keeps 1/N of it.
-  const size_t cap = std::max<size_t>(
-      kMaxTombstones / static_cast<size_t>(std::max(1, workers::count())), kMinTombstonesPerWorker);
-  while (tombstone_order_.size() > cap) {
-    ino_t gone = tombstone_order_.front();
-    tombstone_order_.pop_front();
-    if (tombstones_.erase(gone) != 0 && !streams_.contains(gone) && !listeners_.contains(gone))
-      workers::forget(gone, this);
-  }
-}
-
-void Engine::release_endpoint(Endpoint& ep) {
-  if (--ep.refs > 0) return;
-  assert(ep.flows.empty() && ep.time_wait.empty() && ep.listener == nullptr);
-  if (ep.group != nullptr && !idle_in_group(ep)) return;
-  close_endpoint(ep);
-}
-
-void Engine::close_endpoint(Endpoint& ep) {
-  // Datagrams queued for this socket (a final RST or ACK) leave before it
-  // closes: the batch holds its descriptor number, which may be reused.
-  flush_sends();
-  ep.dead = true;
-  leave_pool(ep);
-  loop_.remove(ep.sock.fd());
-  if (ep.bound_explicitly) {
-    auto it = bound_.find(AddrKey::of(ep.local));
-    if (it != bound_.end() && it->second == &ep) bound_.erase(it);
-  }
-  ep.sock.close();
-  endpoints_.erase(&ep);
-  dead_endpoints_.emplace_back(&ep);
-}
-
-// --- Accepting ---
-
-void Engine::hand_over(Stream& s) {
-  Listener& l = *s.listener;
-  if (s.half_open) --l.half_open;  // (a cookie's connection never was)
-  s.half_open = false;
-  s.phase = Stream::Phase::kOpen;
-  int app = -1, eng = -1;
-  if (make_pair(false, true, app, eng) != 0) {
-    s.core->abort(now_);  // no descriptors left: refuse the connection
-    return;
-  }
-  // Both ends are the engine's until accept() takes the program's.
-  app = move_high(app);
-  eng = move_high(eng);
-  s.bridge.reset(eng);
-  if (s.opts.receive_buffer_locked)  // the listener's SO_RCVBUF (make_pair made it deep)
-    size_pair(eng, receive_split(s.opts.receive_buffer, true).pair_bytes);
-  loop_.add(eng, kStreamEvents, &s);
-  struct stat st;
-  ::fstat(app, &st);
-  s.ino = st.st_ino;
-  streams_[s.ino] = &s;
-  tombstones_.erase(s.ino);
-  workers::record(s.ino, this);
-  const SockAddr remote_name = s.remote_name();
-  bind_name(app, FdKind::kConnection, s.local_name(), &remote_name);
-  s.handoff_fd = app;
-  l.ready.push_back(&s);
-  flush_handoffs(l);
-}
-
-void Engine::flush_handoffs(Listener& l) {
-  while (!l.ready.empty() && l.efd >= 0) {
-    Stream& s = *l.ready.front();
-    // No other worker's record between the two looks (listen.cpp).
-    std::unique_lock charge_lock(l.record_charge->mu);
-    int before = unread_by_peer(l.efd);
-    int err = send_accept(l.efd, s.handoff_fd, s.local_name(), s.remote_name());
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      if (!l.out_armed) {  // EPOLLOUT resumes
-        loop_.modify(l.efd, kListenerEvents | EPOLLOUT, &l);
-        l.out_armed = true;
-      }
-      return;
-    }
-    int after = err == 0 ? unread_by_peer(l.efd) : 0;
-    charge_lock.unlock();
-    l.ready.pop_front();
-    ::close(s.handoff_fd);
-    s.handoff_fd = -1;
-    s.listener = nullptr;
-    if (err != 0) {
-      s.core->abort(now_);
-      mark_dirty(s);
-      continue;
-    }
-    // The kernel's charge for one record: accept_queue() divides by it.
-    if (after > before) l.record_charge->raise(after - before);
-    ++l.handed_over;
-    l.queued_records = -1;  // accept_backlog() reads the queue again
-  }
-}
-
-void Engine::on_listener_events(Listener& l, uint32_t events) {
-  if (l.dead) return;
-  if (events & EPOLLOUT) {
-    loop_.modify(l.efd, kListenerEvents, &l);
-    l.out_armed = false;
-    flush_handoffs(l);
-  }
-  if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
-    // The last holder of the listening descriptor closed it: the filler, then
-    // end-of-file.
-    char drain[4096];
-    for (int i = 0; i < 64; ++i) {
-      ssize_t n = ::recv(l.efd, drain, sizeof drain, MSG_DONTWAIT);
-      if (n > 0 || (n < 0 && errno == EINTR)) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      close_listener(l);
-      return;
-    }
-  }
-}
-
-int Engine::accept_queue(const Listener& l) const {
-  // Records the program has not read yet, from the bytes the kernel still
-  // charges to our end (SIOCOUTQ): no message back is needed per accept().
-  int charged = unread_by_peer(l.efd);
-  if (charged <= 0) return 0;
-  const int record = l.record_charge->bytes;
-  if (record <= 0) return 1;
-  return (charged + record - 1) / record;
-}
-
-void Engine::close_listener(Listener& l) {
-  // Connections not yet accepted are reset, as a kernel's TCP does.
-  std::vector<Stream*> orphans;
-  for (auto& [key, s] : l.ep->flows) {
-    if (s->listener == &l) orphans.push_back(s);
-  }
-  for (Stream* s : orphans) {
-    s->core->abort(now_);
-    if (s->half_open) --l.half_open;
-    s->half_open = false;
-    s->listener = nullptr;
-    mark_dirty(*s);
-  }
-  l.ready.clear();
-  l.dead = true;
-  loop_.remove(l.efd);
-  ::close(l.efd);
-  l.efd = -1;
-  listeners_.erase(l.ino);
-  add_tombstone(l.ino, 0, l.ep->local, true);
-  l.ep->listener = nullptr;
-  Endpoint* ep = l.ep;
-  l.ep = nullptr;
-  release_endpoint(*ep);
-  dead_listeners_.emplace_back(&l);
 }
 
 // --- Helpers ---

@@ -30,10 +30,6 @@
 
 namespace tou::engine {
 
-namespace {
-constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
-}  // namespace
-
 struct PortGroup {
   std::atomic<int> busy{0};  // members with references
   std::shared_ptr<std::atomic<int>> half_open = std::make_shared<std::atomic<int>>(0);

@@ -4,6 +4,7 @@
 // the connections waiting to be accepted).
 #pragma once
 
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -21,6 +22,12 @@
 #include "engine/timer_heap.hpp"
 
 namespace tou::engine {
+
+// What the engine watches on a connection's end of its pair, and on a
+// listener's (read only for the program's last close: the filler that keeps
+// the program's end unwritable, make_unwritable, stays).
+constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
 
 struct Stream final : EventLoop::Handler, Timer {
   enum class Phase : uint8_t { kFresh, kBound, kConnecting, kOpen };
