@@ -1,4 +1,5 @@
-// The server: one listener, one thread per accepted connection. A control
+// The server: one listener; each accepted connection is served by a thread
+// of its own, taken from the idle ones when there are (HandlerPool). A control
 // connection opens a session; the session's test connections are served by
 // workload and their results kept for the client, who asks for them over the
 // control connection once its streams have ended.
@@ -10,6 +11,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +57,59 @@ struct Session {
   }
 };
 
+// Threads that serve accepted connections. A connection goes to an idle
+// thread when there is one, else to a new thread, which waits for more once
+// it is done (and ends after kIdleExit without any). A stream of short
+// connections (--connect-rate, --crr) then costs no thread creation each:
+// with one per connection, the kernel's TCP connected faster than the loop
+// could start threads, its accept queue overflowed and every dropped SYN cost
+// the client a 1 s retransmission. Long connections still have a thread each.
+class HandlerPool {
+ public:
+  using Serve = std::function<void(int, Address)>;
+  explicit HandlerPool(Serve serve) : state_(std::make_shared<State>()) {
+    state_->serve = std::move(serve);
+  }
+
+  void submit(int fd, const Address& peer) {
+    std::lock_guard lock(state_->mu);
+    state_->queue.emplace_back(fd, peer);
+    if (state_->queue.size() > state_->idle) {
+      std::thread([s = state_] { work(*s); }).detach();
+    } else {
+      state_->ready.notify_one();
+    }
+  }
+
+ private:
+  static constexpr std::chrono::seconds kIdleExit{10};
+  // Shared with the threads, which may outlive the server at exit.
+  struct State {
+    Serve serve;
+    std::mutex mu;
+    std::condition_variable ready;
+    std::deque<std::pair<int, Address>> queue;
+    size_t idle = 0;  // threads waiting for a connection
+  };
+
+  static void work(State& s) {
+    std::unique_lock lock(s.mu);
+    for (;;) {
+      ++s.idle;
+      const bool got = s.ready.wait_for(lock, kIdleExit, [&] { return !s.queue.empty(); });
+      --s.idle;
+      if (!got) return;
+      auto [fd, peer] = s.queue.front();
+      s.queue.pop_front();
+      lock.unlock();
+      s.serve(fd, peer);
+      lock.lock();
+    }
+  }
+
+  std::shared_ptr<State> state_;
+};
+
 class Server {
  public:
   explicit Server(const Options& o) : options_(o), ops_(o.ops()) {}
@@ -77,6 +133,7 @@ class Server {
   std::atomic<bool> stop_{false};
   std::mutex print_mu_;
   IdleHolder idle_{ops_};
+  HandlerPool handlers_{[this](int fd, Address peer) { handle(fd, peer); }};
 };
 
 int Server::run() {
@@ -106,7 +163,7 @@ int Server::run() {
     const int fd = ops_.accept4(ls, peer.data(), &len, SOCK_CLOEXEC);
     if (fd < 0) continue;
     peer = Address(peer.data(), len);
-    std::thread([this, fd, peer] { handle(fd, peer); }).detach();
+    handlers_.submit(fd, peer);
   }
   ops_.close(ls);
   return 0;
