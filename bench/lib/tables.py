@@ -77,7 +77,8 @@ def connections(rs):
     return ["## Connection rate (loopback)", ""] + table(
         ["workload", "tou", "kernel TCP", "tou ÷ kernel"], rows) + [
         "", "One client thread, one connection at a time; tou-perf's server serves each "
-            "connection in a thread of its own, for both transports."]
+            "connection on a thread of its own, taken from a pool of idle ones, for both "
+            "transports."]
 
 
 def veth(rs):
