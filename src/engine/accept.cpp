@@ -17,11 +17,11 @@
 
 namespace tou::engine {
 
-void Engine::hand_over(Stream& s) {
+void Engine::hand_over(Socket& s) {
   Listener& l = *s.listener;
   if (s.half_open) --l.half_open;  // (a cookie's connection never was)
   s.half_open = false;
-  s.phase = Stream::Phase::kOpen;
+  s.phase = Socket::Phase::kOpen;
   int app = -1, eng = -1;
   if (make_pair(false, true, app, eng) != 0) {
     s.core->abort(now_);  // no descriptors left: refuse the connection
@@ -33,11 +33,11 @@ void Engine::hand_over(Stream& s) {
   s.bridge.reset(eng);
   if (s.opts.receive_buffer_locked)  // the listener's SO_RCVBUF (make_pair made it deep)
     size_pair(eng, receive_split(s.opts.receive_buffer, true).pair_bytes);
-  loop_.add(eng, kStreamEvents, &s);
+  loop_.add(eng, kSocketEvents, &s);
   struct stat st;
   ::fstat(app, &st);
   s.ino = st.st_ino;
-  streams_[s.ino] = &s;
+  sockets_[s.ino] = &s;
   tombstones_.erase(s.ino);
   workers::record(s.ino, this);
   const SockAddr remote_name = s.remote_name();
@@ -49,7 +49,7 @@ void Engine::hand_over(Stream& s) {
 
 void Engine::flush_handoffs(Listener& l) {
   while (!l.ready.empty() && l.efd >= 0) {
-    Stream& s = *l.ready.front();
+    Socket& s = *l.ready.front();
     // No other worker's record between the two looks (listen.cpp).
     std::unique_lock charge_lock(l.record_charge->mu);
     int before = unread_by_peer(l.efd);
@@ -112,11 +112,11 @@ int Engine::accept_queue(const Listener& l) const {
 
 void Engine::close_listener(Listener& l) {
   // Connections not yet accepted are reset, as a kernel's TCP does.
-  std::vector<Stream*> orphans;
-  for (auto& [key, s] : l.ep->flows) {
+  std::vector<Socket*> orphans;
+  for (auto& [key, s] : l.ep->connections) {
     if (s->listener == &l) orphans.push_back(s);
   }
-  for (Stream* s : orphans) {
+  for (Socket* s : orphans) {
     s->core->abort(now_);
     if (s->half_open) --l.half_open;
     s->half_open = false;

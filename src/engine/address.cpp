@@ -157,16 +157,18 @@ size_t AddrKeyHash::operator()(const AddrKey& k) const {
   return keyed_hash(k.bytes.data(), k.bytes.size());
 }
 
-std::optional<FlowKey> FlowKey::of_datagram(const SockAddr& from, std::span<const uint8_t> bytes) {
+std::optional<ConnectionKey> ConnectionKey::of_datagram(const SockAddr& from,
+                                                        std::span<const uint8_t> bytes) {
   if (bytes.size() < 4) return std::nullopt;
   // RFC 9293 3.1: source port, then destination port, in network order.
-  return FlowKey{AddrKey::of(from), static_cast<uint16_t>(bytes[0] << 8 | bytes[1]),
-                 static_cast<uint16_t>(bytes[2] << 8 | bytes[3])};
+  return ConnectionKey{AddrKey::of(from), static_cast<uint16_t>(bytes[0] << 8 | bytes[1]),
+                       static_cast<uint16_t>(bytes[2] << 8 | bytes[3])};
 }
 
-size_t FlowKeyHash::operator()(const FlowKey& k) const {
-  static_assert(sizeof(FlowKey) == 24 && std::has_unique_object_representations_v<FlowKey>);
-  std::array<uint8_t, sizeof(FlowKey)> bytes;
+size_t ConnectionKeyHash::operator()(const ConnectionKey& k) const {
+  static_assert(sizeof(ConnectionKey) == 24 &&
+                std::has_unique_object_representations_v<ConnectionKey>);
+  std::array<uint8_t, sizeof(ConnectionKey)> bytes;
   std::memcpy(bytes.data(), &k, sizeof k);
   return keyed_hash(bytes.data(), bytes.size());
 }

@@ -60,27 +60,28 @@ struct AddrKeyHash {
   size_t operator()(const AddrKey& k) const;
 };
 
-// A connection's key in its endpoint's flows and TIME-WAIT table: the peer's
+// A connection's key in its endpoint's connections and TIME-WAIT table: the peer's
 // UDP address and the two TCP ports its segments carry. One UDP port carries
 // several connections with one peer apart by their TCP ports, as SCTP over
 // UDP (RFC 6951) carries its own ports inside one UDP port; when the TCP
 // ports equal the UDP ports (every connection that does not share a port with
 // another to the same peer) nothing differs on the wire.
-struct FlowKey {
+struct ConnectionKey {
   AddrKey peer;             // the peer's UDP address and port
   uint16_t peer_port = 0;   // the peer's TCP port (its segments' source port)
   uint16_t local_port = 0;  // ours (their destination port)
-  static FlowKey of(const SockAddr& peer, uint16_t peer_port, uint16_t local_port) {
-    return FlowKey{AddrKey::of(peer), peer_port, local_port};
+  static ConnectionKey of(const SockAddr& peer, uint16_t peer_port, uint16_t local_port) {
+    return ConnectionKey{AddrKey::of(peer), peer_port, local_port};
   }
   // The key of a datagram from `from`, read from the first four bytes of its
   // TCP header (source and destination port); nullopt when it is shorter.
-  static std::optional<FlowKey> of_datagram(const SockAddr& from, std::span<const uint8_t> bytes);
-  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+  static std::optional<ConnectionKey> of_datagram(const SockAddr& from,
+                                                  std::span<const uint8_t> bytes);
+  friend bool operator==(const ConnectionKey&, const ConnectionKey&) = default;
 };
 
-struct FlowKeyHash {
-  size_t operator()(const FlowKey& k) const;
+struct ConnectionKeyHash {
+  size_t operator()(const ConnectionKey& k) const;
 };
 
 }  // namespace tou::engine

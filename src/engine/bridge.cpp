@@ -237,9 +237,9 @@ void make_unwritable(int app_fd) {
   }
 }
 
-// --- StreamBridge ---
+// --- FdBridge ---
 
-void StreamBridge::on_events(uint32_t events) {
+void FdBridge::on_events(uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR)) readable_ = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) closing_ = true;
   if (events & EPOLLOUT) writable_ = true;
@@ -249,7 +249,7 @@ void StreamBridge::on_events(uint32_t events) {
   }
 }
 
-bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratch) {
+bool FdBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratch) {
   if (fd_ < 0 || !readable_ || app_eof_) return false;
   // A new write: the one held before goes now (one write is held at most,
   // so that the program's end stays writable whatever their number).
@@ -324,7 +324,7 @@ bool StreamBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratc
   return moved;
 }
 
-bool StreamBridge::peek_offset_on() {
+bool FdBridge::peek_offset_on() {
   if (peek_off_ == PeekOffset::kUnknown) {
     int zero = 0;
     peek_off_ = ::setsockopt(fd_, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) == 0
@@ -334,7 +334,7 @@ bool StreamBridge::peek_offset_on() {
   return peek_off_ == PeekOffset::kOn;
 }
 
-void StreamBridge::release_held() {
+void FdBridge::release_held() {
   if (fd_ < 0 || held_ == 0) {
     held_ = 0;
     return;
@@ -356,7 +356,7 @@ void StreamBridge::release_held() {
   held_ = 0;
 }
 
-bool StreamBridge::input_drained() {
+bool FdBridge::input_drained() {
   if (fd_ < 0 || app_eof_ || app_reset_ || filler_ > 0) return false;
   release_held();
   if (app_reset_) return false;  // that read found it
@@ -373,17 +373,17 @@ bool StreamBridge::input_drained() {
   return false;
 }
 
-size_t StreamBridge::unpulled() const {
+size_t FdBridge::unpulled() const {
   int queued = 0;
   if (fd_ < 0 || ::ioctl(fd_, FIONREAD, &queued) != 0 || queued <= 0) return 0;
   return static_cast<size_t>(queued) > held_ ? static_cast<size_t>(queued) - held_ : 0;
 }
 
-void StreamBridge::release_held_since(Instant now, Duration age) {
+void FdBridge::release_held_since(Instant now, Duration age) {
   if (held_ > 0 && now - held_at_ >= age) release_held();
 }
 
-bool StreamBridge::push(Connection& core, Instant now) {
+bool FdBridge::push(Connection& core, Instant now) {
   if (fd_ < 0) return false;
   bool moved = false;
   // Received bytes go from the core's receive buffer straight into the pair;
@@ -432,7 +432,7 @@ bool StreamBridge::push(Connection& core, Instant now) {
   return moved;
 }
 
-bool StreamBridge::deliver_before_error(Connection& core, Instant now) {
+bool FdBridge::deliver_before_error(Connection& core, Instant now) {
   if (fd_ < 0) return true;
   if (!writes_refused_) {
     // Room for what the pair holds and what the core still has, at their
@@ -445,13 +445,13 @@ bool StreamBridge::deliver_before_error(Connection& core, Instant now) {
   return core.readable() == 0 || app_read_shut_;
 }
 
-void StreamBridge::refuse_writes() {
+void FdBridge::refuse_writes() {
   if (fd_ < 0 || writes_refused_) return;
   ::shutdown(fd_, SHUT_RD);
   writes_refused_ = true;
 }
 
-void StreamBridge::discard_input() {
+void FdBridge::discard_input() {
   if (fd_ < 0) return;
   char drop[4096];
   for (int i = 0; i < 1024; ++i) {  // bounded: the program's writes were refused
@@ -462,7 +462,7 @@ void StreamBridge::discard_input() {
   held_ = 0;
 }
 
-void StreamBridge::close() {
+void FdBridge::close() {
   // Held bytes left unread would make the program's next read() fail with
   // ECONNRESET instead of reading end-of-file.
   release_held();

@@ -84,13 +84,13 @@ int unread_by_peer(int fd);
 bool mark_reset_for_app(ino_t app_ino, int hint_fd);
 
 // --- The engine side of one connection's pair. ---
-class StreamBridge {
+class FdBridge {
  public:
-  StreamBridge() = default;
-  explicit StreamBridge(int fd) : fd_(fd) {}
-  ~StreamBridge() { close(); }
-  StreamBridge(const StreamBridge&) = delete;
-  StreamBridge& operator=(const StreamBridge&) = delete;
+  FdBridge() = default;
+  explicit FdBridge(int fd) : fd_(fd) {}
+  ~FdBridge() { close(); }
+  FdBridge(const FdBridge&) = delete;
+  FdBridge& operator=(const FdBridge&) = delete;
 
   int fd() const { return fd_; }
   bool open() const { return fd_ >= 0; }

@@ -48,7 +48,7 @@ bool write_through(int fd, ino_t ino) {
   bool marked = false;
   if (ours) {
     // EAGAIN means our end's queue is full already: unread bytes, as wanted.
-    // EPIPE: the engine end no longer reads (StreamBridge::refuse_writes).
+    // EPIPE: the engine end no longer reads (FdBridge::refuse_writes).
     static const char kByte = 'r';
     long n = ::syscall(SYS_sendto, dup, &kByte, 1, MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0);
     marked = n == 1 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));

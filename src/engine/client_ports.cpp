@@ -2,19 +2,19 @@
 // UDP port that other client connections of this engine already use, as
 // Linux's TCP lets one ephemeral port serve connections to different
 // destinations. Connections to one peer share it too, told apart by the TCP
-// ports inside the segments (FlowKey, as SCTP over UDP carries its own ports
+// ports inside the segments (ConnectionKey, as SCTP over UDP carries its own ports
 // inside one UDP port, RFC 6951): a connection's TCP port is the UDP port
 // when no other connection (or TIME-WAIT) with that peer uses it, so that
 // nothing changes on the wire, else a free port of the ephemeral range for
 // that peer on this UDP port (RFC 6056 3.3.1: a random start, then the next
 // free one). The endpoint is an unconnected UDP socket bound to the route's
-// source address, demultiplexed by FlowKey like a listener's; it closes with
+// source address, demultiplexed by ConnectionKey like a listener's; it closes with
 // its last connection. Per connection that leaves two descriptors in the
 // process: the program's end of the socket pair and the engine's.
 //
 // The first kSpreadPorts connections to one peer still get UDP ports of their
 // own: a tou listener spreads its peers over its workers by their UDP
-// addresses (SO_REUSEPORT's hash, listen.cpp), so a few streams from one
+// addresses (SO_REUSEPORT's hash, listen.cpp), so a few connections from one
 // client process (tou-perf -P 4) reach several of the server's workers as
 // before; beyond that, connections share. A hash of the TCP ports in the
 // payload (a reuseport BPF program) would spread every connection, but the
@@ -74,13 +74,13 @@ PortRange ephemeral_range() {
 }
 
 bool port_free(const Endpoint& ep, const SockAddr& remote, uint16_t port) {
-  FlowKey key = FlowKey::of(remote, remote.port(), port);
-  return !ep.flows.contains(key) && !ep.time_wait.contains(key);
+  ConnectionKey key = ConnectionKey::of(remote, remote.port(), port);
+  return !ep.connections.contains(key) && !ep.time_wait.contains(key);
 }
 
 }  // namespace
 
-int Engine::route_source(const Stream& s, const SockAddr& remote, SockAddr& source) {
+int Engine::route_source(const Socket& s, const SockAddr& remote, SockAddr& source) {
   AddrKey key = AddrKey::of(remote);
   key.bytes[1] = key.bytes[2] = 0;  // per address, not per port
   key.bytes[3] = v6only_byte(s.opts.v6only);
@@ -112,7 +112,7 @@ uint16_t Engine::free_tcp_port(const Endpoint& ep, const SockAddr& remote) {
   return 0;
 }
 
-int Engine::shared_endpoint(const Stream& s, const SockAddr& remote, Endpoint*& out,
+int Engine::shared_endpoint(const Socket& s, const SockAddr& remote, Endpoint*& out,
                             uint16_t& local_port) {
   SockAddr source;
   if (int err = route_source(s, remote, source); err != 0) return err;
@@ -173,7 +173,7 @@ void Engine::leave_pool(Endpoint& ep) {
 // those: the peer's other connections on a shared port, established, take it
 // as a soft error (as Linux's TCP).
 void Engine::refuse_handshake(Endpoint& ep, const SockAddr& peer) {
-  for (auto& [key, s] : ep.flows) {
+  for (auto& [key, s] : ep.connections) {
     if (!(s->remote == peer) || !s->core || s->core->state() != TcpState::kSynSent) continue;
     s->error = ECONNREFUSED;
     s->core->abort(now_);

@@ -49,29 +49,29 @@ void Engine::receive(Endpoint& ep) {
 void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                          std::span<const uint8_t> bytes) {
   ++ep.stats.datagrams_received;
-  std::optional<FlowKey> found = FlowKey::of_datagram(from, bytes);
+  std::optional<ConnectionKey> found = ConnectionKey::of_datagram(from, bytes);
   if (!found) {  // shorter than the ports: no connection's
     ++ep.stats.malformed;
     ++ep.stats.malformed_by_reason[static_cast<size_t>(ParseError::kTooShort)];
     return;
   }
-  const FlowKey& key = *found;
-  Stream* flow = ep.last_flow;
-  if (flow == nullptr || !(flow->key == key)) {
-    auto it = ep.flows.find(key);
-    flow = it != ep.flows.end() ? it->second : nullptr;
-    if (flow != nullptr) ep.last_flow = flow;
+  const ConnectionKey& key = *found;
+  Socket* target = ep.last_connection;
+  if (target == nullptr || !(target->key == key)) {
+    auto it = ep.connections.find(key);
+    target = it != ep.connections.end() ? it->second : nullptr;
+    if (target != nullptr) ep.last_connection = target;
   }
   // A connection that an earlier datagram of this batch closed (an RST, the
-  // last ACK) leaves the flows at once, before the service turn that would
+  // last ACK) leaves the demultiplexer at once, before the service turn that would
   // have removed it: a SYN right behind it starts a new connection (as Linux,
   // which unhashes at CLOSE), where the CLOSED core would refuse it with an RST.
-  if (flow != nullptr && flow->core->state() == TcpState::kClosed) {
-    leave_flows(*flow);
-    flow = nullptr;
+  if (target != nullptr && target->core->state() == TcpState::kClosed) {
+    leave_demux(*target);
+    target = nullptr;
   }
-  if (flow != nullptr) {
-    Stream& s = *flow;
+  if (target != nullptr) {
+    Socket& s = *target;
     settle_views(s);  // an ACK frees send buffer room that a write may fill
     s.core->on_datagram(now_, bytes);
     mark_dirty(s);
@@ -170,7 +170,7 @@ void Engine::reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to,
 }
 
 void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                          const FlowKey& key, const Segment& syn) {
+                          const ConnectionKey& key, const Segment& syn) {
   Listener& l = *ep.listener;
   ++ep.stats.syn_received;
   // A full accept queue drops the SYN, cookie or not (as Linux): the peer
@@ -191,7 +191,7 @@ void Engine::open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to
     }
     return;
   }
-  Stream& s = add_passive_stream(ep, from, to, key);
+  Socket& s = add_passive_socket(ep, from, to, key);
   s.half_open = true;  // (counted by try_acquire)
   // The connection is known by its UDP addresses; the segment's ports are the
   // ones the peer wrote, which differ from the UDP ports behind a NAT or a
@@ -214,24 +214,24 @@ SockAddr Engine::local_of(const Endpoint& ep, const SockAddr* to) const {
   return local;
 }
 
-// A connection of the listener's, in its flows, with its core made (not opened).
-Stream& Engine::add_passive_stream(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                                   const FlowKey& key) {
+// A connection of the listener's, in its endpoint's connections, with its core made (not opened).
+Socket& Engine::add_passive_socket(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                                   const ConnectionKey& key) {
   Listener& l = *ep.listener;
-  auto owned = std::make_unique<Stream>(this);
-  Stream& s = *owned;
-  all_streams_.insert(owned.release());
+  auto owned = std::make_unique<Socket>(this);
+  Socket& s = *owned;
+  all_sockets_.insert(owned.release());
   s.domain = l.domain;
   s.opts = l.opts;
-  s.phase = Stream::Phase::kConnecting;
+  s.phase = Socket::Phase::kConnecting;
   s.listener = &l;
   s.ep = &ep;
   ++ep.refs;
   s.remote = from;
   s.local = local_of(ep, to);
   s.key = key;
-  ep.flows.emplace(key, &s);
-  s.in_flows = true;
+  ep.connections.emplace(key, &s);
+  s.in_demux = true;
   s.core = make_core(s.opts, from, path_mtu(from));
   return s;
 }

@@ -1,6 +1,6 @@
 // The demultiplexer: one UDP socket (an Endpoint) carries many connections.
 // A listener's endpoint is bound to its address and port; every datagram that
-// arrives there goes to the connection of its key (FlowKey: the source's UDP
+// arrives there goes to the connection of its key (ConnectionKey: the source's UDP
 // address and the TCP ports in the segment), so that one peer's UDP port may
 // carry several connections apart by their TCP ports (RFC 6951's way). A SYN
 // with a new key opens a half-open connection (bounded by the listen
@@ -47,7 +47,7 @@ class Engine;
 struct Endpoint;
 struct PortGroup;
 struct Listener;
-struct Stream;
+struct Socket;
 
 // RSTs for segments to no connection: a token bucket per endpoint (tou's
 // version of the ICMP rate limit, net.ipv4.icmp_msgs_per_sec and its burst).
@@ -89,13 +89,14 @@ struct TimeWaitEntry final : Timer {
   Endpoint* ep = nullptr;
   SockAddr remote;
   SockAddr local;
-  FlowKey key;
+  ConnectionKey key;
   TimeWait state;
   bool dead = false;
   void on_timer(Instant now) override;
 };
 
-using TimeWaitMap = std::unordered_map<FlowKey, std::unique_ptr<TimeWaitEntry>, FlowKeyHash>;
+using TimeWaitMap =
+    std::unordered_map<ConnectionKey, std::unique_ptr<TimeWaitEntry>, ConnectionKeyHash>;
 
 struct Endpoint final : EventLoop::Handler {
   explicit Endpoint(Engine* e) : engine(e) {}
@@ -113,13 +114,13 @@ struct Endpoint final : EventLoop::Handler {
   AddrKey pool_key;
   std::list<Endpoint*>::iterator pool_pos;
   Listener* listener = nullptr;
-  std::unordered_map<FlowKey, Stream*, FlowKeyHash> flows;
-  // The flow the last datagram went to (nullptr: none), so that a run of
+  std::unordered_map<ConnectionKey, Socket*, ConnectionKeyHash> connections;
+  // The connection the last datagram went to (nullptr: none), so that a run of
   // datagrams from one peer costs a key compare, not a keyed hash each.
-  // Cleared as that flow leaves `flows` (Engine::leave_flows).
-  Stream* last_flow = nullptr;
+  // Cleared as that connection leaves `connections` (Engine::leave_demux).
+  Socket* last_connection = nullptr;
   TimeWaitMap time_wait;
-  int refs = 0;  // the bound socket or listener, each flow, each TIME-WAIT entry
+  int refs = 0;  // the bound socket or listener, each connection, each TIME-WAIT entry
   bool dead = false;
   // A member of a listener's SO_REUSEPORT group (listen.cpp): with no
   // references left it stays bound, idle, while another member is in use.

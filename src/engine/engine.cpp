@@ -1,7 +1,7 @@
 // An engine worker: its start, the I/O thread's loop, and the life of each
 // connection between its core and its socket pair. workers.cpp starts the
 // workers (and handles fork and exit), listen.cpp spreads a listener over them
-// and accept.cpp hands its connections over; stream_end.cpp is how a
+// and accept.cpp hands its connections over; socket_end.cpp is how a
 // connection ends. The demultiplexer's part is in demux.cpp, the socket calls
 // in engine_api.cpp (options.cpp for the options and TCP_INFO).
 #include "engine/engine.hpp"
@@ -34,7 +34,7 @@ constexpr size_t kScratchSize = 256 * 1024;
 constexpr Duration kBusyPoll = std::chrono::microseconds(50);
 constexpr int kMinCpusToSpin = 4;
 constexpr int kTransmitBudget = 64;  // datagrams per connection per turn
-// How long a small write may stay held in the pair (StreamBridge::held())
+// How long a small write may stay held in the pair (FdBridge::held())
 // when neither a response nor an acknowledgment comes to free it: it goes at
 // the connection's next event after this (it is in flight, so an ACK or a
 // retransmission timer comes).
@@ -59,7 +59,7 @@ void set_connection_end_hook(ConnectionEndHook hook) {
   g_end_hook.store(hook);
 }
 
-void Engine::report_end(Stream& s) {
+void Engine::report_end(Socket& s) {
   ConnectionEndHook hook = g_end_hook.load();
   if (hook == nullptr || !s.core || ends_reported_) return;
   tou_info info;
@@ -128,7 +128,7 @@ void Engine::close_fds_in_child() {
   close_fd(loop_.epoll_fd());
   close_fd(loop_.wake_fd());
   loop_.abandon();
-  for (Stream* s : all_streams_) {
+  for (Socket* s : all_sockets_) {
     close_fd(s->bridge.fd());
     s->bridge.abandon();
     close_fd(s->handoff_fd);
@@ -194,14 +194,14 @@ void Engine::iterate() {
   if (close_idle_.exchange(false)) close_idle_locked();
   // Service what changed; a connection that used its whole budget comes back
   // in the next iteration (after other sockets had their turn).
-  std::vector<Stream*> work;
+  std::vector<Socket*> work;
   work.swap(dirty_);
-  for (Stream* s : work) {
+  for (Socket* s : work) {
     s->dirty = false;
     service(*s);
   }
   flush_sends();
-  dead_streams_.clear();
+  dead_sockets_.clear();
   dead_listeners_.clear();
   dead_time_waits_.clear();
   dead_endpoints_.clear();
@@ -219,19 +219,19 @@ void Engine::wake_if_behind() {
   if (next && (!io_wait_until_ || *next < *io_wait_until_)) loop_.wake();
 }
 
-void Engine::mark_dirty(Stream& s) {
+void Engine::mark_dirty(Socket& s) {
   if (s.dirty || s.dead) return;
   s.dirty = true;
   dirty_.push_back(&s);
 }
 
-void Engine::on_stream_events(Stream& s, uint32_t events) {
+void Engine::on_socket_events(Socket& s, uint32_t events) {
   if (s.dead) return;
   s.bridge.on_events(events);
   mark_dirty(s);
 }
 
-void Engine::on_stream_timer(Stream& s, Instant now) {
+void Engine::on_socket_timer(Socket& s, Instant now) {
   if (s.dead || !s.core) return;
   if (prune_half_open(s)) return;
   s.core->on_timer(now);
@@ -244,11 +244,11 @@ void Engine::on_time_wait_timer(TimeWaitEntry& tw) {
 
 // One connection's turn: move bytes between the pair and the core, react to
 // the core's events, send what the core has, and decide whether it is done.
-void Engine::service(Stream& s) {
+void Engine::service(Socket& s) {
   if (s.dead) return;
   if (!s.core) {
     // Fresh or bound: only the program's close matters.
-    if (s.bridge.app_hung_up()) destroy_stream(s, 0);
+    if (s.bridge.app_hung_up()) destroy_socket(s, 0);
     return;
   }
   Connection& c = *s.core;
@@ -267,7 +267,7 @@ void Engine::service(Stream& s) {
     if (s.dead || !progress) break;
   }
   if (s.dead) return;
-  // A small write the bridge still holds (StreamBridge::held) goes once the
+  // A small write the bridge still holds (FdBridge::held) goes once the
   // peer has acknowledged it, as a kernel socket's SIOCOUTQ drops to 0 then,
   // or once it is old; a response has freed it already (push).
   if (s.bridge.held() > 0) {
@@ -280,7 +280,7 @@ void Engine::service(Stream& s) {
   }
   if (s.bridge.open() && s.bridge.blocked() != s.out_armed) {
     s.out_armed = s.bridge.blocked();
-    loop_.modify(s.bridge.fd(), kStreamEvents | (s.out_armed ? uint32_t{EPOLLOUT} : 0u), &s);
+    loop_.modify(s.bridge.fd(), kSocketEvents | (s.out_armed ? uint32_t{EPOLLOUT} : 0u), &s);
   }
   transmit(s);
   finish_if_done(s);
@@ -288,9 +288,9 @@ void Engine::service(Stream& s) {
 }
 
 // What the program did with its end of the pair, applied to the core.
-bool Engine::apply_app_state(Stream& s) {
+bool Engine::apply_app_state(Socket& s) {
   Connection& c = *s.core;
-  StreamBridge& b = s.bridge;
+  FdBridge& b = s.bridge;
   bool changed = false;
   bool synced = is_synchronized(c.state());
   // At exit, the program is gone once what it wrote has been taken.
@@ -320,13 +320,13 @@ bool Engine::apply_app_state(Stream& s) {
   return changed;
 }
 
-void Engine::handle_event(Stream& s, ConnectionEvent e) {
+void Engine::handle_event(Socket& s, ConnectionEvent e) {
   switch (e) {
     case ConnectionEvent::kEstablished:
       if (s.listener != nullptr) {
         hand_over(s);
       } else {
-        s.phase = Stream::Phase::kOpen;
+        s.phase = Socket::Phase::kOpen;
         cv_.notify_all();
       }
       break;
@@ -338,7 +338,7 @@ void Engine::handle_event(Stream& s, ConnectionEvent e) {
   }
 }
 
-void Engine::transmit(Stream& s) {
+void Engine::transmit(Socket& s) {
   Connection& c = *s.core;
   Endpoint& ep = *s.ep;
   const SockAddr* dest = ep.connected ? nullptr : &s.remote;
@@ -362,7 +362,7 @@ void Engine::transmit(Stream& s) {
   mark_dirty(s);  // budget used up: the rest next turn
 }
 
-void Engine::settle_views(Stream& s) {
+void Engine::settle_views(Socket& s) {
   if (s.views_batch == send_.generation()) flush_sends();
 }
 
@@ -396,11 +396,11 @@ void Engine::refuse_handshakes(Endpoint& ep) {
     return;
   }
   // A connected socket's one peer.
-  if (ep.connected && !ep.flows.empty())
-    refuse_handshake(ep, SockAddr(ep.flows.begin()->second->remote));
+  if (ep.connected && !ep.connections.empty())
+    refuse_handshake(ep, SockAddr(ep.connections.begin()->second->remote));
 }
 
-void Engine::reschedule(Stream& s) {
+void Engine::reschedule(Socket& s) {
   if (std::optional<Instant> d = s.core->next_deadline()) {
     loop_.timers().schedule(s, *d);
   } else {
@@ -410,9 +410,9 @@ void Engine::reschedule(Stream& s) {
 
 // --- Helpers ---
 
-Stream* Engine::find_stream(ino_t ino) {
-  auto it = streams_.find(ino);
-  return it == streams_.end() ? nullptr : it->second;
+Socket* Engine::find_socket(ino_t ino) {
+  auto it = sockets_.find(ino);
+  return it == sockets_.end() ? nullptr : it->second;
 }
 
 Listener* Engine::find_listener(ino_t ino) {
@@ -473,7 +473,7 @@ ConnectionConfig Engine::core_config(const SocketOptions& o, const SockAddr& rem
 // Local UDP address (20 bytes), remote UDP address (20), local TCP port (2),
 // remote TCP port (2).
 Engine::Tuple Engine::tuple_of(const SockAddr& local, const SockAddr& remote,
-                               const FlowKey& key) const {
+                               const ConnectionKey& key) const {
   Tuple tuple;
   AddrKey l = AddrKey::of(local), r = AddrKey::of(remote);
   std::copy(l.bytes.begin(), l.bytes.end(), tuple.begin());
@@ -485,7 +485,8 @@ Engine::Tuple Engine::tuple_of(const SockAddr& local, const SockAddr& remote,
   return tuple;
 }
 
-OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote, const FlowKey& key) {
+OpenParams Engine::open_params(const SockAddr& local, const SockAddr& remote,
+                               const ConnectionKey& key) {
   Tuple tuple = tuple_of(local, remote, key);
   OpenParams p;
   p.local_port = key.local_port;

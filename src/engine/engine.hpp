@@ -117,7 +117,7 @@ void share_group_counts(Listener& l, const std::shared_ptr<PortGroup>& group);
 
 struct Endpoint;
 struct Listener;
-struct Stream;
+struct Socket;
 struct TimeWaitEntry;
 
 class Engine final : SendBatch::ErrorSink {
@@ -161,7 +161,7 @@ class Engine final : SendBatch::ErrorSink {
   // acknowledged, or the timeout passes.
   void linger_before_close(ino_t ino);
   void note_read_shutdown(ino_t ino);
-  void report_end(Stream& s);
+  void report_end(Socket& s);
   // A write from the program's thread that skips the pair (inline_send.cpp):
   // the bytes go into the connection's core and onto the wire here, under
   // this worker's lock, when the connection is open, takes them all, and
@@ -209,9 +209,9 @@ class Engine final : SendBatch::ErrorSink {
 
   // The event handlers (called on the I/O thread with the lock held).
   void on_endpoint_events(Endpoint& ep, uint32_t events);
-  void on_stream_events(Stream& s, uint32_t events);
+  void on_socket_events(Socket& s, uint32_t events);
   void on_listener_events(Listener& l, uint32_t events);
-  void on_stream_timer(Stream& s, Instant now);
+  void on_socket_timer(Socket& s, Instant now);
   void on_time_wait_timer(TimeWaitEntry& tw);
 
  private:
@@ -240,20 +240,20 @@ class Engine final : SendBatch::ErrorSink {
   friend void engine_at_exit();
 
   Instant tick();
-  void mark_dirty(Stream& s);
-  void service(Stream& s);
-  bool apply_app_state(Stream& s);
-  void handle_event(Stream& s, ConnectionEvent e);
-  void transmit(Stream& s);
-  // Sends the batch if it holds views of s's send buffer (Stream::views_batch),
+  void mark_dirty(Socket& s);
+  void service(Socket& s);
+  bool apply_app_state(Socket& s);
+  void handle_event(Socket& s, ConnectionEvent e);
+  void transmit(Socket& s);
+  // Sends the batch if it holds views of s's send buffer (Socket::views_batch),
   // before anything may change that buffer.
-  void settle_views(Stream& s);
-  void finish_if_done(Stream& s);
-  void destroy_stream(Stream& s, int error);
-  // Takes s out of its endpoint's flows (and its last-flow cache), if it is there.
-  void leave_flows(Stream& s);
-  void close_bridge(Stream& s, int error);
-  void reschedule(Stream& s);
+  void settle_views(Socket& s);
+  void finish_if_done(Socket& s);
+  void destroy_socket(Socket& s, int error);
+  // Takes s out of its endpoint's connections (and its last-connection cache), if it is there.
+  void leave_demux(Socket& s);
+  void close_bridge(Socket& s, int error);
+  void reschedule(Socket& s);
   void flush_sends();
   void on_send_error(int fd, int err) override;
   void refuse_handshakes(Endpoint& ep);
@@ -271,19 +271,19 @@ class Engine final : SendBatch::ErrorSink {
   int local_mtu_by_address(Endpoint& ep, const ErrorReport& r);
   void on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                    std::span<const uint8_t> bytes);
-  void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
-                    const Segment& syn);
+  void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                    const ConnectionKey& key, const Segment& syn);
   void reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& seg);
   void reply_time_wait(Endpoint& ep, TimeWaitEntry& tw);
   void end_time_wait(TimeWaitEntry& tw);
   // The SYN path (syn_flood.cpp): cookies, and the pruning of half-open connections.
-  Stream& add_passive_stream(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                             const FlowKey& key);
-  void send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
+  Socket& add_passive_socket(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                             const ConnectionKey& key);
+  void send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const ConnectionKey& key,
                    const Segment& syn);
-  bool accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
-                     const Segment& ack);
-  bool prune_half_open(Stream& s);
+  bool accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                     const ConnectionKey& key, const Segment& ack);
+  bool prune_half_open(Socket& s);
   // The accept queue plus the connections waiting to enter it, as the SYN
   // path sees it: read once per turn, not once per SYN.
   int accept_backlog(Listener& l);
@@ -293,9 +293,9 @@ class Engine final : SendBatch::ErrorSink {
   // A connection's identity for its ISN, timestamp offset and SYN cookie
   // (RFC 6528): both UDP addresses and both TCP ports.
   using Tuple = std::array<uint8_t, 44>;
-  Tuple tuple_of(const SockAddr& local, const SockAddr& remote, const FlowKey& key) const;
+  Tuple tuple_of(const SockAddr& local, const SockAddr& remote, const ConnectionKey& key) const;
   SockAddr local_of(const Endpoint& ep, const SockAddr* to) const;
-  void hand_over(Stream& s);
+  void hand_over(Socket& s);
   void flush_handoffs(Listener& l);
   void close_listener(Listener& l);
   // Connections handed over and not yet taken by an accept().
@@ -306,12 +306,12 @@ class Engine final : SendBatch::ErrorSink {
   // A client port for a connection to `remote` (client_ports.cpp): an endpoint
   // shared with other connections, or a new one, and the connection's TCP
   // port on it (the UDP port when that is free for the peer).
-  int shared_endpoint(const Stream& s, const SockAddr& remote, Endpoint*& out,
+  int shared_endpoint(const Socket& s, const SockAddr& remote, Endpoint*& out,
                       uint16_t& local_port);
   // A TCP port of the ephemeral range that no connection (or TIME-WAIT) of
   // `ep` uses with `remote`; 0 when there is none.
   uint16_t free_tcp_port(const Endpoint& ep, const SockAddr& remote);
-  int route_source(const Stream& s, const SockAddr& remote, SockAddr& source);
+  int route_source(const Socket& s, const SockAddr& remote, SockAddr& source);
   void leave_pool(Endpoint& ep);
   // The refusal (ICMP port unreachable) of the handshakes with `peer` (its
   // UDP address and port) only.
@@ -320,10 +320,10 @@ class Engine final : SendBatch::ErrorSink {
   void close_endpoint(Endpoint& ep);
   // Takes a reference on an endpoint that may be an idle group member.
   void hold_endpoint(Endpoint& ep);
-  int listen_endpoint(Stream& s);
+  int listen_endpoint(Socket& s);
   ConnectionConfig core_config(const SocketOptions& opts, const SockAddr& remote, int mtu);
   std::unique_ptr<Connection> make_core(const SocketOptions& opts, const SockAddr& remote, int mtu);
-  OpenParams open_params(const SockAddr& local, const SockAddr& remote, const FlowKey& key);
+  OpenParams open_params(const SockAddr& local, const SockAddr& remote, const ConnectionKey& key);
   uint32_t ts_offset_of(const Tuple& tuple) const;
   int path_mtu(const SockAddr& remote);
   static AddrKey mtu_key(const SockAddr& a);  // path_mtu's cache key: the address, no port
@@ -345,13 +345,13 @@ class Engine final : SendBatch::ErrorSink {
                      std::shared_ptr<tou_info> info = nullptr, bool error_in_pair = false);
   // Takes a tombstone's error once (see Tombstone::error_in_pair).
   static int take_tombstone_error(Tombstone& t, int fd);
-  Stream* find_stream(ino_t ino);
+  Socket* find_socket(ino_t ino);
   Listener* find_listener(ino_t ino);
-  void bury(Stream& s);
+  void bury(Socket& s);
 
-  int get_connection_info(Stream* s, tou_info& out);
+  int get_connection_info(Socket* s, tou_info& out);
   // Applies a changed option to the socket's open connection, if it has one.
-  void apply_live(Stream* s, int level, int name);
+  void apply_live(Socket* s, int level, int name);
   int get_listener_info(Listener* l, tou_listener_info& out);
 
   std::mutex mu_;
@@ -375,9 +375,9 @@ class Engine final : SendBatch::ErrorSink {
   SendBatch send_;
   std::vector<uint8_t> scratch_;
 
-  std::unordered_map<ino_t, Stream*> streams_;      // by program-side inode
+  std::unordered_map<ino_t, Socket*> sockets_;      // by program-side inode
   std::unordered_map<ino_t, Listener*> listeners_;  // by program-side inode
-  std::unordered_set<Stream*> all_streams_;         // every live stream, half-open ones too
+  std::unordered_set<Socket*> all_sockets_;         // every live socket, half-open ones too
   std::unordered_set<Endpoint*> endpoints_;
   std::unordered_map<AddrKey, Endpoint*, AddrKeyHash> bound_;  // explicitly bound, by local address
   std::unordered_map<ino_t, Tombstone> tombstones_;
@@ -389,10 +389,10 @@ class Engine final : SendBatch::ErrorSink {
   std::unordered_map<AddrKey, std::list<Endpoint*>, AddrKeyHash> shared_;  // newest last
   std::unordered_map<AddrKey, SockAddr, AddrKeyHash> route_cache_;
 
-  std::vector<Stream*> dirty_;
+  std::vector<Socket*> dirty_;
   std::vector<Endpoint*> pending_read_;
   // Freed between iterations, so that no handler runs on a freed object.
-  std::vector<std::unique_ptr<Stream>> dead_streams_;
+  std::vector<std::unique_ptr<Socket>> dead_sockets_;
   std::vector<std::unique_ptr<Listener>> dead_listeners_;
   std::vector<std::unique_ptr<Endpoint>> dead_endpoints_;
   std::vector<std::unique_ptr<TimeWaitEntry>> dead_time_waits_;

@@ -55,7 +55,7 @@ int Engine::open_socket(int domain, bool nonblock, bool cloexec, int& fd) {
   int app = -1, eng = -1;
   if (int err = make_pair(nonblock, cloexec, app, eng); err != 0) return err;
   eng = move_high(eng);  // the program's end keeps the low number socket() returns
-  auto s = std::make_unique<Stream>(this);
+  auto s = std::make_unique<Socket>(this);
   s->domain = domain;
   s->local = SockAddr::any(domain);
   s->bridge.reset(eng);
@@ -64,18 +64,18 @@ int Engine::open_socket(int domain, bool nonblock, bool cloexec, int& fd) {
     return err;
   }
   s->ino = inode_of(app);
-  streams_[s->ino] = s.get();
+  sockets_[s->ino] = s.get();
   tombstones_.erase(s->ino);
   workers::record(s->ino, this);
   s->app_fd_hint = app;
-  all_streams_.insert(s.release());
+  all_sockets_.insert(s.release());
   fd = app;
   return 0;
 }
 
 int Engine::bind(ino_t ino, const SockAddr& addr) {
   std::lock_guard g(mu_);
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   if (s == nullptr)
     return find_listener(ino) != nullptr || tombstones_.contains(ino) ? EINVAL : ENOTSOCK;
   if (s->ep != nullptr || s->core) return EINVAL;
@@ -89,7 +89,7 @@ int Engine::bind(ino_t ino, const SockAddr& addr) {
       s->ep = it->second;
       hold_endpoint(*s->ep);
       s->local = s->ep->local;
-      s->phase = Stream::Phase::kBound;
+      s->phase = Socket::Phase::kBound;
       return 0;
     }
   }
@@ -100,7 +100,7 @@ int Engine::bind(ino_t ino, const SockAddr& addr) {
   bound_[AddrKey::of(ep->local)] = ep;
   s->ep = ep;
   s->local = ep->local;
-  s->phase = Stream::Phase::kBound;
+  s->phase = Socket::Phase::kBound;
   return 0;
 }
 
@@ -111,7 +111,7 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
     l->backlog = backlog;
     return 0;
   }
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   if (s == nullptr) return tombstones_.contains(ino) ? EINVAL : ENOTSOCK;
   if (int err = listen_endpoint(*s); err != 0) return err;
   Endpoint& ep = *s->ep;
@@ -120,7 +120,7 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
   l.ino = ino;
   l.domain = s->domain;
   l.opts = s->opts;
-  l.ep = &ep;  // takes the stream's reference
+  l.ep = &ep;  // takes the socket's reference
   l.backlog = backlog;
   if (ep.group != nullptr) share_group_counts(l, ep.group);
   l.efd = s->bridge.release();
@@ -128,7 +128,7 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
   ep.listener = &l;
   if (ep.wildcard) ep.sock.enable_pktinfo();
   s->ep = nullptr;
-  streams_.erase(ino);
+  sockets_.erase(ino);
   bury(*s);
   listeners_[ino] = owned.release();
   bind_name(fd, FdKind::kListener, ep.local, nullptr);
@@ -137,7 +137,7 @@ int Engine::listen(int fd, ino_t ino, int backlog) {
 
 // The endpoint a socket listens on: its own, or an ephemeral port (as Linux
 // binds one for listen() on an unbound socket).
-int Engine::listen_endpoint(Stream& s) {
+int Engine::listen_endpoint(Socket& s) {
   if (s.core) return EINVAL;
   if (s.ep == nullptr) {
     SockAddr any = SockAddr::any(s.domain);
@@ -154,12 +154,12 @@ int Engine::listen_endpoint(Stream& s) {
 int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking) {
   std::unique_lock lock(mu_);
   now_ = tick();
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   if (s == nullptr) {
     if (find_listener(ino) != nullptr || tombstones_.contains(ino)) return EISCONN;
     return ENOTSOCK;
   }
-  if (s->core) return s->phase == Stream::Phase::kConnecting ? EALREADY : EISCONN;
+  if (s->core) return s->phase == Socket::Phase::kConnecting ? EALREADY : EISCONN;
   if (addr_in.family() != s->domain) return EAFNOSUPPORT;
   SockAddr addr = addr_in;
   // As Linux: connecting to the wildcard address reaches this host.
@@ -176,7 +176,7 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
     }
     ++ep->refs;
     s->ep = ep;
-  } else if (s->ep->listener != nullptr || s->ep->connected || !s->ep->flows.empty() ||
+  } else if (s->ep->listener != nullptr || s->ep->connected || !s->ep->connections.empty() ||
              !s->ep->time_wait.empty() || s->ep->refs > 1) {
     return EADDRINUSE;
   } else {
@@ -192,12 +192,12 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   s->local = ep.local;
   s->local.set_port(local_port);
   s->remote = addr;
-  s->key = FlowKey::of(addr, addr.port(), local_port);
-  ep.flows.emplace(s->key, s);
-  s->in_flows = true;
+  s->key = ConnectionKey::of(addr, addr.port(), local_port);
+  ep.connections.emplace(s->key, s);
+  s->in_demux = true;
   s->core = make_core(s->opts, addr, ep.connected ? ep.sock.path_mtu() : path_mtu(addr));
   s->core->connect(now_, open_params(s->local, s->remote, s->key));
-  s->phase = Stream::Phase::kConnecting;
+  s->phase = Socket::Phase::kConnecting;
   const SockAddr remote_name = s->remote_name();
   bind_name(fd, FdKind::kConnection, s->local_name(), &remote_name);
   // The SYN leaves from this thread (waking the I/O thread only to send it
@@ -229,7 +229,7 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
   Duration timeout = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
   Instant deadline = EventLoop::now() + timeout;
   for (;;) {
-    s = find_stream(ino);
+    s = find_socket(ino);
     if (s == nullptr) {
       // It failed; the tombstone holds why.
       auto t = tombstones_.find(ino);
@@ -237,7 +237,7 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
       if (t != tombstones_.end()) t->second.error = 0;
       return err;
     }
-    if (s->phase == Stream::Phase::kOpen) return 0;
+    if (s->phase == Socket::Phase::kOpen) return 0;
     if (timeout.count() > 0) {
       Duration left = deadline - EventLoop::now();
       if (left.count() <= 0) {
@@ -255,7 +255,7 @@ int Engine::connect(int fd, ino_t ino, const SockAddr& addr_in, bool nonblocking
 
 int Engine::local_address(ino_t ino, SockAddr& out) {
   std::lock_guard g(mu_);
-  if (Stream* s = find_stream(ino)) {
+  if (Socket* s = find_socket(ino)) {
     out = s->local_name();
     return 0;
   }
@@ -272,8 +272,8 @@ int Engine::local_address(ino_t ino, SockAddr& out) {
 
 int Engine::peer_address(ino_t ino, SockAddr& out) {
   std::lock_guard g(mu_);
-  if (Stream* s = find_stream(ino)) {
-    if (s->phase != Stream::Phase::kOpen) return ENOTCONN;
+  if (Socket* s = find_socket(ino)) {
+    if (s->phase != Socket::Phase::kOpen) return ENOTCONN;
     out = s->remote_name();
     return 0;
   }
@@ -296,7 +296,7 @@ int Engine::take_tombstone_error(Tombstone& t, int fd) {
 
 int Engine::take_error(int fd, ino_t ino) {
   std::lock_guard g(mu_);
-  if (Stream* s = find_stream(ino)) return std::exchange(s->error, 0);
+  if (Socket* s = find_socket(ino)) return std::exchange(s->error, 0);
   if (auto t = tombstones_.find(ino); t != tombstones_.end())
     return take_tombstone_error(t->second, fd);
   return 0;
@@ -304,7 +304,7 @@ int Engine::take_error(int fd, ino_t ino) {
 
 size_t Engine::read_held(ino_t ino, void* buf, size_t len, bool peek) {
   std::lock_guard g(mu_);
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   if (s == nullptr || !s->core || !s->bridge.app_read_shut()) return 0;
   Connection& c = *s->core;
   size_t n = 0;
@@ -332,23 +332,23 @@ bool Engine::is_listener(ino_t ino) {
 
 bool Engine::knows(ino_t ino) {
   std::lock_guard g(mu_);
-  return streams_.contains(ino) || listeners_.contains(ino) || tombstones_.contains(ino);
+  return sockets_.contains(ino) || listeners_.contains(ino) || tombstones_.contains(ino);
 }
 
 bool Engine::has_connection(ino_t ino) {
   std::lock_guard g(mu_);
-  if (Stream* s = find_stream(ino)) return s->core != nullptr;
+  if (Socket* s = find_socket(ino)) return s->core != nullptr;
   auto t = tombstones_.find(ino);
   return t != tombstones_.end() && !t->second.listener;
 }
 
 void Engine::linger_before_close(ino_t ino) {
   std::unique_lock lock(mu_);
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   if (s == nullptr || !s->opts.linger || s->opts.linger_s <= 0 || !s->core) return;
   Instant deadline = EventLoop::now() + std::chrono::seconds(s->opts.linger_s);
   for (;;) {
-    s = find_stream(ino);
+    s = find_socket(ino);
     if (s == nullptr || !s->core || !s->bridge.open()) return;
     if (s->bridge.unpulled() == 0 && s->core->send_queued() == 0) return;
     if (EventLoop::now() >= deadline) return;
@@ -358,7 +358,7 @@ void Engine::linger_before_close(ino_t ino) {
 
 void Engine::note_read_shutdown(ino_t ino) {
   std::lock_guard g(mu_);
-  if (Stream* s = find_stream(ino)) s->read_shut_by_call = true;
+  if (Socket* s = find_socket(ino)) s->read_shut_by_call = true;
 }
 
 }  // namespace tou::engine

@@ -91,7 +91,7 @@ void become_lingerer(const std::vector<int>& keep) {
 void Engine::stop_thread_at_exit() {
   std::unique_lock lock(mu_);
   exiting_ = true;
-  for (Stream* s : all_streams_) mark_dirty(*s);
+  for (Socket* s : all_sockets_) mark_dirty(*s);
   // The I/O thread's last turn sends the FINs the exit queued; then it stops.
   stopping_ = true;
   loop_.wake();
@@ -102,7 +102,7 @@ void Engine::stop_thread_at_exit() {
 void Engine::close_at_exit() {
   std::unique_lock lock(mu_);
   // Counted as they are now, here: not again by a lingering process.
-  for (Stream* s : all_streams_) report_end(*s);
+  for (Socket* s : all_sockets_) report_end(*s);
   ends_reported_ = true;
   uint64_t acked = 0;
   if (!closing_work(true, acked)) return;
@@ -115,7 +115,7 @@ void Engine::close_at_exit() {
 bool Engine::closing_work(bool time_wait_too, uint64_t& acked) {
   bool busy = false;
   acked = 0;
-  for (Stream* s : all_streams_) {
+  for (Socket* s : all_sockets_) {
     if (!s->core) continue;
     TcpState st = s->core->state();
     acked += s->core->stats().bytes_acked;
@@ -132,7 +132,7 @@ bool Engine::closing_work(bool time_wait_too, uint64_t& acked) {
 std::vector<int> Engine::own_fds() const {
   std::vector<int> fds = {loop_.epoll_fd(), loop_.wake_fd()};
   for (Endpoint* ep : endpoints_) fds.push_back(ep->sock.fd());
-  for (Stream* s : all_streams_) {
+  for (Socket* s : all_sockets_) {
     fds.push_back(s->bridge.fd());
     fds.push_back(s->handoff_fd);
   }

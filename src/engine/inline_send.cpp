@@ -61,12 +61,12 @@ ssize_t Engine::send_inline(ino_t ino, const iovec* iov, int count, size_t total
   // here would only delay the caller (and a non-blocking one must not wait).
   std::unique_lock lock(mu_, std::try_to_lock);
   if (!lock.owns_lock()) return -1;
-  Stream* s = find_stream(ino);
-  if (s == nullptr || s->dead || !s->core || s->phase != Stream::Phase::kOpen ||
+  Socket* s = find_socket(ino);
+  if (s == nullptr || s->dead || !s->core || s->phase != Socket::Phase::kOpen ||
       s->listener != nullptr || s->error != 0 || s->app_done || s->shut_done || exiting_) {
     return -1;
   }
-  StreamBridge& b = s->bridge;
+  FdBridge& b = s->bridge;
   if (!b.open() || b.writes_refused() || b.app_write_shut()) return -1;
   Connection& c = *s->core;
   if (c.state() != TcpState::kEstablished && c.state() != TcpState::kCloseWait) return -1;

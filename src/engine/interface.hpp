@@ -88,7 +88,7 @@ bool socket_has_connection(ino_t ino);
 // acknowledged, or the timeout passes. Call before close().
 void socket_linger_before_close(ino_t ino);
 // The program shuts its read side (SHUT_RD or SHUT_RDWR): a hang-up of its end
-// of the pair is then no proof that it closed (StreamBridge::app_hung_up).
+// of the pair is then no proof that it closed (FdBridge::app_hung_up).
 void socket_note_read_shutdown(ino_t ino);
 
 // The workers (workers.hpp): set_workers() before they start (0, EINVAL or

@@ -58,7 +58,7 @@ int Engine::prepare_group(ino_t ino, GroupSpec& out) {
     out = GroupSpec{l->ep->group, l->ep->local, l->domain, l->opts};
     return 0;
   }
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   if (s == nullptr) return tombstones_.contains(ino) ? EINVAL : ENOTSOCK;
   if (int err = listen_endpoint(*s); err != 0) return err;
   Endpoint& ep = *s->ep;
@@ -233,14 +233,14 @@ bool Engine::holds_address(const SockAddr& addr) {
 
 bool Engine::export_fresh(ino_t ino, FreshSocket& out) {
   std::lock_guard g(mu_);
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   if (s == nullptr || s->core || s->ep != nullptr || !s->bridge.open()) return false;
   loop_.remove(s->bridge.fd());
   out.efd = s->bridge.release();
   out.domain = s->domain;
   out.opts = s->opts;
   out.app_fd_hint = s->app_fd_hint;
-  streams_.erase(ino);
+  sockets_.erase(ino);
   s->ino = 0;
   bury(*s);
   return true;
@@ -248,7 +248,7 @@ bool Engine::export_fresh(ino_t ino, FreshSocket& out) {
 
 void Engine::import_fresh(ino_t ino, const FreshSocket& in) {
   std::lock_guard g(mu_);
-  auto s = std::make_unique<Stream>(this);
+  auto s = std::make_unique<Socket>(this);
   s->domain = in.domain;
   s->opts = in.opts;
   s->local = SockAddr::any(in.domain);
@@ -256,14 +256,14 @@ void Engine::import_fresh(ino_t ino, const FreshSocket& in) {
   s->bridge.reset(in.efd);
   s->ino = ino;
   if (loop_.add(in.efd, EPOLLIN | EPOLLRDHUP | EPOLLET, s.get()) != 0) return;  // closes it
-  streams_[ino] = s.get();
+  sockets_[ino] = s.get();
   tombstones_.erase(ino);
   workers::record(ino, this);
-  all_streams_.insert(s.release());
+  all_sockets_.insert(s.release());
   // The program may have closed its end meanwhile: look at it once.
   pollfd p{in.efd, POLLIN | POLLRDHUP, 0};
   if (::poll(&p, 1, 0) == 1) {
-    Stream& moved = *streams_[ino];
+    Socket& moved = *sockets_[ino];
     moved.bridge.on_events(static_cast<uint32_t>(p.revents));
     mark_dirty(moved);
     loop_.wake();

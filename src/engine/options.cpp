@@ -77,7 +77,7 @@ uint32_t to_u32_us(Duration d) {
 
 }  // namespace
 
-int Engine::get_connection_info(Stream* s, tou_info& out) {
+int Engine::get_connection_info(Socket* s, tou_info& out) {
   out = tou_info{};
   out.state = TOU_STATE_CLOSED;
   if (s == nullptr || !s->core) return 0;
@@ -145,7 +145,7 @@ int Engine::get_listener_info(Listener* l, tou_listener_info& out) {
   return 0;
 }
 
-void Engine::apply_live(Stream* s, int level, int name) {
+void Engine::apply_live(Socket* s, int level, int name) {
   if (s == nullptr || !s->core) return;
   settle_views(*s);  // SO_SNDBUF may reallocate the send buffer
   Connection& c = *s->core;
@@ -191,7 +191,7 @@ void Engine::apply_live(Stream* s, int level, int name) {
 int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value, socklen_t len) {
   (void)fd;
   std::lock_guard g(mu_);
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   Listener* l = s == nullptr ? find_listener(ino) : nullptr;
   if (s == nullptr && l == nullptr && !tombstones_.contains(ino)) return ENOTSOCK;
   SocketOptions ignored;  // a socket whose connection is gone keeps no options
@@ -310,7 +310,7 @@ int Engine::set_option(int fd, ino_t ino, int level, int name, const void* value
 int Engine::get_option(int fd, ino_t ino, int level, int name, void* value, socklen_t* len) {
   if (value == nullptr || len == nullptr) return EFAULT;
   std::lock_guard g(mu_);
-  Stream* s = find_stream(ino);
+  Socket* s = find_socket(ino);
   Listener* l = s == nullptr ? find_listener(ino) : nullptr;
   auto tomb = tombstones_.find(ino);
   if (s == nullptr && l == nullptr && tomb == tombstones_.end()) return ENOTSOCK;

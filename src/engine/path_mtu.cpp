@@ -57,7 +57,7 @@ PlpmtudConfig plpmtud_config(const SockAddr& remote, int route_mtu) {
 int Engine::local_mtu_by_address(Endpoint& ep, const ErrorReport& r) {
   int matched = 0;
   const uint16_t port = r.dest.port();  // 0: any
-  for (auto& [key, s] : ep.flows) {
+  for (auto& [key, s] : ep.connections) {
     if (!s->core || !std::ranges::equal(s->remote.ip(), r.dest.ip())) continue;
     if (port != 0 && s->remote.port() != port) continue;
     s->core->on_local_mtu(now_, r.mtu);
@@ -92,16 +92,16 @@ void Engine::drain_errors(Endpoint& ep) {
     // The quote is our segment: its ports (ours, then the peer's) name the
     // connection on a UDP port that carries several to that peer.
     std::span<const uint8_t> q = r.quote();
-    auto it = ep.flows.end();
+    auto it = ep.connections.end();
     if (q.size() >= 4) {
-      it = ep.flows.find(FlowKey::of(r.dest, static_cast<uint16_t>(q[2] << 8 | q[3]),
-                                     static_cast<uint16_t>(q[0] << 8 | q[1])));
+      it = ep.connections.find(ConnectionKey::of(r.dest, static_cast<uint16_t>(q[2] << 8 | q[3]),
+                                                 static_cast<uint16_t>(q[0] << 8 | q[1])));
     }
-    if (it == ep.flows.end() || !it->second->core) {
+    if (it == ep.connections.end() || !it->second->core) {
       ++ep.stats.ptb_unmatched;
       continue;
     }
-    Stream& s = *it->second;
+    Socket& s = *it->second;
     // RFC 8899 4.6.1: the core checks the quoted segment against its own.
     s.core->on_packet_too_big(now_, r.mtu, q);
     mark_dirty(s);

@@ -1,7 +1,8 @@
-// The engine's view of a tou socket: a Stream (a socket that is fresh, bound,
-// connecting or connected, with its protocol core and its end of the socket
-// pair) or a Listener (its end of the listening socket's pair, its backlog and
-// the connections waiting to be accepted).
+// The engine's view of a tou socket: a Socket (one that is not a listener:
+// fresh, bound, connecting or connected, with its end of the socket pair and,
+// once it has one, its Connection, the protocol core) or a Listener (its end
+// of the listening socket's pair, its backlog and the connections waiting to
+// be accepted).
 #pragma once
 
 #include <sys/epoll.h>
@@ -26,22 +27,22 @@ namespace tou::engine {
 // What the engine watches on a connection's end of its pair, and on a
 // listener's (read only for the program's last close: the filler that keeps
 // the program's end unwritable, make_unwritable, stays).
-constexpr uint32_t kStreamEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+constexpr uint32_t kSocketEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 constexpr uint32_t kListenerEvents = EPOLLRDHUP | EPOLLET;
 
-struct Stream final : EventLoop::Handler, Timer {
+struct Socket final : EventLoop::Handler, Timer {
   enum class Phase : uint8_t { kFresh, kBound, kConnecting, kOpen };
 
-  explicit Stream(Engine* e) : engine(e) {}
-  void on_events(uint32_t events) override { engine->on_stream_events(*this, events); }
-  void on_timer(Instant now) override { engine->on_stream_timer(*this, now); }
+  explicit Socket(Engine* e) : engine(e) {}
+  void on_events(uint32_t events) override { engine->on_socket_events(*this, events); }
+  void on_timer(Instant now) override { engine->on_socket_timer(*this, now); }
 
   Engine* engine;
-  ino_t ino = 0;  // 0 until the program has a descriptor (half-open accepted flows)
+  ino_t ino = 0;  // 0 until the program has a descriptor (half-open accepted connections)
   int domain = AF_INET;
   SocketOptions opts;
   Phase phase = Phase::kFresh;
-  StreamBridge bridge;
+  FdBridge bridge;
   std::unique_ptr<Connection> core;
   Endpoint* ep = nullptr;
   // The UDP addresses the connection's datagrams carry, except local's port
@@ -49,7 +50,7 @@ struct Stream final : EventLoop::Handler, Timer {
   // port with another to the same peer has one of its own; client_ports.cpp).
   SockAddr local;
   SockAddr remote;
-  FlowKey key;  // in ep->flows: remote, and the TCP ports
+  ConnectionKey key;  // in ep->connections: remote, and the TCP ports
   // The names a TCP user expects (getsockname, getpeername, accept, TCP_INFO):
   // the addresses with the TCP ports, the same 4-tuple at both ends.
   SockAddr local_name() const { return local; }
@@ -58,7 +59,7 @@ struct Stream final : EventLoop::Handler, Timer {
     if (core) a.set_port(key.peer_port);
     return a;
   }
-  bool in_flows = false;
+  bool in_demux = false;
   Listener* listener = nullptr;  // the listener, until handed over
   bool half_open = false;        // counted in listener->half_open
   int handoff_fd = -1;           // program-side end waiting to be handed over
@@ -68,7 +69,7 @@ struct Stream final : EventLoop::Handler, Timer {
   bool shut_done = false;        // core.shutdown() after the program's SHUT_WR
   bool app_done = false;         // the program closed: core.close() or abort() done
   // tou_shutdown(SHUT_RD or SHUT_RDWR) was called: the program's end may hang
-  // up without a close (StreamBridge::app_read_shut() is what the pair shows).
+  // up without a close (FdBridge::app_read_shut() is what the pair shows).
   bool read_shut_by_call = false;
   bool dirty = false;
   bool dead = false;
@@ -150,7 +151,7 @@ struct Listener final : EventLoop::Handler {
   std::shared_ptr<RecordCharge> record_charge = std::make_shared<RecordCharge>();
   int queued_records = -1;  // accept_queue() as of queued_at (-1: read it again)
   Instant queued_at{};
-  std::deque<Stream*> ready;  // established, waiting for room in the pair
+  std::deque<Socket*> ready;  // established, waiting for room in the pair
   uint64_t handed_over = 0;
   bool out_armed = false;  // EPOLLOUT asked for (only while the pair is full)
   bool dead = false;

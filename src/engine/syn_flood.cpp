@@ -3,7 +3,7 @@
 // of half-open connections while it is crowded.
 //
 // A flood costs the listener's engine thread per SYN: its share of a
-// recvmmsg(), a lookup in the flows, the cookie (two SipHashes, a third for
+// recvmmsg(), a lookup in the connections, the cookie (two SipHashes, a third for
 // the timestamp offset) and its share of a sendmmsg(). Nothing else: no
 // system call (the accept queue is read once per turn, accept_backlog) and no
 // route lookup per source (cookie_mtu).
@@ -50,8 +50,8 @@ int Engine::cookie_mtu(const SockAddr& local, const SockAddr& remote) {
 }
 
 // RFC 4987 3.6: a SYN-ACK whose ISN is the cookie, and nothing kept.
-void Engine::send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to, const FlowKey& key,
-                         const Segment& syn) {
+void Engine::send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                         const ConnectionKey& key, const Segment& syn) {
   Listener& l = *ep.listener;
   SockAddr local = local_of(ep, to);
   ConnectionConfig cfg = core_config(l.opts, from, cookie_mtu(local, from));
@@ -72,7 +72,7 @@ void Engine::send_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
 // segment is left to the caller (no cookie to check, or a bad one: it is
 // answered with RST like any segment for no connection).
 bool Engine::accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                           const FlowKey& key, const Segment& ack) {
+                           const ConnectionKey& key, const Segment& ack) {
   Listener& l = *ep.listener;
   const SegmentHeader& h = ack.header;
   if (!h.has(flags::kAck) || h.has(flags::kSyn) || h.has(flags::kRst)) return false;
@@ -93,7 +93,7 @@ bool Engine::accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* t
     return true;
   }
   ++ep.stats.syn_cookies_validated;
-  Stream& s = add_passive_stream(ep, from, to, key);
+  Socket& s = add_passive_socket(ep, from, to, key);
   OpenParams params = open_params(local, from, key);
   params.iss = h.ack - 1;
   params.local_port = h.dst_port;
@@ -107,7 +107,7 @@ bool Engine::accept_cookie(Endpoint& ep, const SockAddr& from, const SockAddr* t
 // of the backlog is half-open, a half-open connection whose SYN-ACK went
 // unanswered kPressureSynackRetries times goes, silently, instead of
 // retransmitting again. Returns true when `s` went.
-bool Engine::prune_half_open(Stream& s) {
+bool Engine::prune_half_open(Socket& s) {
   if (!s.half_open || s.listener == nullptr || s.core->state() != TcpState::kSynReceived) {
     return false;
   }
@@ -120,7 +120,7 @@ bool Engine::prune_half_open(Stream& s) {
   if (!l.half_open.try_release_above(std::max(kMinPressure, l.backlog) / 2)) return false;
   s.half_open = false;  // counted out above
   ++s.ep->stats.half_open_evicted;
-  destroy_stream(s, 0);
+  destroy_socket(s, 0);
   return true;
 }
 

@@ -1,4 +1,4 @@
-// The engine side of a connection's socket pair (engine::StreamBridge), driven
+// The engine side of a connection's socket pair (engine::FdBridge), driven
 // without the engine: a real AF_UNIX pair, two in-memory cores, virtual time.
 // A small write is held in the pair (peeked, not read) until the response
 // frees it, so that the program blocked in read() is woken once per response,
@@ -38,7 +38,7 @@ struct BridgeFixture : ::testing::Test {
   Connection client{config};
   Connection server{config};
   Instant now{};
-  engine::StreamBridge bridge;
+  engine::FdBridge bridge;
   int app = -1;
   std::vector<uint8_t> scratch = std::vector<uint8_t>(64 * 1024);
 
@@ -190,7 +190,7 @@ TEST_F(BridgeFixture, ClosingWithAWriteHeldReadsAsEndOfFileNotAReset) {
 TEST(BridgeInline, AnEmptyOpenPairIsDrained) {
   int app = -1, engine_fd = -1;
   ASSERT_EQ(engine::make_pair(false, true, app, engine_fd), 0);
-  engine::StreamBridge bridge(engine_fd);
+  engine::FdBridge bridge(engine_fd);
   EXPECT_TRUE(bridge.input_drained());
   ::close(app);
 }

@@ -288,7 +288,7 @@ TEST(WorkerStep, AWriteFromTheCallersThreadWaitsBehindThePair) {
 }
 
 // One peer's UDP port carries two connections, apart by the TCP ports in
-// their segments (FlowKey): the listener answers each SYN with its own ports,
+// their segments (ConnectionKey): the listener answers each SYN with its own ports,
 // names each accepted connection by its TCP port, answers a segment with
 // ports of no connection with RST, and a reset of one leaves the other.
 TEST(WorkerStep, OneUdpPortCarriesTwoConnectionsApartByTcpPorts) {

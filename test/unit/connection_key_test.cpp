@@ -1,4 +1,4 @@
-// The demultiplexer's key (engine/address.hpp, FlowKey): the peer's UDP
+// The demultiplexer's key (engine/address.hpp, ConnectionKey): the peer's UDP
 // address and the TCP ports a segment carries, read from its first four
 // bytes, so that one UDP port carries several connections with one peer
 // apart by their TCP ports (RFC 6951's way).
@@ -25,44 +25,44 @@ std::array<uint8_t, 64> segment_bytes(uint16_t src, uint16_t dst, size_t& len) {
   return buf;
 }
 
-TEST(FlowKey, ADatagramsKeyIsItsSourceAndItsTcpPortsPeersFirst) {
+TEST(ConnectionKey, ADatagramsKeyIsItsSourceAndItsTcpPortsPeersFirst) {
   const SockAddr peer = SockAddr::loopback(AF_INET, 7000);
   size_t len = 0;
   auto bytes = segment_bytes(40001, 7000, len);
-  std::optional<FlowKey> k = FlowKey::of_datagram(peer, {bytes.data(), len});
+  std::optional<ConnectionKey> k = ConnectionKey::of_datagram(peer, {bytes.data(), len});
   ASSERT_TRUE(k);
   EXPECT_EQ(k->peer, AddrKey::of(peer));
   EXPECT_EQ(k->peer_port, 40001);  // the segment's source: the peer's TCP port
   EXPECT_EQ(k->local_port, 7000);  // its destination: ours
-  EXPECT_EQ(*k, FlowKey::of(peer, 40001, 7000));
+  EXPECT_EQ(*k, ConnectionKey::of(peer, 40001, 7000));
 }
 
-TEST(FlowKey, ShorterThanThePortsHasNoKey) {
+TEST(ConnectionKey, ShorterThanThePortsHasNoKey) {
   const SockAddr peer = SockAddr::loopback(AF_INET6, 7000);
   const std::array<uint8_t, 3> three{1, 2, 3};
-  EXPECT_FALSE(FlowKey::of_datagram(peer, {three.data(), 0}));
-  EXPECT_FALSE(FlowKey::of_datagram(peer, three));
+  EXPECT_FALSE(ConnectionKey::of_datagram(peer, {three.data(), 0}));
+  EXPECT_FALSE(ConnectionKey::of_datagram(peer, three));
   const std::array<uint8_t, 4> four{0x9c, 0x41, 0x1b, 0x58};
-  std::optional<FlowKey> k = FlowKey::of_datagram(peer, four);
+  std::optional<ConnectionKey> k = ConnectionKey::of_datagram(peer, four);
   ASSERT_TRUE(k);
-  EXPECT_EQ(*k, FlowKey::of(peer, 40001, 7000));
+  EXPECT_EQ(*k, ConnectionKey::of(peer, 40001, 7000));
 }
 
 // One UDP address, several connections: each key differs in one part only,
 // and each is its own entry in a map keyed by it.
-TEST(FlowKey, EachPartTellsConnectionsApart) {
+TEST(ConnectionKey, EachPartTellsConnectionsApart) {
   const SockAddr a = SockAddr::loopback(AF_INET, 7000);
   const SockAddr other_udp_port = SockAddr::loopback(AF_INET, 7001);
   const SockAddr v6 = SockAddr::loopback(AF_INET6, 7000);
-  const FlowKey base = FlowKey::of(a, 40001, 7000);
-  const std::array<FlowKey, 5> keys = {
-      base, FlowKey::of(a, 40002, 7000), FlowKey::of(a, 40001, 7001),
-      FlowKey::of(other_udp_port, 40001, 7000), FlowKey::of(v6, 40001, 7000)};
-  std::unordered_set<FlowKey, FlowKeyHash> set(keys.begin(), keys.end());
+  const ConnectionKey base = ConnectionKey::of(a, 40001, 7000);
+  const std::array<ConnectionKey, 5> keys = {
+      base, ConnectionKey::of(a, 40002, 7000), ConnectionKey::of(a, 40001, 7001),
+      ConnectionKey::of(other_udp_port, 40001, 7000), ConnectionKey::of(v6, 40001, 7000)};
+  std::unordered_set<ConnectionKey, ConnectionKeyHash> set(keys.begin(), keys.end());
   EXPECT_EQ(set.size(), keys.size());
   for (size_t i = 1; i < keys.size(); ++i) EXPECT_FALSE(keys[i] == base) << i;
-  EXPECT_EQ(FlowKeyHash{}(base), FlowKeyHash{}(FlowKey::of(a, 40001, 7000)));
-  EXPECT_TRUE(set.contains(FlowKey::of(a, 40002, 7000)));
+  EXPECT_EQ(ConnectionKeyHash{}(base), ConnectionKeyHash{}(ConnectionKey::of(a, 40001, 7000)));
+  EXPECT_TRUE(set.contains(ConnectionKey::of(a, 40002, 7000)));
 }
 
 }  // namespace

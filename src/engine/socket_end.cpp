@@ -1,7 +1,7 @@
-// How a connection ends on the engine's side: it leaves the flows at CLOSED,
+// How a connection ends on the engine's side: it leaves the demultiplexer at CLOSED,
 // the program's end of the pair sees end-of-file or the reset, a connection
 // in TIME-WAIT whose program is gone is reduced to core::TimeWait, and what
-// it held (its stream, its endpoint's reference, a tombstone with its error
+// it held (its Socket, its endpoint's reference, a tombstone with its error
 // for the program's later calls) is released.
 #include <algorithm>
 #include <cassert>
@@ -20,13 +20,13 @@ constexpr size_t kMaxTombstones = 4096;  // in the process, over all workers
 constexpr size_t kMinTombstonesPerWorker = 256;
 }  // namespace
 
-void Engine::finish_if_done(Stream& s) {
+void Engine::finish_if_done(Socket& s) {
   Connection& c = *s.core;
   if (c.state() == TcpState::kClosed) {
     // The connection is over: its peer's address may start a new one at once
     // (a SYN from it must reach the listener, not this CLOSED core, which
     // would refuse it), even while the program still reads what is left.
-    leave_flows(s);
+    leave_demux(s);
     // Closed cleanly (the peer's FIN, then our last ACK or an RST in TIME-WAIT)
     // with received bytes not yet delivered: the program reads them first, as
     // from a kernel socket that reached CLOSED.
@@ -45,11 +45,11 @@ void Engine::finish_if_done(Stream& s) {
       }
       return;
     }
-    destroy_stream(s, s.error);
+    destroy_socket(s, s.error);
     return;
   }
   std::optional<TimeWait> reduced;
-  if (c.state() == TcpState::kTimeWait && !s.bridge.open() && s.in_flows) {
+  if (c.state() == TcpState::kTimeWait && !s.bridge.open() && s.in_demux) {
     reduced = TimeWait::of(c, {s.last_ack.data(), s.last_ack_len});
   }
   if (reduced) {
@@ -64,7 +64,7 @@ void Engine::finish_if_done(Stream& s) {
     loop_.timers().schedule(*tw, tw->state.expires());
     ++s.ep->refs;
     s.ep->time_wait[s.key] = std::move(tw);
-    destroy_stream(s, 0);
+    destroy_socket(s, 0);
   }
 }
 
@@ -72,7 +72,7 @@ void Engine::finish_if_done(Stream& s) {
 // when bytes are still unread here (see mark_reset_for_app, which makes
 // it so for a reset). The exact error stays in a tombstone for SO_ERROR and
 // tou_recv.
-void Engine::close_bridge(Stream& s, int error) {
+void Engine::close_bridge(Socket& s, int error) {
   if (!s.bridge.open()) return;
   bool in_pair = false;
   if (s.reset_marked) {
@@ -84,8 +84,8 @@ void Engine::close_bridge(Stream& s, int error) {
   loop_.remove(s.bridge.fd());
   s.bridge.close();
   if (s.ino != 0) {
-    if (auto it = streams_.find(s.ino); it != streams_.end() && it->second == &s)
-      streams_.erase(it);
+    if (auto it = sockets_.find(s.ino); it != sockets_.end() && it->second == &s)
+      sockets_.erase(it);
     std::shared_ptr<tou_info> info;
     if (s.core) {
       info = std::make_shared<tou_info>();
@@ -95,16 +95,16 @@ void Engine::close_bridge(Stream& s, int error) {
   }
 }
 
-void Engine::leave_flows(Stream& s) {
-  if (!s.in_flows) return;
-  if (s.ep->last_flow == &s) s.ep->last_flow = nullptr;
-  s.ep->flows.erase(s.key);
-  s.in_flows = false;
+void Engine::leave_demux(Socket& s) {
+  if (!s.in_demux) return;
+  if (s.ep->last_connection == &s) s.ep->last_connection = nullptr;
+  s.ep->connections.erase(s.key);
+  s.in_demux = false;
 }
 
-void Engine::destroy_stream(Stream& s, int error) {
+void Engine::destroy_socket(Socket& s, int error) {
   if (s.dead) return;
-  leave_flows(s);
+  leave_demux(s);
   if (s.listener != nullptr) {
     Listener& l = *s.listener;
     if (s.half_open) --l.half_open;
@@ -134,14 +134,14 @@ void Engine::destroy_stream(Stream& s, int error) {
   cv_.notify_all();
 }
 
-void Engine::bury(Stream& s) {
+void Engine::bury(Socket& s) {
   s.dead = true;
   if (s.dirty) {  // freed at the end of this iteration: never serviced after that
     std::erase(dirty_, &s);
     s.dirty = false;
   }
-  all_streams_.erase(&s);
-  dead_streams_.emplace_back(&s);
+  all_sockets_.erase(&s);
+  dead_sockets_.emplace_back(&s);
 }
 
 void Engine::add_tombstone(ino_t ino, int error, const SockAddr& local, bool listener,
@@ -155,14 +155,14 @@ void Engine::add_tombstone(ino_t ino, int error, const SockAddr& local, bool lis
   while (tombstone_order_.size() > cap) {
     ino_t gone = tombstone_order_.front();
     tombstone_order_.pop_front();
-    if (tombstones_.erase(gone) != 0 && !streams_.contains(gone) && !listeners_.contains(gone))
+    if (tombstones_.erase(gone) != 0 && !sockets_.contains(gone) && !listeners_.contains(gone))
       workers::forget(gone, this);
   }
 }
 
 void Engine::release_endpoint(Endpoint& ep) {
   if (--ep.refs > 0) return;
-  assert(ep.flows.empty() && ep.time_wait.empty() && ep.listener == nullptr);
+  assert(ep.connections.empty() && ep.time_wait.empty() && ep.listener == nullptr);
   if (ep.group != nullptr && !idle_in_group(ep)) return;
   close_endpoint(ep);
 }
