@@ -154,13 +154,6 @@ Figures figures() {
 // --- Counters and failures. ---
 struct Totals {
   std::atomic<uint64_t> transfers{0}, aborted{0}, bytes_up{0}, bytes_down{0}, failures{0};
-  // connect() refused, then accepted when tried again from a new socket:
-  // counted and printed, not a failure; a second refusal in a row is one.
-  // The refusal once seen in about one in 3,000 connects under ASan was a SYN
-  // read in one batch behind the RST that closed the previous connection from
-  // its address (WorkerStep.ResetThenSynInOneBatchOpensTheNewConnection); the
-  // retry stays until CI's soaks count none.
-  std::atomic<uint64_t> refused_then_connected{0};
   std::mutex mu;
   std::vector<std::string> first_failures;
 
@@ -380,24 +373,17 @@ void transfer(uint16_t port, uint64_t& rng) {
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int c = -1;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    c = tou_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0) return totals.fail(err_text("client: socket"));
-    set_timeouts(c);
-    if (tou_connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-      if (attempt > 0) ++totals.refused_then_connected;
-      break;
-    }
-    const int err = errno;
-    if (err != ECONNREFUSED || attempt > 0) {
-      totals.fail(err_text("client: connect"));
-      tou_close(c);
-      return;
-    }
+  // Every connect must succeed: the listener never refuses (a refusal once
+  // seen in 1 of 3,000 connects was a SYN read in one batch behind the RST that
+  // closed the previous connection from its address, fixed and tested by
+  // WorkerStep.ResetThenSynInOneBatchOpensTheNewConnection).
+  const int c = tou_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c < 0) return totals.fail(err_text("client: socket"));
+  set_timeouts(c);
+  if (tou_connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    totals.fail(err_text("client: connect"));
     tou_close(c);
-    c = -1;
-    std::this_thread::sleep_for(milliseconds(100));
+    return;
   }
   Stream up(h.seed), down(~h.seed);
   if (!write_all(c, &h, sizeof h)) {
@@ -622,12 +608,10 @@ int main(int argc, char** argv) {
   const int64_t heap_growth = end.heap - baseline.heap;
   std::printf(
       "tou-soak: %llu transfers byte-exact (%.1f MB up, %.1f MB down), %llu aborted on purpose, "
-      "%llu connects refused then accepted on a second try (a known issue), "
       "%llu failures; fds leaked %d, heap growth %lld bytes (slack %lld), rss growth %.1f MiB\n",
       static_cast<unsigned long long>(totals.transfers.load()),
       static_cast<double>(totals.bytes_up) / 1e6, static_cast<double>(totals.bytes_down) / 1e6,
       static_cast<unsigned long long>(totals.aborted.load()),
-      static_cast<unsigned long long>(totals.refused_then_connected.load()),
       static_cast<unsigned long long>(totals.failures.load()), end.fds - baseline.fds,
       static_cast<long long>(heap_growth), static_cast<long long>(kHeapSlackBytes),
       static_cast<double>(end.rss - baseline.rss) / (1 << 20));
