@@ -316,7 +316,18 @@ ssize_t tou_recv(int fd, void* buf, size_t len, int flags) {
     // AF_UNIX peeks at what is queued and returns; TCP waits for all of it.
     if (int err = wait_for_bytes(fd, len, flags); err != 0) return fail(err);
   }
-  ssize_t n = ::recv(fd, buf, len, flags);
+  ssize_t n = -1;
+  if ((flags & (MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL)) == 0 && len > 0) {
+    // A blocking read that finds nothing waits in this thread for the
+    // connection's datagrams (engine::socket_receive_inline), then reads.
+    n = ::recv(fd, buf, len, flags | MSG_DONTWAIT);
+    if (n < 0 && errno == EAGAIN && (::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0) {
+      engine::socket_receive_inline(fd);
+      n = ::recv(fd, buf, len, flags);
+    }
+  } else {
+    n = ::recv(fd, buf, len, flags);
+  }
   if (n > 0 || (n == 0 && len == 0)) return n;
   if (n == 0) {
     // After shutdown(SHUT_RD) the pair reads end-of-file; bytes that arrived

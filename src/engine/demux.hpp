@@ -122,6 +122,7 @@ struct Endpoint final : EventLoop::Handler {
   TimeWaitMap time_wait;
   int refs = 0;  // the bound socket or listener, each connection, each TIME-WAIT entry
   bool dead = false;
+  bool lent = false;  // a program's thread watches the socket (inline_receive.cpp)
   // A member of a listener's SO_REUSEPORT group (listen.cpp): with no
   // references left it stays bound, idle, while another member is in use.
   std::shared_ptr<PortGroup> group;

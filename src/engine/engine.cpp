@@ -127,6 +127,7 @@ void Engine::close_fds_in_child() {
   };
   close_fd(loop_.epoll_fd());
   close_fd(loop_.wake_fd());
+  close_fd(loop_.timer_fd());
   loop_.abandon();
   for (Socket* s : all_sockets_) {
     close_fd(s->bridge.fd());
@@ -192,8 +193,16 @@ void Engine::iterate() {
   }
   loop_.run_timers(now_);
   if (close_idle_.exchange(false)) close_idle_locked();
-  // Service what changed; a connection that used its whole budget comes back
-  // in the next iteration (after other sockets had their turn).
+  service_dirty();
+  dead_sockets_.clear();
+  dead_listeners_.clear();
+  dead_time_waits_.clear();
+  dead_endpoints_.clear();
+}
+
+void Engine::service_dirty() {
+  // A connection that used its whole budget comes back in the next
+  // iteration (after other sockets had their turn).
   std::vector<Socket*> work;
   work.swap(dirty_);
   for (Socket* s : work) {
@@ -201,10 +210,6 @@ void Engine::iterate() {
     service(*s);
   }
   flush_sends();
-  dead_sockets_.clear();
-  dead_listeners_.clear();
-  dead_time_waits_.clear();
-  dead_endpoints_.clear();
 }
 
 void Engine::wake_if_behind() {
@@ -215,8 +220,14 @@ void Engine::wake_if_behind() {
     loop_.wake();
     return;
   }
+  // A timer earlier than the sleep's end (a retransmission timer armed by a
+  // write from the program's thread): the loop's timerfd ends the sleep then,
+  // without waking the thread now to compute its deadline again.
   std::optional<Instant> next = loop_.timers().next();
-  if (next && (!io_wait_until_ || *next < *io_wait_until_)) loop_.wake();
+  if (next && (!io_wait_until_ || *next < *io_wait_until_)) {
+    loop_.wake_at(*next);
+    io_wait_until_ = next;
+  }
 }
 
 void Engine::mark_dirty(Socket& s) {

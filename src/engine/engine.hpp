@@ -168,6 +168,11 @@ class Engine final : SendBatch::ErrorSink {
   // nothing the program wrote before is still in the pair. The bytes taken
   // (`total`), or -1 when the write must go through the pair as before.
   ssize_t send_inline(ino_t ino, const iovec* iov, int count, size_t total);
+  // A blocking read's wait in the program's thread (inline_receive.cpp): when
+  // the connection is open and its endpoint free, the caller watches the
+  // endpoint's UDP socket itself for a short while and serves what arrives.
+  // False when it did not wait.
+  bool receive_inline(ino_t ino, int app_fd);
 
   // A listener on every worker (listen.cpp). On the socket's worker: makes
   // its endpoint (an ephemeral port if unbound) the first of a SO_REUSEPORT
@@ -255,6 +260,8 @@ class Engine final : SendBatch::ErrorSink {
   void close_bridge(Socket& s, int error);
   void reschedule(Socket& s);
   void flush_sends();
+  // Serves every connection marked dirty, then sends what that queued.
+  void service_dirty();
   void on_send_error(int fd, int err) override;
   void refuse_handshakes(Endpoint& ep);
   void reap_locked(const SockAddr& addr);

@@ -3,6 +3,7 @@
 #include "engine/high_fd.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,14 +15,17 @@ namespace tou::engine {
 
 namespace {
 
-// The wake-up eventfd's entry carries this tag instead of a handler.
+// The wake-up eventfd's and the timerfd's entries carry these tags instead
+// of a handler.
 constexpr uint64_t kWakeTag = 1;
+constexpr uint64_t kTimerTag = 2;
 
 }  // namespace
 
 EventLoop::~EventLoop() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (timer_fd_ >= 0) ::close(timer_fd_);
 }
 
 int EventLoop::init() {
@@ -33,6 +37,10 @@ int EventLoop::init() {
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeTag;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) return errno;
+  timer_fd_ = move_high(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (timer_fd_ < 0) return errno;
+  ev.data.u64 = kTimerTag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) return errno;
   return 0;
 }
 
@@ -58,6 +66,13 @@ void EventLoop::wake() {
   uint64_t one = 1;
   // EAGAIN means the counter is already non-zero: the loop wakes anyway.
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void EventLoop::wake_at(Instant when) {
+  const int64_t us = std::max<int64_t>(to_us(when), 1);  // 0 would disarm it
+  itimerspec at{};
+  at.it_value = {static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
+  ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &at, nullptr);
 }
 
 Instant EventLoop::now() {
@@ -95,10 +110,11 @@ int EventLoop::dispatch() {
   int n = ready_;
   ready_ = 0;
   for (int i = 0; i < n; ++i) {
-    if (events_[i].data.u64 == kWakeTag) {
+    if (events_[i].data.u64 == kWakeTag || events_[i].data.u64 == kTimerTag) {
       uint64_t count;
-      [[maybe_unused]] ssize_t r = ::read(wake_fd_, &count, sizeof count);
-      continue;
+      const int fd = events_[i].data.u64 == kWakeTag ? wake_fd_ : timer_fd_;
+      [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof count);
+      continue;  // the timers due run after dispatch (Engine::iterate)
     }
     auto* handler = static_cast<Handler*>(events_[i].data.ptr);
     if (handler != nullptr) handler->on_events(events_[i].events);

@@ -53,6 +53,10 @@ class EventLoop {
 
   // Interrupts wait() from any thread.
   void wake();
+  // Wakes wait() at `when` (a timerfd in the set), from any thread: an
+  // earlier deadline set while the loop sleeps costs a system call here, not
+  // a wake-up of the loop's thread now and another at the deadline.
+  void wake_at(Instant when);
 
   // CLOCK_MONOTONIC in microseconds.
   static Instant now();
@@ -71,13 +75,15 @@ class EventLoop {
   // For the child side of fork(): the descriptors to close.
   int epoll_fd() const { return epoll_fd_; }
   int wake_fd() const { return wake_fd_; }
+  int timer_fd() const { return timer_fd_; }
   // Forgets the descriptors without closing them (the fork child closes them itself).
-  void abandon() { epoll_fd_ = wake_fd_ = -1; }
+  void abandon() { epoll_fd_ = wake_fd_ = timer_fd_ = -1; }
 
  private:
   static constexpr int kMaxEvents = 256;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
+  int timer_fd_ = -1;
   int ready_ = 0;
   std::array<epoll_event, kMaxEvents> events_{};
   TimerHeap timers_;

@@ -108,6 +108,15 @@ ssize_t socket_send_inline(int fd, const iovec* iov, int count, int flags) {
   return n;
 }
 
+void socket_receive_inline(int fd) {
+  int saved = errno;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    if (Engine* e = serving(st.st_ino)) e->receive_inline(st.st_ino, fd);
+  }
+  errno = saved;
+}
+
 size_t socket_read_held(ino_t ino, void* buf, size_t len, bool peek) {
   Engine* e = serving(ino);
   return e != nullptr ? e->read_held(ino, buf, len, peek) : 0;

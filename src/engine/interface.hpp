@@ -81,6 +81,10 @@ size_t socket_read_held(ino_t ino, void* buf, size_t len, bool peek);
 // before: that path has the exact errors and the waiting.
 constexpr size_t kMaxInlineWrite = 64 * 1024;
 ssize_t socket_send_inline(int fd, const struct iovec* iov, int count, int flags);
+// A blocking read that found the pair empty waits in the caller's thread
+// (Engine::receive_inline) for up to 2 ms; the caller then reads the pair.
+// errno untouched.
+void socket_receive_inline(int fd);
 bool socket_is_listener(ino_t ino);
 // Connecting or connected (or its connection ended).
 bool socket_has_connection(ino_t ino);

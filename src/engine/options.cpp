@@ -120,6 +120,7 @@ int Engine::get_connection_info(Socket* s, tou_info& out) {
   out.pmtu_ptb_rejected = i.pmtud.ptb_rejected;
   out.pmtu_black_holes = i.pmtud.black_holes;
   out.inline_writes = s->inline_writes;
+  out.inline_reads = s->inline_reads;
   return 0;
 }
 

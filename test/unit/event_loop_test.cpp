@@ -69,5 +69,21 @@ TEST(EventLoopTiming, ATimerRunsAtItsDeadlineNotBefore) {
   EXPECT_FALSE(loop.timers().next().has_value());
 }
 
+// wake_at() ends a wait that had no deadline of its own (a timer armed from
+// another thread while the loop sleeps), at that time, not before; the wait
+// returns the timerfd's event, which dispatch() consumes.
+TEST(EventLoopTiming, WakeAtEndsAWaitWithoutADeadline) {
+  EventLoop loop;
+  ASSERT_EQ(loop.init(), 0);
+  const Instant start = EventLoop::now();
+  loop.wake_at(start + 2ms);
+  // A 30 s bound only keeps a broken wake_at from hanging the test.
+  EXPECT_EQ(loop.wait(start + 30s), 1);
+  EXPECT_GE(EventLoop::now(), start + 2ms);
+  EXPECT_LT(EventLoop::now(), start + 30s);
+  EXPECT_EQ(loop.dispatch(), 1);
+  EXPECT_EQ(loop.wait(EventLoop::now()), 0) << "read once, it does not fire again";
+}
+
 }  // namespace
 }  // namespace tou::engine

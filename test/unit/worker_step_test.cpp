@@ -287,6 +287,64 @@ TEST(WorkerStep, AWriteFromTheCallersThreadWaitsBehindThePair) {
   ::close(lfd);
 }
 
+// A blocking read from the program's thread (Engine::receive_inline): it
+// watches the endpoint's UDP socket itself, serves the datagram that came, so
+// the bytes are in its pair when it returns, with no turn of the worker; then
+// the worker watches the socket again. With nothing coming it returns after
+// its short wait, having served nothing.
+TEST(WorkerStep, AReadFromTheCallersThreadServesTheDatagramItWaitedFor) {
+  Engine* server = stepped_worker(5);
+  ASSERT_NE(server, nullptr);
+  Engine* client = stepped_worker(5);
+  ASSERT_NE(client, nullptr);
+  int lfd = -1, cfd = -1, sfd = -1;
+  ASSERT_NO_FATAL_FAILURE(connect_stepped(*server, *client, lfd, cfd, sfd));
+  const ino_t cino = inode_of(cfd), sino = inode_of(sfd);
+  auto info_of = [](Engine& e, int fd, ino_t ino) {
+    tou_info info{};
+    socklen_t len = sizeof info;
+    EXPECT_EQ(e.get_option(fd, ino, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+    return info;
+  };
+  std::string got;
+  auto read_server = [&] {
+    char buf[64];
+    for (ssize_t n; (n = ::read(sfd, buf, sizeof buf)) > 0;)
+      got.append(buf, static_cast<size_t>(n));
+  };
+  // Open and idle both ways.
+  ASSERT_TRUE(step_until(*server, *client, [&] { return ::write(cfd, "A", 1) == 1; }));
+  ASSERT_TRUE(step_until(*server, *client, [&] {
+    read_server();
+    return got == "A" && info_of(*client, cfd, cino).flight_size == 0;
+  }));
+
+  // Nothing on its way: a short wait, nothing served.
+  EXPECT_TRUE(server->receive_inline(sino, sfd));
+  read_server();
+  EXPECT_EQ(got, "A");
+  EXPECT_EQ(info_of(*server, sfd, sino).inline_reads, 0u);
+
+  // 'Q' leaves the client from this thread and waits in the server's socket.
+  iovec iov{const_cast<char*>("Q"), 1};
+  ASSERT_EQ(client->send_inline(cino, &iov, 1, 1), 1);
+  EXPECT_TRUE(server->receive_inline(sino, sfd));
+  read_server();  // no step of the server in between
+  EXPECT_EQ(got, "AQ");
+  EXPECT_EQ(info_of(*server, sfd, sino).inline_reads, 1u);
+
+  // The worker watches the socket again: 'R' arrives through its turns.
+  ASSERT_TRUE(step_until(*server, *client, [&] { return ::write(cfd, "R", 1) == 1; }));
+  ASSERT_TRUE(step_until(*server, *client, [&] {
+    read_server();
+    return got == "AQR";
+  }));
+  EXPECT_EQ(info_of(*server, sfd, sino).inline_reads, 1u);
+  ::close(cfd);
+  ::close(sfd);
+  ::close(lfd);
+}
+
 // One peer's UDP port carries two connections, apart by the TCP ports in
 // their segments (ConnectionKey): the listener answers each SYN with its own ports,
 // names each accepted connection by its TCP port, answers a segment with

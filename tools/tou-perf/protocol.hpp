@@ -76,6 +76,7 @@ std::optional<std::vector<StreamResult>> decode_results(std::span<const uint8_t>
 // calling thread when it can, as the kernel's TCP does).
 using SendCall = ssize_t (*)(int fd, const void* buf, size_t len, int flags);
 int write_all(int fd, const void* data, size_t len, SendCall send = ::send);
-int read_all(int fd, void* data, size_t len);
+using RecvCall = ssize_t (*)(int fd, void* buf, size_t len, int flags);
+int read_all(int fd, void* data, size_t len, RecvCall recv = nullptr);
 
 }  // namespace tou::perf

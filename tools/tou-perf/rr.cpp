@@ -52,7 +52,7 @@ void run_rr_client(const StreamContext& ctx, StreamProgress& progress, StreamOut
   while (err == 0 && now < deadline) {
     const auto sent_at = now;
     err = write_all(fd, request.get(), size, ops.send);
-    if (err == 0) err = read_all(fd, response.get(), size);
+    if (err == 0) err = read_all(fd, response.get(), size, ops.recv);
     if (err != 0) break;
     now = Clock::now();
     if (outcome.latencies_ns.size() < kMaxSamples) {
@@ -104,7 +104,7 @@ void run_crr_client(const StreamContext& ctx, StreamProgress& progress, StreamOu
     }
     tools::set_io_timeout(ops, fd, kIoTimeoutSeconds);
     err = write_all(fd, request.data(), request.size(), ops.send);
-    if (err == 0) err = read_all(fd, response.get(), size);
+    if (err == 0) err = read_all(fd, response.get(), size, ops.recv);
     now = Clock::now();
     const bool sample_stats = err == 0 && now >= next_stats;
     if (sample_stats) {
@@ -164,7 +164,8 @@ StreamResult serve_rr(const tools::SocketOps& ops, int fd, const Header& h) {
   auto buf = std::make_unique<uint8_t[]>(h.size);
   uint64_t transactions = 0;
   // Until the client's FIN (read_all gives -1) or an error.
-  while (read_all(fd, buf.get(), h.size) == 0 && write_all(fd, buf.get(), h.size, ops.send) == 0) {
+  while (read_all(fd, buf.get(), h.size, ops.recv) == 0 &&
+         write_all(fd, buf.get(), h.size, ops.send) == 0) {
     ++transactions;
   }
   tools::ConnectionStats s;

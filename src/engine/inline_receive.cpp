@@ -1,0 +1,89 @@
+// A blocking read from the program's thread that waits on the wire itself.
+//
+// Through the pair a response costs two wake-ups before the program has it:
+// the worker's I/O thread wakes for the datagram, puts its bytes in the pair,
+// and the program's thread wakes for them. The kernel's TCP wakes only the
+// reader (the datagram is processed in the softirq). So a blocking tou_recv
+// that finds its pair empty on an open connection borrows its endpoint for a
+// short while: the I/O thread stops watching the UDP socket, the caller
+// polls it (and its pair) itself, and when a datagram arrives it receives and
+// serves it here, under the worker's lock, as the I/O thread would have
+// (every connection of the endpoint, not only its own): one wake-up, the
+// reader's. Then the endpoint goes back to the I/O thread, and the caller
+// reads its pair as before.
+//
+// Bounded (kLendFor) so that an idle connection costs nothing: after it the
+// read waits in the pair as it always did. One borrower per endpoint at a
+// time; a lock held by the I/O thread (awake, so it delivers at once) or a
+// connection that is not open leaves everything as before.
+#include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <mutex>
+
+#include "engine/demux.hpp"
+#include "engine/engine.hpp"
+#include "engine/sockets.hpp"
+
+namespace tou::engine {
+
+namespace {
+
+// Long enough for a round trip on a fast path (a loopback or LAN response
+// comes in tens of microseconds), short enough that a program waiting for a
+// request that comes later does not hold the endpoint away from the worker.
+constexpr timespec kLendFor{0, 2'000'000};  // 2 ms
+
+}  // namespace
+
+bool Engine::receive_inline(ino_t ino, int app_fd) {
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  Socket* s = find_socket(ino);
+  if (s == nullptr || s->dead || !s->core || s->phase != Socket::Phase::kOpen ||
+      s->listener != nullptr || s->error != 0 || s->app_done || exiting_ || s->ep == nullptr) {
+    return false;
+  }
+  Endpoint& ep = *s->ep;
+  if (ep.dead || ep.lent || !s->bridge.open()) return false;
+  const int udp_fd = ep.sock.fd();
+  // The I/O thread stops watching the socket (edge-triggered: it is re-armed
+  // below, and a datagram that arrived meanwhile raises a new edge then).
+  if (loop_.modify(udp_fd, 0, &ep) != 0) return false;
+  ep.lent = true;
+  hold_endpoint(ep);  // it outlives the wait, whoever closes meanwhile (not so s)
+  lock.unlock();
+
+  pollfd fds[2] = {{app_fd, POLLIN, 0}, {udp_fd, POLLIN, 0}};
+  // The wait ends with the endpoint given back: cancellation waits for the
+  // read that follows (a cancellation point too).
+  int cancel_state;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+  // A signal caught meanwhile (EINTR) ends the wait; the read that follows
+  // waits in the pair, as a read restarted after the handler (SA_RESTART)
+  // would: a handler without SA_RESTART does not interrupt it (README).
+  const int ready = ::ppoll(fds, 2, &kLendFor, nullptr);
+  pthread_setcancelstate(cancel_state, nullptr);
+
+  lock.lock();
+  ep.lent = false;
+  if (!ep.dead) {
+    if (ready > 0 && (fds[1].revents & (POLLIN | POLLERR)) != 0) {
+      now_ = tick();
+      if (Socket* again = find_socket(ino)) ++again->inline_reads;
+      on_endpoint_events(ep, (fds[1].revents & POLLIN ? EPOLLIN : 0u) |
+                                 (fds[1].revents & POLLERR ? EPOLLERR : 0u));
+    }
+    loop_.modify(udp_fd, EPOLLIN | EPOLLET, &ep);
+  }
+  release_endpoint(ep);
+  // What arrived is served here, as the I/O thread's turn would (service()):
+  // this connection's bytes reach its pair before the caller reads it.
+  service_dirty();
+  wake_if_behind();
+  return true;
+}
+
+}  // namespace tou::engine
