@@ -329,9 +329,9 @@ struct tou_info {
    * into the connection and onto the wire from the calling thread, past
    * the descriptor's socket pair (README, "Writes from the caller's thread"). */
   uint64_t inline_writes;
-  /* Datagrams a blocking tou_recv received and served itself, from the
-   * calling thread, while it waited for this connection's bytes (README,
-   * "Reads in the caller's thread"). */
+  /* Blocking tou_recv calls that received and served the connection's
+   * datagrams themselves, from the calling thread, while they waited for its
+   * bytes (README, "Reads in the caller's thread"). */
   uint64_t inline_reads;
 };
 /* tou_info.pmtud_state (RFC 8899 5.2). */

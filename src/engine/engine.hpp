@@ -262,6 +262,12 @@ class Engine final : SendBatch::ErrorSink {
   void flush_sends();
   // Serves every connection marked dirty, then sends what that queued.
   void service_dirty();
+  // Takes `ep` from the I/O thread for up to `slice`: waits on its socket (and
+  // on `also_fd`, unless negative) in this thread, serves what arrives, gives
+  // it back. Called and returns with `lock` (on mu_) held; true when it served
+  // datagrams.
+  bool borrow_endpoint(std::unique_lock<std::mutex>& lock, Endpoint& ep, int also_fd,
+                       const timespec& slice);
   void on_send_error(int fd, int err) override;
   void refuse_handshakes(Endpoint& ep);
   void reap_locked(const SockAddr& addr);

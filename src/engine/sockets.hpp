@@ -80,7 +80,7 @@ struct Socket final : EventLoop::Handler, Timer {
   // send buffer (0: never): until that batch is flushed, the buffer must not change.
   uint64_t views_batch = 0;
   uint64_t inline_writes = 0;  // Engine::send_inline calls that took the bytes
-  uint64_t inline_reads = 0;   // datagrams received by Engine::receive_inline
+  uint64_t inline_reads = 0;   // Engine::receive_inline waits that served datagrams
 };
 
 // A count that the listeners of one SO_REUSEPORT group share (listen.cpp):
