@@ -4,9 +4,10 @@
 // the worker's I/O thread wakes for the datagram, puts its bytes in the pair,
 // and the program's thread wakes for them. The kernel's TCP wakes only the
 // reader (the datagram is processed in the softirq). So a blocking tou_recv
-// that finds its pair empty on an open connection borrows its endpoint for a
-// short while: the I/O thread stops watching the UDP socket, the caller
-// polls it (and its pair) itself, and when a datagram arrives it receives and
+// that finds its pair empty on an open connection, after a write that left
+// from the caller's thread (inline_send.cpp: a request, or a response, on an
+// idle connection), borrows its endpoint for a short while: the I/O thread stops watching the UDP
+// socket, the caller polls it (and its pair) itself, and when a datagram arrives it receives and
 // serves it here, under the worker's lock, as the I/O thread would have
 // (every connection of the endpoint, not only its own): one wake-up, the
 // reader's. Then the endpoint goes back to the I/O thread, and the caller
@@ -46,9 +47,13 @@ bool Engine::receive_inline(ino_t ino, int app_fd) {
   Socket* s = find_socket(ino);
   if (s == nullptr || s->dead || !s->core || s->phase != Socket::Phase::kOpen ||
       s->listener != nullptr || s->error != 0 || s->app_done || exiting_ || s->ep == nullptr ||
-      !s->bridge.open()) {
+      !s->bridge.open() || !s->answer_awaited) {
     return false;
   }
+  // Only a read that follows a write sent from this side's thread (a request
+  // or response on an idle connection) waits so: a reader of a stream would
+  // take the socket from the I/O thread while it is busy with that stream.
+  s->answer_awaited = false;
   // What arrives is served before this returns: the connection's bytes are
   // in its pair when the caller reads it.
   if (borrow_endpoint(lock, *s->ep, app_fd, kBorrowSlice)) {

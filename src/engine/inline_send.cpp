@@ -84,6 +84,7 @@ ssize_t Engine::send_inline(ino_t ino, const iovec* iov, int count, size_t total
   copy_in(iov, count, spans);
   c.send_commit(now_, total);
   ++s->inline_writes;
+  s->answer_awaited = true;
   service(*s);
   flush_sends();
   wake_if_behind();

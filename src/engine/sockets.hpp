@@ -81,6 +81,9 @@ struct Socket final : EventLoop::Handler, Timer {
   uint64_t views_batch = 0;
   uint64_t inline_writes = 0;  // Engine::send_inline calls that took the bytes
   uint64_t inline_reads = 0;   // Engine::receive_inline waits that served datagrams
+  // A write left from the caller's thread since the last read's wait there:
+  // a request or a response, so the next read likely waits for an answer.
+  bool answer_awaited = false;
 };
 
 // A count that the listeners of one SO_REUSEPORT group share (listen.cpp):

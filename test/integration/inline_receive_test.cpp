@@ -1,7 +1,7 @@
 // Reads in the caller's thread (engine/inline_receive.cpp): a blocking
-// tou_recv that finds nothing waits on the connection's UDP socket itself for
-// a short while and serves what arrives there, for every connection of that
-// socket. Each behaviour runs against the kernel's TCP too: request/response
+// tou_recv that finds nothing after a write from its thread waits on the
+// connection's UDP socket itself for a short while and serves what arrives there, for every
+// connection of that socket. Each behaviour runs against the kernel's TCP too: request/response
 // bytes, a reader waiting on one connection beside traffic on another of the
 // same listener, and the non-blocking and timed-out reads must not tell the
 // paths apart.
@@ -111,7 +111,11 @@ TEST_P(InlineReceive, AReaderWaitingOnOneConnectionDoesNotHoldUpAnother) {
   if (first_a != 'a') std::swap(server_a, server_b);
   ASSERT_EQ(first_a + first_b, 'a' + 'b');
 
-  // A reader waits on A, which stays silent until the end.
+  // A reader waits on A, which stays silent until the end; it wrote last
+  // (a read after a write is the one that waits on the wire).
+  ASSERT_TRUE(send_all(api(), server_a.get(), reinterpret_cast<const uint8_t*>("w"), 1));
+  ASSERT_TRUE(recv_all(api(), client_a.get(), &first_a, 1));
+  ASSERT_EQ(first_a, 'w');
   uint8_t last = 0;
   bool got_last = false;
   std::thread waiting([&] { got_last = recv_all(api(), server_a.get(), &last, 1); });

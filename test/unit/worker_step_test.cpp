@@ -287,11 +287,12 @@ TEST(WorkerStep, AWriteFromTheCallersThreadWaitsBehindThePair) {
   ::close(lfd);
 }
 
-// A blocking read from the program's thread (Engine::receive_inline): it
-// watches the endpoint's UDP socket itself, serves the datagram that came, so
-// the bytes are in its pair when it returns, with no turn of the worker; then
-// the worker watches the socket again. With nothing coming it returns after
-// its short wait, having served nothing.
+// A blocking read from the program's thread (Engine::receive_inline), after
+// a write that left from that thread: it watches the endpoint's UDP socket
+// itself, serves the datagram that came, so the bytes are in its pair when it
+// returns, with no turn of the worker; then the worker watches the socket
+// again. With nothing coming it returns after its short wait, having served
+// nothing; with no write before it, it does not wait.
 TEST(WorkerStep, AReadFromTheCallersThreadServesTheDatagramItWaitedFor) {
   Engine* server = stepped_worker(5);
   ASSERT_NE(server, nullptr);
@@ -306,38 +307,51 @@ TEST(WorkerStep, AReadFromTheCallersThreadServesTheDatagramItWaitedFor) {
     EXPECT_EQ(e.get_option(fd, ino, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
     return info;
   };
-  std::string got;
-  auto read_server = [&] {
+  std::string at_server, at_client;
+  auto read_into = [](int fd, std::string& got) {
     char buf[64];
-    for (ssize_t n; (n = ::read(sfd, buf, sizeof buf)) > 0;)
-      got.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  };
+  auto send_inline = [](Engine& e, ino_t ino, const char* text) {
+    iovec iov{const_cast<char*>(text), std::strlen(text)};
+    return e.send_inline(ino, &iov, 1, iov.iov_len);
+  };
+  // A write from the server's thread, taken by the client and acknowledged.
+  auto server_writes = [&](const char* text, const std::string& client_has) {
+    ASSERT_EQ(send_inline(*server, sino, text), 1);
+    ASSERT_TRUE(step_until(*server, *client, [&] {
+      read_into(cfd, at_client);
+      return at_client == client_has && info_of(*server, sfd, sino).flight_size == 0;
+    }));
   };
   // Open and idle both ways.
   ASSERT_TRUE(step_until(*server, *client, [&] { return ::write(cfd, "A", 1) == 1; }));
   ASSERT_TRUE(step_until(*server, *client, [&] {
-    read_server();
-    return got == "A" && info_of(*client, cfd, cino).flight_size == 0;
+    read_into(sfd, at_server);
+    return at_server == "A" && info_of(*client, cfd, cino).flight_size == 0;
   }));
+  EXPECT_FALSE(server->receive_inline(sino, sfd)) << "no write from this thread before";
 
   // Nothing on its way: a short wait, nothing served.
+  ASSERT_NO_FATAL_FAILURE(server_writes("P", "P"));
   EXPECT_TRUE(server->receive_inline(sino, sfd));
-  read_server();
-  EXPECT_EQ(got, "A");
+  read_into(sfd, at_server);
+  EXPECT_EQ(at_server, "A");
   EXPECT_EQ(info_of(*server, sfd, sino).inline_reads, 0u);
 
   // 'Q' leaves the client from this thread and waits in the server's socket.
-  iovec iov{const_cast<char*>("Q"), 1};
-  ASSERT_EQ(client->send_inline(cino, &iov, 1, 1), 1);
+  ASSERT_NO_FATAL_FAILURE(server_writes("S", "PS"));
+  ASSERT_EQ(send_inline(*client, cino, "Q"), 1);
   EXPECT_TRUE(server->receive_inline(sino, sfd));
-  read_server();  // no step of the server in between
-  EXPECT_EQ(got, "AQ");
+  read_into(sfd, at_server);  // no step of the server in between
+  EXPECT_EQ(at_server, "AQ");
   EXPECT_EQ(info_of(*server, sfd, sino).inline_reads, 1u);
 
   // The worker watches the socket again: 'R' arrives through its turns.
   ASSERT_TRUE(step_until(*server, *client, [&] { return ::write(cfd, "R", 1) == 1; }));
   ASSERT_TRUE(step_until(*server, *client, [&] {
-    read_server();
-    return got == "AQR";
+    read_into(sfd, at_server);
+    return at_server == "AQR";
   }));
   EXPECT_EQ(info_of(*server, sfd, sino).inline_reads, 1u);
   ::close(cfd);
