@@ -26,6 +26,8 @@
 // The engine's methods that implement this live in demux.cpp.
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <array>
 #include <cstdint>
 #include <list>
@@ -97,6 +99,10 @@ struct TimeWaitEntry final : Timer {
 
 using TimeWaitMap =
     std::unordered_map<ConnectionKey, std::unique_ptr<TimeWaitEntry>, ConnectionKeyHash>;
+
+// What the engine watches on an endpoint's UDP socket (edge-triggered: each
+// edge drains it, Engine::receive).
+constexpr uint32_t kEndpointEvents = EPOLLIN | EPOLLET;
 
 struct Endpoint final : EventLoop::Handler {
   explicit Endpoint(Engine* e) : engine(e) {}

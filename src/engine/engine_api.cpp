@@ -44,7 +44,7 @@ int Engine::open_endpoint(int domain, const SocketOptions& opts, const SockAddr*
   enable_gro(ep->sock.fd());  // best effort: without it, datagrams arrive one by one
   ep->sock.local_address(ep->local);
   ep->wildcard = ep->local.is_wildcard();
-  if (int err = loop_.add(ep->sock.fd(), EPOLLIN | EPOLLET, ep.get()); err != 0) return err;
+  if (int err = loop_.add(ep->sock.fd(), kEndpointEvents, ep.get()); err != 0) return err;
   endpoints_.insert(ep.get());
   out = ep.release();
   return 0;

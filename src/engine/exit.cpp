@@ -17,6 +17,7 @@
 // giving up after a stall of kExitStall or kLingerMax in all, and skips
 // TIME-WAIT.
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -130,7 +131,7 @@ bool Engine::closing_work(bool time_wait_too, uint64_t& acked) {
 }
 
 std::vector<int> Engine::own_fds() const {
-  std::vector<int> fds = {loop_.epoll_fd(), loop_.wake_fd()};
+  std::vector<int> fds = {loop_.epoll_fd(), loop_.wake_fd(), loop_.timer_fd()};
   for (Endpoint* ep : endpoints_) fds.push_back(ep->sock.fd());
   for (Socket* s : all_sockets_) {
     fds.push_back(s->bridge.fd());
@@ -152,6 +153,14 @@ bool Engine::hand_over_to_lingerer(std::unique_lock<std::mutex>& lock) {
   if (pid < 0) return false;
   if (pid > 0) return true;
   become_lingerer(keep);
+  // A program's thread that was waiting on an endpoint (inline_receive.cpp)
+  // did not come along: its endpoint is watched again here (the epoll set is
+  // the parent's too, and the parent may exit before that thread gives it back).
+  for (Endpoint* ep : endpoints_) {
+    if (!ep->lent || ep->dead) continue;
+    ep->lent = false;
+    loop_.modify(ep->sock.fd(), kEndpointEvents, ep);
+  }
   run_until_closed(lock, true, kLingerMax, kLingerMax);
   ::_exit(0);
 }

@@ -94,7 +94,7 @@ bool Engine::borrow_endpoint(std::unique_lock<std::mutex>& lock, Endpoint& ep, i
       on_endpoint_events(ep, (got & POLLIN ? EPOLLIN : 0u) | (got & POLLERR ? EPOLLERR : 0u));
       served = true;
     }
-    loop_.modify(udp_fd, EPOLLIN | EPOLLET, &ep);
+    loop_.modify(udp_fd, kEndpointEvents, &ep);
   }
   release_endpoint(ep);
   // As the I/O thread's turn would after these events (service()).
