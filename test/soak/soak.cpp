@@ -497,7 +497,7 @@ bool stop_netem(Netem& n) {
 // One round: a tou-netem and `workers` clients in a loop until `length` passes.
 // The round's tou-netem keeps running after it (`n`): connections of the round
 // may still be closing through it (a FIN, the last ACK); the caller stops it
-// one round later.
+// at the end of the soak.
 bool round(const std::string& netem_path, uint16_t server_port, int workers, uint64_t& rng,
            Clock::duration length, int number, Netem& n) {
   std::string described;
@@ -580,26 +580,30 @@ int main(int argc, char** argv) {
     int number = 1;
     const auto churn_until = start + std::chrono::duration_cast<Clock::duration>(
                                          std::chrono::duration<double>(total_seconds));
-    Netem previous, current;
+    // Every round's tou-netem runs until the end: a connection of an early
+    // round may still be closing through it (a FIN or the last ACK lost a few
+    // times, its retransmission timer backed off), and a path cut under it
+    // would leave it retransmitting into nothing for minutes (15 expiries,
+    // as Linux's tcp_retries2), its UDP socket open, which is not a leak.
+    std::vector<Netem> paths;
     while (ok && Clock::now() < churn_until) {
       auto length = std::min<Clock::duration>(kRoundLength, churn_until - Clock::now());
+      Netem current;
       ok &= round(netem, server.port(), workers, rng, length, number++, current);
-      ok &= retire(previous);
-      previous = std::move(current);
-      current = Netem{};
+      if (current.err_fd >= 0) paths.push_back(std::move(current));
     }
     // Connections that closed first sit in TIME-WAIT (2 * MSL = 60 s) with
-    // their UDP sockets: wait for them, a little longer than that.
-    // The last tou-netem carries them (its stderr pipe is one descriptor more).
-    const int with_netem = previous.err_fd >= 0 ? 1 : 0;
+    // their UDP sockets: wait for them, a little longer than that. Each
+    // tou-netem still running holds one descriptor more (its stderr pipe).
+    const int with_netems = static_cast<int>(paths.size());
     const auto limit = Clock::now() + kDrainLimit;
     end = figures();
     while (Clock::now() < limit &&
-           (end.fds != baseline.fds + with_netem || end.heap > baseline.heap + kHeapSlackBytes)) {
+           (end.fds != baseline.fds + with_netems || end.heap > baseline.heap + kHeapSlackBytes)) {
       std::this_thread::sleep_for(milliseconds(500));
       end = figures();
     }
-    ok &= retire(previous);
+    for (auto& n : paths) ok &= retire(n);
     end = figures();
     end_fds = fd_list();
   }
@@ -624,10 +628,11 @@ int main(int argc, char** argv) {
         const size_t open = f.find("socket:[");
         if (open != std::string::npos) {
           const std::string inode = f.substr(open + 8, f.size() - open - 9);
-          const std::string cmd =
-              "grep -h ' " + inode + " ' /proc/net/udp /proc/net/udp6 /proc/net/unix >&2";
-          if (std::system(cmd.c_str()) != 0)
-            std::fprintf(stderr, "  (inode %s not found)\n", inode.c_str());
+          const std::string cmd = "{ grep -h ' " + inode +
+                                  " ' /proc/net/udp /proc/net/udp6 /proc/net/unix || echo 'inode " +
+                                  inode + " not found'; } | sed 's/^/  fd detail: /' >&2";
+          const int shown = std::system(cmd.c_str());
+          (void)shown;
         }
       }
     }
