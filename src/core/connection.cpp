@@ -156,6 +156,7 @@ size_t Connection::recv_consume(Instant now, size_t n) {
   size_t before_window = rcv_.buffer.window();
   n = rcv_.buffer.discard(n);
   if (n == 0) return 0;
+  note_read();
   resize_receive_buffer(now, n);
   maybe_update_window(before_window);
   return n;
@@ -170,9 +171,37 @@ size_t Connection::recv(Instant now, std::span<uint8_t> out) {
   size_t before_window = rcv_.buffer.window();
   size_t n = rcv_.buffer.read(out);
   if (n == 0) return 0;
+  note_read();
   resize_receive_buffer(now, n);
   maybe_update_window(before_window);
   return n;
+}
+
+bool Connection::delivery_due() const {
+  const size_t readable = rcv_.buffer.readable();
+  if (readable == 0) return false;
+  if (config_.delivery_coalesce <= Duration{0} || rcv_.delivery_overdue || rcv_.fin_received ||
+      readable >= delivery_batch()) {
+    return true;
+  }
+  // A PSH on a byte that has arrived in order (note_read() forgets it once read).
+  return rcv_.push_end && *rcv_.push_end <= rcv_.nxt;
+}
+
+size_t Connection::delivery_batch() const {
+  return std::clamp<size_t>(rcv_.space / 4, 1, kDeliveryBatch);
+}
+
+void Connection::note_read() {
+  const size_t readable = rcv_.buffer.readable();
+  if (rcv_.push_end && !rcv_.fin_received &&
+      rcv_.nxt - static_cast<uint32_t>(readable) >= *rcv_.push_end) {
+    rcv_.push_end.reset();  // read up to it: what follows waits for a PSH of its own
+  }
+  if (readable == 0) {
+    timers_.delivery.reset();
+    rcv_.delivery_overdue = false;
+  }
 }
 
 // Window update (RFC 9293 3.8.6.2.2, as Linux's tcp_cleanup_rbuf): once the

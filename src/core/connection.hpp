@@ -87,6 +87,10 @@ struct ConnectionConfig {
   // fail the sequence, PAWS or ACK checks (Linux's tcp_invalid_ratelimit): a
   // blind sender cannot make us reflect one ACK per forged segment.
   Duration invalid_ack_interval = std::chrono::milliseconds(500);
+  // Delivery coalescing (delivery_due()): in-order bytes that came without PSH
+  // may wait this long, or until kDeliveryBatch of them are readable, before
+  // the program is handed them; 0 = at once (what the scripted tests assume).
+  Duration delivery_coalesce{0};
 };
 
 // Our receive window shift for a configuration (RFC 7323 2.3): the smallest
@@ -202,6 +206,19 @@ class Connection {
   bool is_established() const;
   // Bytes ready for recv().
   size_t readable() const { return rcv_.buffer.readable(); }
+  // Whether the readable bytes should be handed to the program now, or may
+  // wait for more (ConnectionConfig::delivery_coalesce). RFC 9293 3.9.1.2:
+  // a sender sets PSH on the segment that empties its queue (the end of a
+  // write, a request, a response), and data up to a PSH goes to the program
+  // at once; a stream's segments without PSH are gathered, so that the
+  // program wakes, and the bytes cross to it, once per batch rather than per
+  // datagram. Due at once too: the peer's FIN, delivery_batch() bytes, or
+  // bytes that waited delivery_coalesce (the timer in next_deadline()).
+  bool delivery_due() const;
+  // How many readable bytes make a batch: a quarter of the receive buffer, at
+  // most kDeliveryBatch, so that the window never closes on bytes held back.
+  size_t delivery_batch() const;
+  static constexpr size_t kDeliveryBatch = 64 * 1024;
   // True once the peer's FIN has been consumed and nothing is left to read.
   bool read_eof() const { return rcv_.fin_received && rcv_.buffer.readable() == 0; }
   size_t send_space() const;
@@ -317,6 +334,7 @@ class Connection {
   bool new_data_sendable() const;
   void note_ack_needed(Instant now, bool immediate);
   void maybe_update_window(size_t window_before);
+  void note_read();  // after bytes were read: the delivery coalescing state
   // The receive buffer after the program consumed `n` bytes: grown by autotuning, or
   // brought down toward a lowered SO_RCVBUF (connection_receive_space.cpp).
   void resize_receive_buffer(Instant now, size_t n);

@@ -558,8 +558,15 @@ void Connection::process_text(Instant now, const Segment& seg) {
   size_t advanced = rcv_.buffer.insert(offset, data);
   rcv_.nxt += static_cast<uint32_t>(advanced);
   autotune_on_segment(now, seg, advanced);
+  if (seg.header.has(flags::kPsh)) {
+    const SeqNum end = seq + static_cast<uint32_t>(data.size());
+    if (!rcv_.push_end || *rcv_.push_end < end) rcv_.push_end = end;
+  }
   if (advanced > 0) {
     stats_.bytes_received += advanced;
+    if (config_.delivery_coalesce > Duration{0} && !timers_.delivery && !rcv_.delivery_overdue) {
+      timers_.delivery = now + config_.delivery_coalesce;
+    }
     push_event(ConnectionEvent::kReadable);
   }
   if (offset > 0) {

@@ -22,6 +22,7 @@ std::optional<Instant> Connection::next_deadline() const {
   take_min(d, timers_.tail_loss_probe);
   take_min(d, timers_.rack_reorder);
   take_min(d, timers_.delayed_ack);
+  take_min(d, timers_.delivery);
   take_min(d, timers_.persist);
   take_min(d, timers_.keepalive);
   take_min(d, timers_.time_wait);
@@ -53,6 +54,10 @@ void Connection::on_timer(Instant now) {
       rcv_.ack_now = true;
       ++stats_.delayed_acks;
     }
+  }
+  if (timers_.delivery && now >= *timers_.delivery) {
+    timers_.delivery.reset();
+    rcv_.delivery_overdue = true;
   }
   if (timers_.persist && now >= *timers_.persist) on_persist(now);
   if (timers_.keepalive && now >= *timers_.keepalive) on_keepalive(now);

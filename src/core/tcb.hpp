@@ -77,6 +77,11 @@ struct ReceiveSequence {
   Instant last_input{};  // the last acceptable segment (keep-alive idle time, RFC 9293 3.8.4)
   std::optional<Instant> last_invalid_ack;  // ConnectionConfig::invalid_ack_interval
 
+  // Delivery coalescing (Connection::delivery_due): the end of the latest
+  // segment that carried PSH, and whether held bytes waited long enough.
+  std::optional<SeqNum> push_end;
+  bool delivery_overdue = false;
+
   // Acknowledgment policy (RFC 9293 3.8.6.3, RFC 5681 4.2).
   bool ack_now = false;           // send an ACK at the next poll_transmit
   uint32_t unacked_segments = 0;  // full-sized segments received since the last ACK
@@ -92,6 +97,7 @@ struct ConnectionTimers {
   std::optional<Instant> tail_loss_probe;  // RFC 8985 7.2 PTO, earlier than the RTO
   std::optional<Instant> rack_reorder;     // RFC 8985 6.3 reordering timer
   std::optional<Instant> delayed_ack;
+  std::optional<Instant> delivery;  // readable bytes held back (delivery_coalesce) until then
   std::optional<Instant> persist;
   std::optional<Instant> keepalive;
   std::optional<Instant> time_wait;

@@ -383,7 +383,7 @@ void FdBridge::release_held_since(Instant now, Duration age) {
   if (held_ > 0 && now - held_at_ >= age) release_held();
 }
 
-bool FdBridge::push(Connection& core, Instant now) {
+bool FdBridge::push(Connection& core, Instant now, bool all) {
   if (fd_ < 0) return false;
   bool moved = false;
   // Received bytes go from the core's receive buffer straight into the pair;
@@ -399,6 +399,8 @@ bool FdBridge::push(Connection& core, Instant now) {
       break;
     }
     if (!writable_) break;
+    // A stream's bytes without PSH wait for a batch (Connection::delivery_due).
+    if (!all && !core.delivery_due()) break;
     std::array<std::span<const uint8_t>, 2> spans = core.recv_spans();
     size_t want = spans[0].size() + spans[1].size();
     iovec iov[2] = {{const_cast<uint8_t*>(spans[0].data()), spans[0].size()},
@@ -441,7 +443,7 @@ bool FdBridge::deliver_before_error(Connection& core, Instant now) {
     size_pair(fd_, kPairChargeFactor * want + kPairSlack);
     writable_ = true;
   }
-  push(core, now);
+  push(core, now, true);
   return core.readable() == 0 || app_read_shut_;
 }
 

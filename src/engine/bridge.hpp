@@ -116,9 +116,10 @@ class FdBridge {
   // discarding `filler` bytes first). Returns true when anything moved or the
   // program's state changed.
   bool pull(Connection& core, Instant now, std::span<uint8_t> scratch);
-  // Moves received bytes to the program and forwards the peer's FIN as
-  // end-of-file. Returns true when anything moved.
-  bool push(Connection& core, Instant now);
+  // Moves received bytes to the program (those Connection::delivery_due()
+  // lets go, or `all` of them) and forwards the peer's FIN as end-of-file.
+  // Returns true when anything moved.
+  bool push(Connection& core, Instant now, bool all = false);
   // The connection failed while received bytes wait in the core: a kernel
   // socket lets the program read them, then reports the error. Deepens the
   // pair to take them all at once (up to net.core.wmem_max) and returns true

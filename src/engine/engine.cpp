@@ -475,6 +475,7 @@ ConnectionConfig Engine::core_config(const SocketOptions& o, const SockAddr& rem
   cfg.syn_retries = o.syn_retries;
   cfg.congestion_control = o.congestion;
   cfg.msl = kMsl;
+  cfg.delivery_coalesce = kDeliveryCoalesce;
   // Pacing spreads a window over an RTT of a real path; on loopback it only
   // adds wake-ups.
   cfg.pacing = !remote.is_loopback();
