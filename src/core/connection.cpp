@@ -322,6 +322,11 @@ uint32_t Connection::flight_size() const {
   return static_cast<uint32_t>(snd_.nxt - snd_.una);
 }
 
+size_t Connection::send_unsent() const {
+  const SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
+  return data_end > snd_.nxt ? static_cast<uint32_t>(data_end - snd_.nxt) : 0;
+}
+
 bool Connection::new_data_sendable() const {
   const SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
   return data_end > snd_.nxt && snd_.una + snd_.wnd > snd_.nxt && !snd_.fin_sent;

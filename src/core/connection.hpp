@@ -224,6 +224,8 @@ class Connection {
   size_t send_space() const;
   // Bytes queued and not yet acknowledged.
   size_t send_queued() const { return snd_.buffer.size(); }
+  // Bytes queued and not yet sent (RFC 9293 3.3.1: beyond SND.NXT).
+  size_t send_unsent() const;
   const ConnectionStats& stats() const { return stats_; }
   ConnectionInfo info() const;  // TCP_INFO-like snapshot
   // The congestion controller in use (tests, introspection).

@@ -270,6 +270,15 @@ bool FdBridge::pull(Connection& core, Instant now, std::span<uint8_t> scratch) {
     // the peer's ACKs let in a little at a time: peeked, they would be copied
     // twice and cost a second read per ACK.
     const size_t room = spans[0].size() + spans[1].size();
+    // A stream whose core has plenty left to send waits for a batch of room:
+    // each ACK frees a few segments' worth, and a read per ACK costs a system
+    // call for a few KiB (as Linux wakes a blocked writer only once a third
+    // of its buffer is free, sk_stream_write_space).
+    // (The spans grow the buffer's storage a step at a time: its limit is
+    // what send_space() says.)
+    const size_t free = core.send_space();
+    const size_t batch = std::min(kPullBatch, (free + core.send_queued()) / 4);
+    if (filler_ == 0 && streaming_ && free < batch && core.send_unsent() >= batch) break;
     const bool peek = first && filler_ == 0 && !streaming_ && room >= kMaxHeld && peek_offset_on();
     if (!peek) release_held();
     if (app_reset_) return true;  // reported by that read

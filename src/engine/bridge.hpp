@@ -116,6 +116,9 @@ class FdBridge {
   // discarding `filler` bytes first). Returns true when anything moved or the
   // program's state changed.
   bool pull(Connection& core, Instant now, std::span<uint8_t> scratch);
+  // A stream's bytes wait in the pair until the core has this much room (or
+  // little left to send): a read per batch, not per ACK.
+  static constexpr size_t kPullBatch = 64 * 1024;
   // Moves received bytes to the program (those Connection::delivery_due()
   // lets go, or `all` of them) and forwards the peer's FIN as end-of-file.
   // Returns true when anything moved.

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -155,6 +156,45 @@ TEST_F(BridgeFixture, AWriteIsReadNotHeldWhenTheCoreHasLittleRoom) {
   EXPECT_EQ(bridge.held(), 0u);
   EXPECT_EQ(charged(), 0);
   EXPECT_EQ(client.send_queued(), fill.size() + 3);
+}
+
+// A stream whose core has plenty left to send is read once a batch of room
+// is free (a quarter of the core's buffer, at most FdBridge::kPullBatch), not
+// at every ACK that frees a few segments.
+TEST_F(BridgeFixture, AStreamIsReadOnceABatchOfRoomIsFree) {
+  client.set_send_buffer_limit(128 * 1024);
+  const size_t batch = std::min(engine::FdBridge::kPullBatch, client.send_space() / 4);
+  ASSERT_EQ(batch, 32u * 1024);
+  std::vector<uint8_t> chunk(64 * 1024, 's');
+  size_t written = 0;
+  while (written < 512 * 1024) {
+    ssize_t n = ::send(app, chunk.data(), chunk.size(), MSG_DONTWAIT);
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
+  }
+  ASSERT_GT(written, client.send_space() + batch);
+  bridge.on_events(EPOLLIN);
+  ASSERT_TRUE(bridge.pull(client, now, scratch));
+  ASSERT_EQ(client.send_space(), 0u) << "the first pull fills the core";
+  // Two segments sent and acknowledged at a time: their room waits for a batch.
+  std::array<uint8_t, 70000> buf;
+  int pulls_before_batch = 0;
+  while (client.send_space() < batch) {
+    for (int i = 0; i < 2; ++i) {
+      size_t n = client.poll_transmit(now, buf);
+      ASSERT_GT(n, 0u);
+      server.on_datagram(now, std::span(buf).first(n));
+    }
+    while (size_t n = server.poll_transmit(now, buf))
+      client.on_datagram(now, std::span(buf).first(n));
+    if (client.send_space() >= batch) break;
+    const size_t room = client.send_space();
+    if (bridge.pull(client, now, scratch)) ++pulls_before_batch;
+    EXPECT_EQ(client.send_space(), room);
+  }
+  EXPECT_EQ(pulls_before_batch, 0);
+  EXPECT_TRUE(bridge.pull(client, now, scratch));
+  EXPECT_EQ(client.send_space(), 0u) << "a batch of room is filled at once";
 }
 
 TEST_F(BridgeFixture, AnOldHeldWriteIsFreedWithoutAResponse) {
