@@ -317,9 +317,11 @@ ssize_t tou_recv(int fd, void* buf, size_t len, int flags) {
     if (int err = wait_for_bytes(fd, len, flags); err != 0) return fail(err);
   }
   ssize_t n = -1;
-  if ((flags & (MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL)) == 0 && len > 0) {
-    // A blocking read that finds nothing waits in this thread for the
-    // connection's datagrams (engine::socket_receive_inline), then reads.
+  if ((flags & (MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL)) == 0 && len > 0 &&
+      engine::socket_answer_awaited_here(fd)) {
+    // A blocking read that follows this thread's inline write and finds
+    // nothing waits in this thread for the connection's datagrams
+    // (engine::socket_receive_inline), then reads.
     n = ::recv(fd, buf, len, flags | MSG_DONTWAIT);
     if (n < 0 && errno == EAGAIN && (::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0) {
       engine::socket_receive_inline(fd);

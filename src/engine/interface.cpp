@@ -90,6 +90,16 @@ int socket_take_error(int fd, ino_t ino) {
   return e != nullptr ? e->take_error(fd, ino) : 0;
 }
 
+namespace {
+thread_local int t_inline_write_fd = -1;  // socket_answer_awaited_here()
+}  // namespace
+
+bool socket_answer_awaited_here(int fd) {
+  const bool awaited = t_inline_write_fd == fd;
+  t_inline_write_fd = -1;
+  return awaited;
+}
+
 ssize_t socket_send_inline(int fd, const iovec* iov, int count, int flags) {
   constexpr int kInlineFlags = MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE;
   if ((flags & ~kInlineFlags) != 0 || count <= 0 || count > IOV_MAX) return -1;
@@ -105,6 +115,7 @@ ssize_t socket_send_inline(int fd, const iovec* iov, int count, int flags) {
   int saved = errno;
   ssize_t n = e->send_inline(st.st_ino, iov, count, total);
   errno = saved;
+  if (n >= 0) t_inline_write_fd = fd;
   return n;
 }
 

@@ -85,6 +85,11 @@ ssize_t socket_send_inline(int fd, const struct iovec* iov, int count, int flags
 // (Engine::receive_inline) for up to 2 ms; the caller then reads the pair.
 // errno untouched.
 void socket_receive_inline(int fd);
+// Whether this thread's last write that socket_send_inline() took went to
+// `fd` (and forgets it): only a read that follows such a write may wait in
+// the caller's thread (Engine::receive_inline checks it again), so a
+// stream's reader skips the extra non-blocking read and the checks.
+bool socket_answer_awaited_here(int fd);
 bool socket_is_listener(ino_t ino);
 // Connecting or connected (or its connection ended).
 bool socket_has_connection(ino_t ino);

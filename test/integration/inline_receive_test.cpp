@@ -111,14 +111,16 @@ TEST_P(InlineReceive, AReaderWaitingOnOneConnectionDoesNotHoldUpAnother) {
   if (first_a != 'a') std::swap(server_a, server_b);
   ASSERT_EQ(first_a + first_b, 'a' + 'b');
 
-  // A reader waits on A, which stays silent until the end; it wrote last
-  // (a read after a write is the one that waits on the wire).
-  ASSERT_TRUE(send_all(api(), server_a.get(), reinterpret_cast<const uint8_t*>("w"), 1));
-  ASSERT_TRUE(recv_all(api(), client_a.get(), &first_a, 1));
-  ASSERT_EQ(first_a, 'w');
+  // A reader waits on A, which stays silent until the end; it wrote last, in
+  // its own thread (a read after its thread's write waits on the wire).
   uint8_t last = 0;
   bool got_last = false;
-  std::thread waiting([&] { got_last = recv_all(api(), server_a.get(), &last, 1); });
+  std::thread waiting([&] {
+    got_last = send_all(api(), server_a.get(), reinterpret_cast<const uint8_t*>("w"), 1) &&
+               recv_all(api(), server_a.get(), &last, 1);
+  });
+  EXPECT_TRUE(recv_all(api(), client_a.get(), &first_a, 1));
+  EXPECT_EQ(first_a, 'w');
   const std::vector<size_t> sizes = message_sizes(scaled(300, 40), 9);
   bool served = false;
   std::thread server([&] { echo(api(), server_b.get(), sizes, served); });
@@ -135,6 +137,34 @@ TEST_P(InlineReceive, AReaderWaitingOnOneConnectionDoesNotHoldUpAnother) {
   waiting.join();
   EXPECT_TRUE(got_last);
   EXPECT_EQ(last, 'z');
+}
+
+// Only a read in the thread that wrote waits on the wire (the engine's
+// socket_answer_awaited_here): a thread that reads what another thread's
+// requests bring back keeps the plain path, one recv on the descriptor.
+TEST_P(InlineReceive, AReadInAnotherThreadThanTheWriteKeepsThePlainPath) {
+  if (!api().is_tou) GTEST_SKIP() << "tou's reads in the caller's thread";
+  Conn c = pair();
+  ASSERT_TRUE(c.server);
+  const std::vector<size_t> sizes = message_sizes(scaled(200, 40), 5);
+  bool served = false;
+  std::thread server([&] { echo(api(), c.server.get(), sizes, served); });
+  bool replies = true;
+  std::thread reader([&] {
+    std::vector<uint8_t> back(4000);
+    for (size_t i = 0; i < sizes.size() && replies; ++i) {
+      replies = recv_all(api(), c.client.get(), back.data(), sizes[i]);
+    }
+  });
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::vector<uint8_t> request = random_bytes(sizes[i], static_cast<uint32_t>(200 + i));
+    if (!send_all(api(), c.client.get(), request.data(), request.size())) break;
+  }
+  reader.join();
+  server.join();
+  EXPECT_TRUE(replies);
+  EXPECT_TRUE(served);
+  EXPECT_EQ(info_of(c.client.get()).inline_reads, 0u);
 }
 
 // A non-blocking read of an empty connection fails at once, and a blocking
