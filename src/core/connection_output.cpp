@@ -223,6 +223,7 @@ size_t Connection::send_retransmission(Instant now, std::span<uint8_t> out, Tran
     ++stats_.syn_retransmits;
   }
   if (r.fin) f |= flags::kFin;
+  if (r.psh) f |= flags::kPsh;  // as first sent: the receiver hands the bytes over at once
   size_t payload_len = r.len - (r.syn ? 1 : 0) - (r.fin ? 1 : 0);
   size_t payload_offset = payload_len > 0 ? static_cast<uint32_t>(r.seq - snd_.buffer_seq) : 0;
   size_t n = emit(now, out, r.seq, f, payload_offset, payload_len, r.syn, views);
@@ -360,6 +361,7 @@ size_t Connection::try_send_data(Instant now, std::span<uint8_t> out, TransmitVi
   if (rec_.sent.empty()) snd_.stall_start = now;
   size_t n = emit(now, out, snd_.nxt, f, offset, len, false, views);
   rec_.sent.on_sent(snd_.nxt, len + (fin ? 1 : 0), now, false, fin);
+  if (f & flags::kPsh) rec_.sent.mark_pushed();
   if (pmtu_probe) on_pmtu_probe_sent(now, snd_.nxt, len);
   snd_.nxt += len;
   if (fin) {

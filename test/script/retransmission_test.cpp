@@ -29,6 +29,11 @@ void handshake_with_rtt(ScriptTest& t, int64_t rtt_ms) {
 Seg data_at(uint32_t seq, size_t len) {
   return seg().ack_flag().seq(seq).ack(5001).data(len);
 }
+// A retransmission of a segment that was the end of the queue when first sent:
+// it keeps its PSH (RFC 9293 3.9.1.2), as Linux's retransmitted skbs do.
+Seg pushed_at(uint32_t seq, size_t len) {
+  return data_at(seq, len).psh();
+}
 
 TEST(Retransmission, RtoIsOneSecondBeforeAnySample_RFC6298_2_1) {
   ScriptTest t;
@@ -53,7 +58,7 @@ TEST(Retransmission, RtoFromFirstSample_RFC6298_2_2) {
   t.at_ms(399);
   t.expect_nothing();
   t.at_ms(400);
-  t.expect(data_at(1001, 100), "retransmitted one RTO (300 ms) after sending");
+  t.expect(pushed_at(1001, 100), "retransmitted one RTO (300 ms) after sending");
 }
 
 TEST(Retransmission, RtoDoublesOnEachExpiry_RFC6298_5_5) {
@@ -62,15 +67,15 @@ TEST(Retransmission, RtoDoublesOnEachExpiry_RFC6298_5_5) {
   t.app_send(100);
   t.expect(seg().ack_flag().psh().seq(1001).data(100));
   t.at_ms(400);
-  t.expect(data_at(1001, 100), "after 300 ms");
+  t.expect(pushed_at(1001, 100), "after 300 ms");
   t.at_ms(999);
   t.expect_nothing();
   t.at_ms(1000);
-  t.expect(data_at(1001, 100), "after 600 ms more");
+  t.expect(pushed_at(1001, 100), "after 600 ms more");
   t.at_ms(2199);
   t.expect_nothing();
   t.at_ms(2200);
-  t.expect(data_at(1001, 100), "after 1200 ms more");
+  t.expect(pushed_at(1001, 100), "after 1200 ms more");
   EXPECT_EQ(t.conn().stats().rto_timeouts, 3u);
 }
 
@@ -86,7 +91,7 @@ TEST(Retransmission, RtoHasAFloor_RFC6298_2_4) {
   t.at_ms(209);
   t.expect_nothing();
   t.at_ms(210);
-  t.expect(data_at(1001, 100));
+  t.expect(pushed_at(1001, 100));
 }
 
 // The default, as Linux: min_rto floors the variance term, RTO = SRTT + max(4 RTTVAR, 200 ms).
@@ -99,7 +104,7 @@ TEST(Retransmission, RtoFloorIsAboveSrttAsLinux) {
   t.at_ms(219);
   t.expect_nothing();
   t.at_ms(220);
-  t.expect(data_at(1001, 100));
+  t.expect(pushed_at(1001, 100));
 }
 
 TEST(Retransmission, RtoHasACeiling_RFC6298_2_5) {
@@ -114,7 +119,7 @@ TEST(Retransmission, RtoHasACeiling_RFC6298_2_5) {
     t.at_ms(at - 1);
     t.expect_nothing();
     t.at_ms(at);
-    t.expect(data_at(1001, 100));
+    t.expect(pushed_at(1001, 100));
   }
 }
 
@@ -136,7 +141,7 @@ TEST(Retransmission, RtoFromLaterSamples_RFC6298_2_3) {
   t.advance_to(instant_from_us(662'499));
   t.expect_nothing();
   t.advance_to(instant_from_us(662'500));
-  t.expect(data_at(1101, 100));
+  t.expect(pushed_at(1101, 100));
 }
 
 TEST(Retransmission, KarnNoSampleFromRetransmittedSegment_RFC6298_3) {
@@ -145,7 +150,7 @@ TEST(Retransmission, KarnNoSampleFromRetransmittedSegment_RFC6298_3) {
   t.app_send(100);
   t.expect(seg().ack_flag().psh().seq(1001).data(100));
   t.at_ms(400);
-  t.expect(data_at(1001, 100));  // RTO backed off to 600
+  t.expect(pushed_at(1001, 100));  // RTO backed off to 600
   t.at_ms(450);
   t.inject(peer(5001, 1101));  // ambiguous: 350 ms or 50 ms
   EXPECT_EQ(t.conn().info().srtt, milliseconds(100)) << "no RTT sample taken";
@@ -156,7 +161,7 @@ TEST(Retransmission, KarnNoSampleFromRetransmittedSegment_RFC6298_3) {
   t.at_ms(1049);
   t.expect_nothing();
   t.at_ms(1050);
-  t.expect(data_at(1101, 100));
+  t.expect(pushed_at(1101, 100));
 }
 
 TEST(Retransmission, NewSampleEndsBackoff_RFC6298_5_7) {
@@ -165,7 +170,7 @@ TEST(Retransmission, NewSampleEndsBackoff_RFC6298_5_7) {
   t.app_send(100);
   t.expect(seg().ack_flag().psh().seq(1001).data(100));
   t.at_ms(400);
-  t.expect(data_at(1001, 100));  // backed off to 600
+  t.expect(pushed_at(1001, 100));  // backed off to 600
   t.at_ms(450);
   t.inject(peer(5001, 1101));  // no sample (Karn)
   t.app_send(100);
@@ -180,7 +185,7 @@ TEST(Retransmission, NewSampleEndsBackoff_RFC6298_5_7) {
   t.at_ms(849);
   t.expect_nothing();
   t.at_ms(850);
-  t.expect(data_at(1201, 100), "the RTO collapsed back to the computed value");
+  t.expect(pushed_at(1201, 100), "the RTO collapsed back to the computed value");
 }
 
 TEST(Retransmission, AckOfNewDataRestartsTimer_RFC6298_5_3) {
@@ -201,7 +206,7 @@ TEST(Retransmission, AckOfNewDataRestartsTimer_RFC6298_5_3) {
   t.advance_to(instant_from_us(368'749));
   t.expect_nothing();
   t.advance_to(instant_from_us(368'750));
-  t.expect(data_at(1101, 100), "150 ms + RTO 218.75, not 0 + 218.75");
+  t.expect(pushed_at(1101, 100), "150 ms + RTO 218.75, not 0 + 218.75");
 }
 
 TEST(Retransmission, TimeoutRetransmitsOneSegmentThenSlowStarts_RFC5681_3_1) {
@@ -218,7 +223,7 @@ TEST(Retransmission, TimeoutRetransmitsOneSegmentThenSlowStarts_RFC5681_3_1) {
   t.at_ms(250);
   t.inject(peer(5001, 2461));
   t.expect(data_at(2461, 1460), "cwnd 2 SMSS after one ACK");
-  t.expect(data_at(3921, 1460));
+  t.expect(pushed_at(3921, 1460));
   t.expect_nothing();
 }
 
@@ -359,7 +364,7 @@ TEST(Retransmission, UserTimeoutGivesEtimedout_RFC9293_3_8_3) {
   t.app_send(100);
   t.expect(seg().ack_flag().psh().seq(1001).data(100));
   t.at_ms(1999);
-  for (int i = 0; i < 3; ++i) t.expect(data_at(1001, 100));  // at 200, 600, 1400
+  for (int i = 0; i < 3; ++i) t.expect(pushed_at(1001, 100));  // at 200, 600, 1400
   t.expect_nothing();
   EXPECT_EQ(t.conn().state(), TcpState::kEstablished);
   t.at_ms(2000);  // the next backoff would be at 3000: the user timeout comes first
@@ -377,7 +382,7 @@ TEST(Retransmission, MaxRetransmissionsGivesEtimedout_RFC9293_3_8_3) {
   t.app_send(100);
   t.expect(seg().ack_flag().psh().seq(1001).data(100));
   t.at_ms(2999);
-  for (int i = 0; i < 3; ++i) t.expect(data_at(1001, 100));  // at 200, 600, 1400
+  for (int i = 0; i < 3; ++i) t.expect(pushed_at(1001, 100));  // at 200, 600, 1400
   t.expect_nothing();
   EXPECT_EQ(t.conn().state(), TcpState::kEstablished);
   t.at_ms(3000);
@@ -403,7 +408,7 @@ TEST(Retransmission, RtoIsThreeSecondsAfterSynTimeout_RFC6298_5_7) {
   t.at_ms(4099);
   t.expect_nothing();
   t.at_ms(4100);
-  t.expect(data_at(1001, 100));
+  t.expect(pushed_at(1001, 100));
 }
 
 }  // namespace
@@ -434,7 +439,7 @@ TEST(TailLossProbe, ProbeRetransmitsLastSegmentAfterTwoSrtt_RFC8985_7) {
   t.at_ms(299);
   t.expect_nothing();
   t.at_ms(300);  // PTO = 2 * SRTT after the last send at 100 ms
-  t.expect(seg().ack_flag().seq(1001 + 2 * 1460).data(1460), "the last segment again");
+  t.expect(seg().ack_flag().psh().seq(1001 + 2 * 1460).data(1460), "the last segment again");
   // One probe per tail; the RTO (SRTT + 4 * RTTVAR = 300 ms, restarted by the probe) is next.
   t.at_ms(599);
   t.expect_nothing();

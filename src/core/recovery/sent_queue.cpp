@@ -311,6 +311,7 @@ void SentQueue::split(size_t i, uint32_t first_len) {
   tail.syn = false;
   records_[i].len = first_len;
   records_[i].fin = false;
+  records_[i].psh = false;  // the PSH stays with the segment's end
   records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(i) + 1, tail);
 }
 

@@ -25,6 +25,7 @@ struct SentSegment {
   uint16_t transmissions = 0;  // 1 after the first send
   bool syn = false;
   bool fin = false;
+  bool psh = false;     // sent with PSH (the end of the queue then): retransmitted with it
   bool sacked = false;  // covered by a SACK block (RFC 6675 "SACKed")
   bool lost = false;    // judged lost (IsLost, RTO) and not retransmitted since
   DeliveryStamp stamp;  // delivery-rate state at the latest (re)transmission
@@ -45,6 +46,8 @@ class SentQueue {
   // Records a first transmission of [seq, seq+len). seq must equal end of the last record
   // (or the queue is empty).
   void on_sent(SeqNum seq, uint32_t len, Instant now, bool syn, bool fin);
+  // The record just sent carried PSH.
+  void mark_pushed() { records_.back().psh = true; }
   // Records a retransmission of the record at index i (clears `lost`, bumps transmissions).
   void on_retransmitted(size_t i, Instant now);
 
