@@ -22,29 +22,6 @@ namespace {
 
 class InlineReceive : public StackTest {};
 
-// Receives exactly n bytes with api().recv (blocking).
-bool recv_all(const Stack& api, int fd, uint8_t* data, size_t n) {
-  while (n > 0) {
-    ssize_t r = api.recv(fd, data, n, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    data += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-bool send_all(const Stack& api, int fd, const uint8_t* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = api.send(fd, data, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
 // Echoes messages of the sizes in `sizes` back on fd, then returns.
 void echo(const Stack& api, int fd, const std::vector<size_t>& sizes, bool& ok) {
   std::vector<uint8_t> buf(*std::max_element(sizes.begin(), sizes.end()));

@@ -23,18 +23,6 @@ namespace {
 
 class InlineSend : public StackTest {};
 
-// Sends all of [data, data + n) with api().send (blocking).
-bool send_all(const Stack& api, int fd, const uint8_t* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = api.send(fd, data, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
 // Reads n bytes on another thread while `write` runs; the bytes read.
 std::vector<uint8_t> read_while(int fd, size_t n, const std::function<void()>& write) {
   std::vector<uint8_t> got(n);

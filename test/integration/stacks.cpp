@@ -78,6 +78,28 @@ const Stack& tou_stack() {
   return s;
 }
 
+bool send_all(const Stack& api, int fd, const uint8_t* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = api.send(fd, data, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool recv_all(const Stack& api, int fd, uint8_t* data, size_t n) {
+  while (n > 0) {
+    ssize_t r = api.recv(fd, data, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    data += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
 std::string stack_name(const ::testing::TestParamInfo<const Stack*>& p) {
   return p.param->name;
 }

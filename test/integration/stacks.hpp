@@ -48,6 +48,13 @@ const Stack& kernel_stack();
 std::string stack_name(const ::testing::TestParamInfo<const Stack*>& p);
 const Stack& tou_stack();
 
+// All of [data, data + n) with the stack's send (blocking, MSG_NOSIGNAL);
+// false on an error or a zero-byte send.
+bool send_all(const Stack& api, int fd, const uint8_t* data, size_t n);
+// Exactly n bytes with the stack's recv (blocking); false on an error or the
+// end of the stream.
+bool recv_all(const Stack& api, int fd, uint8_t* data, size_t n);
+
 // A descriptor closed through its stack.
 class SFd {
  public:

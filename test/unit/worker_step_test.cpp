@@ -44,6 +44,14 @@ ino_t inode_of(int fd) {
   return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
 }
 
+// The connection's TCP_INFO from its worker; nullopt when get_option fails.
+std::optional<tou_info> tcp_info(Engine& e, int fd, ino_t ino) {
+  tou_info info{};
+  socklen_t len = sizeof info;
+  if (e.get_option(fd, ino, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::nullopt;
+  return info;
+}
+
 // Steps both workers (1 ms waits) until `done` or 2000 turns.
 template <typename Done>
 bool step_until(Engine& a, Engine& b, Done done) {
@@ -257,10 +265,8 @@ TEST(WorkerStep, AWriteFromTheCallersThreadWaitsBehindThePair) {
       got.append(buf, static_cast<size_t>(n));
   };
   auto idle = [&] {
-    tou_info info{};
-    socklen_t len = sizeof info;
-    return client->get_option(cfd, cino, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
-           info.flight_size == 0;
+    std::optional<tou_info> info = tcp_info(*client, cfd, cino);
+    return info && info->flight_size == 0;
   };
   // 'A' taken and acknowledged: the connection is idle, the pair empty.
   ASSERT_TRUE(step_until(*server, *client, [&] {
@@ -302,10 +308,9 @@ TEST(WorkerStep, AReadFromTheCallersThreadServesTheDatagramItWaitedFor) {
   ASSERT_NO_FATAL_FAILURE(connect_stepped(*server, *client, lfd, cfd, sfd));
   const ino_t cino = inode_of(cfd), sino = inode_of(sfd);
   auto info_of = [](Engine& e, int fd, ino_t ino) {
-    tou_info info{};
-    socklen_t len = sizeof info;
-    EXPECT_EQ(e.get_option(fd, ino, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
-    return info;
+    std::optional<tou_info> info = tcp_info(e, fd, ino);
+    EXPECT_TRUE(info.has_value());
+    return info.value_or(tou_info{});
   };
   std::string at_server, at_client;
   auto read_into = [](int fd, std::string& got) {

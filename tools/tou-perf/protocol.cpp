@@ -105,7 +105,7 @@ int write_all(int fd, const void* data, size_t len, SendCall send) {
 int read_all(int fd, void* data, size_t len, RecvCall recv) {
   auto* p = static_cast<uint8_t*>(data);
   while (len > 0) {
-    const ssize_t n = recv != nullptr ? recv(fd, p, len, 0) : ::read(fd, p, len);
+    const ssize_t n = recv(fd, p, len, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;

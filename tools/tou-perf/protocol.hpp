@@ -72,11 +72,12 @@ std::optional<std::vector<StreamResult>> decode_results(std::span<const uint8_t>
 
 // Blocking I/O on a descriptor (tou or kernel: both are real fds).
 // write_all: 0 or errno. read_all: 0, errno, or -1 when end-of-file came first.
-// `send` is the transport's (SocketOps::send: tou_send sends from the
-// calling thread when it can, as the kernel's TCP does).
+// `send` and `recv` are the transport's (SocketOps: tou_send sends from the
+// calling thread when it can, and tou_recv after it waits there for the
+// answer, as the kernel's TCP does).
 using SendCall = ssize_t (*)(int fd, const void* buf, size_t len, int flags);
 int write_all(int fd, const void* data, size_t len, SendCall send = ::send);
 using RecvCall = ssize_t (*)(int fd, void* buf, size_t len, int flags);
-int read_all(int fd, void* data, size_t len, RecvCall recv = nullptr);
+int read_all(int fd, void* data, size_t len, RecvCall recv = ::recv);
 
 }  // namespace tou::perf
