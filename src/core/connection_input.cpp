@@ -468,28 +468,34 @@ bool Connection::process_ack(Instant now, const Segment& seg) {
   // window, while data is outstanding.
   bool dup = !advanced && h.ack == snd_.una && seg.payload.empty() && !h.has(flags::kFin) &&
              snd_.wnd == old_wnd && !rec_.sent.empty();
-  const uint64_t spurious_rtos_before = stats_.frto_spurious_rtos;
-  rec_.on_ack({.now = now,
-               .seg = seg,
-               .dup = dup,
-               .bytes_acked = bytes_acked,
-               .flight_before = flight_before,
-               .app_limited = app_limited,
-               .was_in_recovery = was_in_recovery,
-               .recovery_ended = recovery_ended,
-               .rtt = rtt_sample,
-               .ts_ecr = ts_ok_ && h.options.timestamps && h.options.timestamps->echo_reply != 0
-                             ? std::optional<uint32_t>(h.options.timestamps->echo_reply)
-                             : std::nullopt,
-               .new_data_sendable = new_data_sendable()});
-  if (stats_.frto_spurious_rtos != spurious_rtos_before) {
-    // RFC 4015 3.2 (the Eifel response adapts the RTO): a spurious timeout's backoff goes
-    // with it, as Linux's RTT sample from the originals this ACK SACKed clears it. Kept,
-    // the segments still missing would wait out the doubled RTOs (seconds after a
-    // partition) whenever the new data's ACK is lost too.
-    rtt_.clear_backoff();
-    snd_.rto_backoffs = 0;
-    if (timers_.retransmit) arm_rto(now);
+  // Nothing of ours in flight, nothing acknowledged, no SACK (D-SACK included): no
+  // loss to detect and no sample for the controller, as Linux's tcp_ack() skips
+  // both for such an ACK (no_queue). The common case of a one-way stream's
+  // receiver: every data segment carries this ACK.
+  if (advanced || !rec_.sent.empty() || h.options.sack_count != 0) {
+    const uint64_t spurious_rtos_before = stats_.frto_spurious_rtos;
+    rec_.on_ack({.now = now,
+                 .seg = seg,
+                 .dup = dup,
+                 .bytes_acked = bytes_acked,
+                 .flight_before = flight_before,
+                 .app_limited = app_limited,
+                 .was_in_recovery = was_in_recovery,
+                 .recovery_ended = recovery_ended,
+                 .rtt = rtt_sample,
+                 .ts_ecr = ts_ok_ && h.options.timestamps && h.options.timestamps->echo_reply != 0
+                               ? std::optional<uint32_t>(h.options.timestamps->echo_reply)
+                               : std::nullopt,
+                 .new_data_sendable = new_data_sendable()});
+    if (stats_.frto_spurious_rtos != spurious_rtos_before) {
+      // RFC 4015 3.2 (the Eifel response adapts the RTO): a spurious timeout's backoff goes
+      // with it, as Linux's RTT sample from the originals this ACK SACKed clears it. Kept,
+      // the segments still missing would wait out the doubled RTOs (seconds after a
+      // partition) whenever the new data's ACK is lost too.
+      rtt_.clear_backoff();
+      snd_.rto_backoffs = 0;
+      if (timers_.retransmit) arm_rto(now);
+    }
   }
 
   // Our FIN acknowledged: state changes (RFC 9293 3.10.7.4 fifth, per state).
