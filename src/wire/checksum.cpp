@@ -24,8 +24,6 @@ namespace tou {
 namespace wire {
 namespace {
 
-constexpr auto add_oc = ones_add;
-
 inline uint64_t load64(const uint8_t* p) {
   uint64_t v;
   std::memcpy(&v, p, sizeof v);
@@ -37,21 +35,21 @@ inline uint64_t load64(const uint8_t* p) {
 uint64_t detail::ones_sum_portable(const uint8_t* p, size_t n, uint64_t sum) {
   uint64_t s1 = 0, s2 = 0, s3 = 0;
   for (; n >= 32; p += 32, n -= 32) {
-    sum = add_oc(sum, load64(p));
-    s1 = add_oc(s1, load64(p + 8));
-    s2 = add_oc(s2, load64(p + 16));
-    s3 = add_oc(s3, load64(p + 24));
+    sum = ones_add(sum, load64(p));
+    s1 = ones_add(s1, load64(p + 8));
+    s2 = ones_add(s2, load64(p + 16));
+    s3 = ones_add(s3, load64(p + 24));
   }
-  for (; n >= 8; p += 8, n -= 8) sum = add_oc(sum, load64(p));
+  for (; n >= 8; p += 8, n -= 8) sum = ones_add(sum, load64(p));
   if (n != 0) {
     // The tail starts at an offset that is a multiple of 8, so copying it to the
     // front of a zeroed word keeps every byte's position within its 16-bit word;
     // an odd last byte is padded with zero as RFC 1071 asks.
     uint8_t tail[8] = {};
     std::memcpy(tail, p, n);
-    sum = add_oc(sum, load64(tail));
+    sum = ones_add(sum, load64(tail));
   }
-  return add_oc(add_oc(sum, s1), add_oc(s2, s3));
+  return ones_add(ones_add(sum, s1), ones_add(s2, s3));
 }
 
 #ifdef TOU_CHECKSUM_AVX2
@@ -77,7 +75,7 @@ __attribute__((target("avx2"))) uint64_t ones_sum_avx2(const uint8_t* p, size_t 
   alignas(32) uint64_t lanes[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), lows);
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes + 4), highs);
-  for (uint64_t lane : lanes) sum = add_oc(sum, lane);
+  for (uint64_t lane : lanes) sum = ones_add(sum, lane);
   // The rest starts 64-byte aligned within the piece, as the portable sum wants.
   return detail::ones_sum_portable(p, n, sum);
 }
@@ -87,7 +85,9 @@ __attribute__((target("avx2"))) uint64_t ones_sum_avx2(const uint8_t* p, size_t 
 
 bool detail::ones_sum_vectorized() {
 #ifdef TOU_CHECKSUM_AVX2
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  // __builtin_cpu_init() first: the first call may come from a static
+  // initializer that runs before the compiler's own CPU detection.
+  static const bool avx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2"));
   return avx2;
 #else
   return false;
