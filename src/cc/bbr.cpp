@@ -495,7 +495,15 @@ void Bbr::set_send_quantum() {
 void Bbr::set_cwnd(const AckEvent& ack) {
   const RateSample& rs = ack.rate;
   // BBRUpdateMaxInflight: cwnd_gain * BDP plus the ACK aggregation allowance.
-  const uint64_t extra_acked = std::max(extra_acked_slots_[0], extra_acked_slots_[1]);
+  // The excess is bounded by cwnd (5.5.9), which alone would let the window double
+  // every round on a path that acknowledges in bursts and queues whatever is sent.
+  // Once the pipe is full, Linux also bounds it by 100 ms of bandwidth
+  // (bbr_ack_aggregation_cwnd); in Startup the estimate is still growing, and
+  // the bound would slow it.
+  uint64_t extra_acked = std::max(extra_acked_slots_[0], extra_acked_slots_[1]);
+  if (full_bw_reached_) {
+    extra_acked = std::min(extra_acked, to_bytes(bw_ * seconds(kExtraAckedMax)));
+  }
   const uint64_t max_inflight = quantization_budget(bdp(cwnd_gain_) + extra_acked);
   uint64_t cwnd = cwnd_;
   // BBRModulateCwndForRecovery: losses come off cwnd when they are congestion (tou's

@@ -60,6 +60,9 @@ class Bbr final : public CongestionController {
   static constexpr Duration kProbeRttDuration = std::chrono::milliseconds(200);
   static constexpr uint32_t kMaxSendQuantum = 64 * 1024;  // 5.6.3
   static constexpr int kExtraAckedRounds = 5;             // half of the 10-round filter (5.5.9)
+  // The most ACK aggregation adds to the window: this long at the estimated bandwidth
+  // (Linux's bbr_extra_acked_max_us).
+  static constexpr Duration kExtraAckedMax = std::chrono::milliseconds(100);
 
   explicit Bbr(const CongestionConfig& config = {});
 

@@ -40,6 +40,9 @@ class Path {
   uint32_t app_window = 0;   // what the application offers per round when app_limited
   // RTT samples include the standing queue: what is sent beyond the BDP, drained at the rate.
   bool queue_delay = false;
+  // Every ACK of a round arrives at its end, at once (a receiver or middlebox that
+  // aggregates them, as GRO and ACK decimation do).
+  bool aggregate_acks = false;
 
   // One round trip; returns the bytes sent in it. `loss_every` > 0 marks every n-th
   // segment lost (reported in the ACK that would have carried it).
@@ -62,7 +65,7 @@ class Path {
     uint32_t in_flight = sent;
     uint64_t lost_so_far = 0;
     for (uint32_t i = 1; i <= acks; ++i) {
-      now = start + span * i / acks;
+      now = start + (aggregate_acks ? span : span * i / acks);
       AckEvent ack;
       ack.now = now;
       ack.bytes_in_flight = in_flight;
@@ -313,6 +316,21 @@ TEST(Bbr, ApplicationLimitedSamplesDoNotLowerTheBandwidthEstimate) {
   slow.delivered = fast.delivered;
   for (int r = 0; r < 400; ++r) slow.round();
   EXPECT_LT(control.max_bw(), 0.5 * estimate);
+}
+
+// 5.5.9 with Linux's bound (tcp_bbr.c, bbr_extra_acked_max_us): what ACK
+// aggregation adds to the window is at most 100 ms of the estimated bandwidth. A
+// path that acknowledges each round in one burst and queues whatever is sent
+// would otherwise double the window every round (the excess is bounded only by
+// the window itself).
+TEST(Bbr, AckAggregationAddsAtMostAHundredMillisecondsOfBandwidth) {
+  Bbr bbr(config());
+  Path path(bbr, 2.5e6, 40ms, 1u << 30);  // 20 Mbit/s, a queue that never fills
+  path.aggregate_acks = true;
+  for (int r = 0; r < 60; ++r) path.round();
+  ASSERT_TRUE(bbr.full_bw_reached());
+  const double bdp = bbr.max_bw() * 0.040;
+  EXPECT_LE(bbr.cwnd(), 2 * bdp + 0.100 * bbr.max_bw() + 4 * kMss) << "max_bw " << bbr.max_bw();
 }
 
 TEST(Bbr, ProbeRttHoldsTheWindowAtHalfABdpThenRestoresIt) {
