@@ -4,10 +4,9 @@
 // the sender at a time its payload has left the cache. The portable sum is taken
 // over 64-bit words in memory order with an end-around carry, four independent
 // accumulators deep; on x86-64 with AVX2 (chosen at run time) 32-bit halves are
-// summed into 64-bit lanes, 64 bytes a step, with no carries to chase: a quarter
-// of the instructions. Either is folded to 16 bits at the end. RFC 1071 2(B): the
-// one's complement sum is byte-order independent, so summing in host order and
-// swapping the folded result once gives the network-order sum.
+// summed into 64-bit lanes, 64 bytes a step, with no carries to chase. Either is folded to 16 bits
+// at the end. RFC 1071 2(B): the one's complement sum is byte-order independent, so summing in host
+// order and swapping the folded result once gives the network-order sum.
 #include "wire/checksum.hpp"
 
 #include <bit>
@@ -122,9 +121,9 @@ uint16_t segment_checksum(std::span<const std::span<const uint8_t>> pieces) {
   size_t len = 0;
   uint64_t sum = 0;
   for (std::span<const uint8_t> piece : pieces) {
-    const uint64_t piece_sum = wire::ones_sum(piece);
-    // A piece that starts at an odd offset: RFC 1071 2(B), its sum byte-swapped.
-    sum = wire::ones_add(sum, len % 2 == 0 ? piece_sum : wire::ones_at_odd(piece_sum));
+    // A piece that starts at an odd offset: RFC 1071 2(B), its own sum byte-swapped.
+    sum = len % 2 == 0 ? wire::ones_sum(piece, sum)
+                       : wire::ones_add(sum, wire::ones_at_odd(wire::ones_sum(piece)));
     len += piece.size();
   }
   // The 4-byte tou pseudo-header {0, 6 (TCP), length high, length low}.
