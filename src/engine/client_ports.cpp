@@ -78,6 +78,16 @@ bool port_free(const Endpoint& ep, const SockAddr& remote, uint16_t port) {
   return !ep.connections.contains(key) && !ep.time_wait.contains(key);
 }
 
+// Free on every port of the pool: a program sees a connection's TCP ports as
+// its addresses (getsockname, getpeername), and two connections to one peer
+// from one address must not look the same because their UDP ports differ.
+bool port_free_in(const std::list<Endpoint*>& pool, const SockAddr& remote, uint16_t port) {
+  for (const Endpoint* ep : pool) {
+    if (!port_free(*ep, remote, port)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int Engine::route_source(const Socket& s, const SockAddr& remote, SockAddr& source) {
@@ -100,14 +110,14 @@ int Engine::route_source(const Socket& s, const SockAddr& remote, SockAddr& sour
   return 0;
 }
 
-uint16_t Engine::free_tcp_port(const Endpoint& ep, const SockAddr& remote) {
+uint16_t Engine::free_tcp_port(const std::list<Endpoint*>& pool, const SockAddr& remote) {
   const PortRange range = ephemeral_range();
   const uint32_t count = uint32_t{range.high} - range.low + 1;
   // RFC 6056 3.3.1 (Algorithm 1): a random offset, then the next free port.
   const uint32_t start = randombytes_uniform(count);
   for (uint32_t i = 0; i < count; ++i) {
     auto port = static_cast<uint16_t>(range.low + (start + i) % count);
-    if (port_free(ep, remote, port)) return port;
+    if (port_free_in(pool, remote, port)) return port;
   }
   return 0;
 }
@@ -123,7 +133,7 @@ int Engine::shared_endpoint(const Socket& s, const SockAddr& remote, Endpoint*& 
   size_t tried = 0;
   for (auto it = pool.rbegin(); it != pool.rend() && tried < kShareScan; ++it, ++tried) {
     Endpoint* ep = *it;
-    if (port_free(*ep, remote, ep->local.port())) {
+    if (port_free_in(pool, remote, ep->local.port())) {
       out = ep;
       local_port = ep->local.port();
       return 0;
@@ -136,13 +146,10 @@ int Engine::shared_endpoint(const Socket& s, const SockAddr& remote, Endpoint*& 
     size_t n = 0;
     for (auto it = pool.rbegin(); it != pool.rend() && n < kShareScan; ++it) newest[n++] = *it;
     const size_t pick = randombytes_uniform(static_cast<uint32_t>(n));
-    for (size_t i = 0; i < n; ++i) {
-      Endpoint* ep = newest[(pick + i) % n];
-      if (uint16_t port = free_tcp_port(*ep, remote); port != 0) {
-        out = ep;
-        local_port = port;
-        return 0;
-      }
+    if (uint16_t port = free_tcp_port(pool, remote); port != 0) {
+      out = newest[pick];
+      local_port = port;
+      return 0;
     }
   }
   // Fewer ports than kSpreadPorts, or no TCP port left for this peer: a new one.
@@ -151,11 +158,16 @@ int Engine::shared_endpoint(const Socket& s, const SockAddr& remote, Endpoint*& 
     if (pool.empty()) shared_.erase(pool_key);
     return err;
   }
+  // The kernel's new port may be a TCP port another port's connection to
+  // this peer took: the connection then takes one of its own too.
+  local_port = ep->local.port();
+  if (!port_free_in(pool, remote, local_port)) {
+    if (uint16_t own = free_tcp_port(pool, remote); own != 0) local_port = own;
+  }
   ep->shared = true;
   ep->pool_key = pool_key;
   ep->pool_pos = pool.insert(pool.end(), ep);
   out = ep;
-  local_port = ep->local.port();
   return 0;
 }
 

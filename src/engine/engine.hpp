@@ -325,9 +325,9 @@ class Engine final : SendBatch::ErrorSink {
   // port on it (the UDP port when that is free for the peer).
   int shared_endpoint(const Socket& s, const SockAddr& remote, Endpoint*& out,
                       uint16_t& local_port);
-  // A TCP port of the ephemeral range that no connection (or TIME-WAIT) of
-  // `ep` uses with `remote`; 0 when there is none.
-  uint16_t free_tcp_port(const Endpoint& ep, const SockAddr& remote);
+  // A TCP port of the ephemeral range that no connection (or TIME-WAIT) on
+  // the pool's ports uses with `remote`; 0 when there is none.
+  uint16_t free_tcp_port(const std::list<Endpoint*>& pool, const SockAddr& remote);
   int route_source(const Socket& s, const SockAddr& remote, SockAddr& source);
   void leave_pool(Endpoint& ep);
   // The refusal (ICMP port unreachable) of the handshakes with `peer` (its
