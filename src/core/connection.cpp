@@ -322,6 +322,18 @@ uint32_t Connection::flight_size() const {
   return static_cast<uint32_t>(snd_.nxt - snd_.una);
 }
 
+Duration Connection::coalesce_window() const {
+  if (state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait &&
+      state_ != TcpState::kFinWait1 && state_ != TcpState::kFinWait2) {
+    return Duration{0};
+  }
+  const bool streaming =
+      rcv_.last_full_sized || flight_size() >= kCoalesceFlightSegments * uint32_t{snd_.mss};
+  if (!streaming) return Duration{0};
+  const Duration window = std::min(rtt_.srtt() / (1 << kCoalesceRttShift), kMaxCoalesce);
+  return window >= kMinCoalesce ? window : Duration{0};
+}
+
 size_t Connection::send_unsent() const {
   const SeqNum data_end = snd_.buffer_seq + static_cast<uint32_t>(snd_.buffer.size());
   return data_end > snd_.nxt ? static_cast<uint32_t>(data_end - snd_.nxt) : 0;

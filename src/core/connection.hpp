@@ -226,6 +226,25 @@ class Connection {
   size_t send_queued() const { return snd_.buffer.size(); }
   // Bytes queued and not yet sent (RFC 9293 3.3.1: beyond SND.NXT).
   size_t send_unsent() const;
+  // Receive coalescing (engine/receive_coalescing.hpp): how long the engine
+  // may hold this connection's next datagrams to take them in one wake-up,
+  // as a NIC's interrupt moderation holds packets. Nonzero only while a bulk
+  // transfer is under way, judged from the datagram just passed to
+  // on_datagram(): it carried a full-sized payload (a stream arrives), or it
+  // found at least kCoalesceFlightSegments in flight (a stream leaves and
+  // these are its ACKs). A request or response of less than a segment never
+  // qualifies. Then a sixteenth of the smoothed round trip, at most
+  // kMaxCoalesce: what the hold adds to the ACK clock and to RTT samples
+  // stays small beside the round trip. Zero below kMinCoalesce, where a
+  // sleep costs as much as the wake-ups it saves (loopback, a LAN).
+  Duration coalesce_window() const;
+  static constexpr uint32_t kCoalesceFlightSegments = 8;
+  static constexpr int kCoalesceRttShift = 4;  // srtt / 16
+  static constexpr Duration kMaxCoalesce{1000};
+  static constexpr Duration kMinCoalesce{100};
+  // An ACK is due now (RFC 9293 3.8.6.3: a second full-sized segment, data
+  // out of order, ...): the next poll_transmit() sends one.
+  bool ack_due() const { return rcv_.ack_now; }
   const ConnectionStats& stats() const { return stats_; }
   ConnectionInfo info() const;  // TCP_INFO-like snapshot
   // The congestion controller in use (tests, introspection).

@@ -30,6 +30,7 @@ size_t make_reset_reply(const Segment& incoming, std::span<uint8_t> out) {
 }
 
 void Connection::on_datagram(Instant now, std::span<const uint8_t> datagram) {
+  rcv_.last_full_sized = false;
   ParseResult parsed = parse_segment(datagram);
   if (!parsed.ok()) {
     ++stats_.dropped_malformed[static_cast<size_t>(parsed.error)];
@@ -528,6 +529,7 @@ void Connection::process_text(Instant now, const Segment& seg) {
       state_ != TcpState::kFinWait2) {
     return;  // RFC 9293 3.10.7.4 seventh: ignored after the peer's FIN
   }
+  rcv_.last_full_sized = seg.payload.size() >= snd_.mss;
   if (rcv_.read_closed) {
     // Nobody will read this: abort as Linux does (RFC 2525 2.17).
     abort(now);

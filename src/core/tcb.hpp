@@ -75,6 +75,7 @@ struct ReceiveSequence {
   uint32_t last_tsecr = 0;  // the TSecr of autotuning's last RTT sample (rcv_rtt_last_tsecr)
   SeqNum last_ack_sent;
   Instant last_input{};  // the last acceptable segment (keep-alive idle time, RFC 9293 3.8.4)
+  bool last_full_sized = false;  // the last datagram carried a full-sized payload (coalesce_window)
   std::optional<Instant> last_invalid_ack;  // ConnectionConfig::invalid_ack_interval
 
   // Delivery coalescing (Connection::delivery_due): the end of the latest

@@ -38,7 +38,9 @@ void Engine::receive(Endpoint& ep) {
     for (size_t i = 0; i < static_cast<size_t>(n) && !ep.dead; ++i) {
       // A GRO batch is the peer's datagrams back to back: each on its own.
       for_each_gro_segment(recv_.data(i), recv_.segment_size(i), [&](auto segment) {
-        if (!ep.dead) on_datagram(ep, recv_.source(i), recv_.destination(i), segment);
+        if (!ep.dead) {
+          coalesce_.on_datagram(on_datagram(ep, recv_.source(i), recv_.destination(i), segment));
+        }
       });
     }
     if (n < static_cast<int>(RecvBatch::kSlots)) return;  // drained
@@ -46,14 +48,14 @@ void Engine::receive(Endpoint& ep) {
   pending_read_.push_back(&ep);
 }
 
-void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                         std::span<const uint8_t> bytes) {
+Duration Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                             std::span<const uint8_t> bytes) {
   ++ep.stats.datagrams_received;
   std::optional<ConnectionKey> found = ConnectionKey::of_datagram(from, bytes);
   if (!found) {  // shorter than the ports: no connection's
     ++ep.stats.malformed;
     ++ep.stats.malformed_by_reason[static_cast<size_t>(ParseError::kTooShort)];
-    return;
+    return Duration{0};
   }
   const ConnectionKey& key = *found;
   Socket* target = ep.last_connection;
@@ -74,14 +76,15 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
     Socket& s = *target;
     settle_views(s);  // an ACK frees send buffer room that a write may fill
     s.core->on_datagram(now_, bytes);
+    if (coalesce_.polling() && s.core->ack_due()) transmit(s);
     mark_dirty(s);
-    return;
+    return s.core->coalesce_window();
   }
   ParseResult parsed = parse_segment(bytes);
   if (!parsed.ok()) {
     ++ep.stats.malformed;
     ++ep.stats.malformed_by_reason[static_cast<size_t>(parsed.error)];
-    return;
+    return Duration{0};
   }
   const Segment& seg = parsed.segment;
   const SegmentHeader& h = seg.header;
@@ -92,13 +95,13 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
     switch (tw.state.on_segment(now_, seg, ep.listener != nullptr)) {
       case TimeWait::Verdict::kIgnore:
         ep.stats.time_wait_acks_suppressed += tw.state.acks_suppressed() - suppressed;
-        return;
+        return Duration{0};
       case TimeWait::Verdict::kRepeatAck:
         reply_time_wait(ep, tw);
-        return;
+        return Duration{0};
       case TimeWait::Verdict::kEnd:
         end_time_wait(tw);
-        return;
+        return Duration{0};
       case TimeWait::Verdict::kNewIncarnation:
         end_time_wait(tw);  // and the SYN goes on to the listener
         break;
@@ -108,21 +111,22 @@ void Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
   // listener rewrites the UDP port, never the one inside the segment.
   if (syn_only && ep.listener != nullptr) {
     open_passive(ep, from, to, key, seg);
-    return;
+    return Duration{0};
   }
   // The ACK that completes a handshake answered with a SYN cookie (RFC 4987 3.6).
-  if (ep.listener != nullptr && accept_cookie(ep, from, to, key, seg)) return;
+  if (ep.listener != nullptr && accept_cookie(ep, from, to, key, seg)) return Duration{0};
   if (syn_only && ep.joining) {
     ++ep.stats.syn_dropped;
-    return;
+    return Duration{0};
   }
   // A shared client port's connections have TCP ports of their own: a segment
   // to any port is answered. Elsewhere the port must be ours.
   if (!ep.shared && h.dst_port != ep.local.port()) {
     ++ep.stats.dropped_other;
-    return;
+    return Duration{0};
   }
   reply_reset(ep, from, to, seg);
+  return Duration{0};
 }
 
 // TimeWait's ACK again (it decided: a retransmitted FIN, or anything else at

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -161,6 +162,7 @@ void Engine::run() {
   cpu_set_t cpus;
   bool spare = sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) >= kMinCpusToSpin;
   Duration busy_poll = spare ? kBusyPoll : Duration::zero();
+  const bool coalescing = receive_coalescing_wanted();
   while (!stopping_) {
     std::optional<Instant> deadline = loop_.timers().next();
     // After activity, poll without sleeping for a short while: the answer to
@@ -175,7 +177,20 @@ void Engine::run() {
     io_waiting_ = false;
     iterate();
     if (events > 0) spin_until = now_ + busy_poll;
+    hold_for_coalescing(lock, coalescing);
   }
+}
+
+void Engine::hold_for_coalescing(std::unique_lock<std::mutex>& lock, bool enabled) {
+  std::optional<Instant> until = coalesce_.end_turn(now_, loop_.timers().next());
+  if (!until || !enabled || !dirty_.empty() || !pending_read_.empty() || stopping_) return;
+  // Asleep, not waiting: a program's thread that adds work meanwhile
+  // (wake_if_behind) leaves it for the turn after the sleep.
+  lock.unlock();
+  const int64_t us = to_us(*until);  // CLOCK_MONOTONIC, as EventLoop::now()
+  const timespec ts{static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
+  ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  lock.lock();
 }
 
 Instant Engine::tick() {

@@ -42,6 +42,7 @@
 #include "engine/address.hpp"
 #include "engine/event_loop.hpp"
 #include "engine/interface.hpp"
+#include "engine/receive_coalescing.hpp"
 #include "engine/udp_socket.hpp"
 
 struct tou_info;
@@ -229,6 +230,9 @@ class Engine final : SendBatch::ErrorSink {
   int start(const EngineKeys& keys, bool with_thread);
   void run();
   void iterate();
+  // After a turn of run(): sleeps as receive coalescing asks (`enabled`),
+  // the lock released meanwhile (receive_coalescing.hpp).
+  void hold_for_coalescing(std::unique_lock<std::mutex>& lock, bool enabled);
   // After a program's thread gave this worker work under its lock (a
   // deadline, a connection to serve): wakes the I/O thread only when it
   // sleeps past that work. Each wake-up is a context switch on the path.
@@ -286,8 +290,10 @@ class Engine final : SendBatch::ErrorSink {
   void drain_errors(Endpoint& ep);
   // A local "too big": every connection to the address (and port, if named).
   int local_mtu_by_address(Endpoint& ep, const ErrorReport& r);
-  void on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
-                   std::span<const uint8_t> bytes);
+  // Serves one datagram; returns its connection's Connection::coalesce_window()
+  // (zero for anything that is not an open connection's).
+  Duration on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr* to,
+                       std::span<const uint8_t> bytes);
   void open_passive(Endpoint& ep, const SockAddr& from, const SockAddr* to,
                     const ConnectionKey& key, const Segment& syn);
   void reply_reset(Endpoint& ep, const SockAddr& from, const SockAddr* to, const Segment& seg);
@@ -385,6 +391,7 @@ class Engine final : SendBatch::ErrorSink {
   bool ends_reported_ = false;  // at exit: report_end done for every connection
   EventLoop loop_;
   Instant now_{};
+  ReceiveCoalescing coalesce_;  // the I/O thread's interrupt moderation (run())
   Instant last_tick_{};
   std::optional<IsnGenerator> isn_;
   std::optional<SynCookies> cookies_;
