@@ -333,6 +333,9 @@ struct tou_info {
    * datagrams themselves, from the calling thread, while they waited for its
    * bytes (README, "Reads in the caller's thread"). */
   uint64_t inline_reads;
+  /* Datagrams of this connection that its worker took in a batch after
+   * sleeping for them (README, "Receive coalescing"). */
+  uint64_t coalesced_datagrams;
 };
 /* tou_info.pmtud_state (RFC 8899 5.2). */
 enum {

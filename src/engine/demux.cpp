@@ -76,7 +76,10 @@ Duration Engine::on_datagram(Endpoint& ep, const SockAddr& from, const SockAddr*
     Socket& s = *target;
     settle_views(s);  // an ACK frees send buffer room that a write may fill
     s.core->on_datagram(now_, bytes);
-    if (coalesce_.polling() && s.core->ack_due()) transmit(s);
+    if (coalesce_.polling()) {
+      ++s.coalesced_datagrams;
+      if (s.core->ack_due()) transmit(s);
+    }
     mark_dirty(s);
     return s.core->coalesce_window();
   }

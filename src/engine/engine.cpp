@@ -162,7 +162,7 @@ void Engine::run() {
   cpu_set_t cpus;
   bool spare = sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) >= kMinCpusToSpin;
   Duration busy_poll = spare ? kBusyPoll : Duration::zero();
-  const bool coalescing = receive_coalescing_wanted();
+  if (!receive_coalescing_wanted()) coalesce_.disable();
   while (!stopping_) {
     std::optional<Instant> deadline = loop_.timers().next();
     // After activity, poll without sleeping for a short while: the answer to
@@ -177,13 +177,14 @@ void Engine::run() {
     io_waiting_ = false;
     iterate();
     if (events > 0) spin_until = now_ + busy_poll;
-    hold_for_coalescing(lock, coalescing);
+    hold_for_coalescing(lock);
   }
 }
 
-void Engine::hold_for_coalescing(std::unique_lock<std::mutex>& lock, bool enabled) {
-  std::optional<Instant> until = coalesce_.end_turn(now_, loop_.timers().next());
-  if (!until || !enabled || !dirty_.empty() || !pending_read_.empty() || stopping_) return;
+void Engine::hold_for_coalescing(std::unique_lock<std::mutex>& lock) {
+  const bool work_waiting = !dirty_.empty() || !pending_read_.empty() || stopping_;
+  std::optional<Instant> until = coalesce_.end_turn(now_, loop_.timers().next(), work_waiting);
+  if (!until) return;
   // Asleep, not waiting: a program's thread that adds work meanwhile
   // (wake_if_behind) leaves it for the turn after the sleep.
   lock.unlock();

@@ -230,9 +230,9 @@ class Engine final : SendBatch::ErrorSink {
   int start(const EngineKeys& keys, bool with_thread);
   void run();
   void iterate();
-  // After a turn of run(): sleeps as receive coalescing asks (`enabled`),
-  // the lock released meanwhile (receive_coalescing.hpp).
-  void hold_for_coalescing(std::unique_lock<std::mutex>& lock, bool enabled);
+  // After a turn of run(): sleeps as receive coalescing asks, the lock
+  // released meanwhile (receive_coalescing.hpp).
+  void hold_for_coalescing(std::unique_lock<std::mutex>& lock);
   // After a program's thread gave this worker work under its lock (a
   // deadline, a connection to serve): wakes the I/O thread only when it
   // sleeps past that work. Each wake-up is a context switch on the path.

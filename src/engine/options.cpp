@@ -121,6 +121,7 @@ int Engine::get_connection_info(Socket* s, tou_info& out) {
   out.pmtu_black_holes = i.pmtud.black_holes;
   out.inline_writes = s->inline_writes;
   out.inline_reads = s->inline_reads;
+  out.coalesced_datagrams = s->coalesced_datagrams;
   return 0;
 }
 

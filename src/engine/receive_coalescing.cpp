@@ -5,14 +5,16 @@
 
 namespace tou::engine {
 
-std::optional<Instant> ReceiveCoalescing::end_turn(Instant now, std::optional<Instant> next_timer) {
+std::optional<Instant> ReceiveCoalescing::end_turn(Instant now, std::optional<Instant> next_timer,
+                                                   bool work_waiting) {
   const size_t datagrams = datagrams_;
   const Duration window = window_;
   datagrams_ = 0;
   window_ = kNoWindow;
   const bool was_polling = polling_;
   polling_ = false;
-  if (datagrams == 0) return std::nullopt;  // a poll that found nothing, or another event
+  if (!enabled_ || datagrams == 0)
+    return std::nullopt;  // a poll that found nothing, or another event
   const std::optional<Instant> previous = last_datagrams_;
   last_datagrams_ = now;
   if (window == Duration{0} || datagrams >= kEnoughDatagrams) return std::nullopt;
@@ -21,7 +23,7 @@ std::optional<Instant> ReceiveCoalescing::end_turn(Instant now, std::optional<In
   if (!was_polling && (!previous || now - *previous >= window)) return std::nullopt;
   Instant until = now + window;
   if (next_timer && *next_timer < until) until = *next_timer;
-  if (until <= now) return std::nullopt;
+  if (until <= now || work_waiting) return std::nullopt;
   polling_ = true;
   return until;
 }

@@ -53,18 +53,24 @@ class ReceiveCoalescing {
   // L = 2), and one ACK for eight would slow it to a quarter.
   bool polling() const { return polling_; }
 
+  // Never sleeps from now on (TOU_RECEIVE_COALESCE=0).
+  void disable() { enabled_ = false; }
+
   // The turn that began at `now` is served: when the worker should look for
   // events again (it sleeps until then), or nullopt to wait for them as usual.
-  // `next_timer` is its earliest timer, which a sleep never passes.
-  std::optional<Instant> end_turn(Instant now, std::optional<Instant> next_timer);
+  // `next_timer` is its earliest timer, which a sleep never passes; a worker
+  // with `work_waiting` (more to do at once) never sleeps.
+  std::optional<Instant> end_turn(Instant now, std::optional<Instant> next_timer,
+                                  bool work_waiting = false);
 
  private:
   static constexpr Duration kNoWindow = Duration::max();
 
-  size_t datagrams_ = 0;       // this turn's
-  Duration window_ = kNoWindow;  // this turn's smallest window
+  size_t datagrams_ = 0;                   // this turn's
+  Duration window_ = kNoWindow;            // this turn's smallest window
   std::optional<Instant> last_datagrams_;  // when the previous turn with datagrams began
-  bool polling_ = false;  // the last turn slept: this one is a poll
+  bool polling_ = false;                   // the last turn slept: this one is a poll
+  bool enabled_ = true;
 };
 
 // False when TOU_RECEIVE_COALESCE=0 is in the environment (read once).

@@ -79,8 +79,9 @@ struct Socket final : EventLoop::Handler, Timer {
   // The send batch's generation() when it last took payload views of the core's
   // send buffer (0: never): until that batch is flushed, the buffer must not change.
   uint64_t views_batch = 0;
-  uint64_t inline_writes = 0;  // Engine::send_inline calls that took the bytes
-  uint64_t inline_reads = 0;   // Engine::receive_inline waits that served datagrams
+  uint64_t inline_writes = 0;        // Engine::send_inline calls that took the bytes
+  uint64_t inline_reads = 0;         // Engine::receive_inline waits that served datagrams
+  uint64_t coalesced_datagrams = 0;  // taken in a turn after a coalescing sleep
   // A write left from the caller's thread since the last read's wait there:
   // a request or a response, so the next read likely waits for an answer.
   bool answer_awaited = false;

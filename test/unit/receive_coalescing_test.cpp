@@ -43,9 +43,11 @@ TEST(ReceiveCoalescing, PollsWhileEveryPollFindsTheStream) {
   ReceiveCoalescing c;
   turn(c, 0, 1);
   ASSERT_EQ(turn(c, 120, 1), at_us(1120));
+  EXPECT_TRUE(c.polling()) << "the next turn follows a sleep";
   EXPECT_EQ(turn(c, 1120, 8), at_us(2120)) << "a poll: no second datagram needed";
   EXPECT_EQ(turn(c, 2120, 8), at_us(3120));
   EXPECT_EQ(turn(c, 3120, 0), std::nullopt) << "a poll that finds nothing ends it";
+  EXPECT_FALSE(c.polling());
   EXPECT_EQ(turn(c, 9000, 1), std::nullopt) << "and the next datagram waits for nothing";
 }
 
@@ -81,6 +83,23 @@ TEST(ReceiveCoalescing, ATurnWithoutDatagramsNeitherSleepsNorCounts) {
   turn(c, 0, 1);
   EXPECT_EQ(turn(c, 50, 0), std::nullopt) << "a timer or the program's pair";
   EXPECT_EQ(turn(c, 120, 1), at_us(1120)) << "the stream's previous datagram was at 0";
+}
+
+TEST(ReceiveCoalescing, AWorkerWithWorkWaitingDoesNotSleepNorCountTheNextTurnAPoll) {
+  ReceiveCoalescing c;
+  turn(c, 0, 1);
+  c.on_datagram(kWindow);
+  EXPECT_EQ(c.end_turn(at_us(120), std::nullopt, /*work_waiting=*/true), std::nullopt);
+  EXPECT_FALSE(c.polling());
+}
+
+TEST(ReceiveCoalescing, DisabledItNeverSleepsNorPolls) {
+  ReceiveCoalescing c;
+  c.disable();
+  for (int64_t us = 0; us < 2000; us += 120) {
+    EXPECT_EQ(turn(c, us, 4), std::nullopt) << us;
+    EXPECT_FALSE(c.polling());
+  }
 }
 
 }  // namespace

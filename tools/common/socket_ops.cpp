@@ -30,6 +30,7 @@ int tou_stats(int fd, ConnectionStats& out) {
   out.pmtu_probes_lost = info.pmtu_probes_lost;
   out.pmtu_ptb = info.pmtu_ptb_accepted;
   out.pmtu_black_holes = info.pmtu_black_holes;
+  out.coalesced = info.coalesced_datagrams;
   return 0;
 }
 
@@ -82,6 +83,8 @@ std::string format_stats(const ConnectionStats& s) {
     line += fmt::format(", path MTU {} B (probes lost {}, ICMP too-big {}, black holes {})", s.pmtu,
                         s.pmtu_probes_lost, s.pmtu_ptb, s.pmtu_black_holes);
   }
+  if (s.coalesced != 0)
+    line += fmt::format(", {} datagrams taken in coalesced batches", s.coalesced);
   return line;
 }
 

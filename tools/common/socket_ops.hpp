@@ -28,6 +28,7 @@ struct ConnectionStats {
   uint64_t pmtu_probes_lost = 0;
   uint64_t pmtu_ptb = 0;  // ICMP "too big" reports accepted
   uint64_t pmtu_black_holes = 0;
+  uint64_t coalesced = 0;  // datagrams taken in coalesced batches (tou only)
 };
 
 struct SocketOps {
