@@ -13,8 +13,9 @@ std::optional<Instant> ReceiveCoalescing::end_turn(Instant now, std::optional<In
   window_ = kNoWindow;
   const bool was_polling = polling_;
   polling_ = false;
-  if (!enabled_ || datagrams == 0)
-    return std::nullopt;  // a poll that found nothing, or another event
+  // Off, or a turn without datagrams: a timer, the program's pair, or a
+  // poll that found nothing (which ends the polling).
+  if (!enabled_ || datagrams == 0) return std::nullopt;
   const std::optional<Instant> previous = last_datagrams_;
   last_datagrams_ = now;
   if (window == Duration{0} || datagrams >= kEnoughDatagrams) return std::nullopt;
