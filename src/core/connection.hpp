@@ -334,9 +334,6 @@ class Connection {
   void mark_app_limited();
   void on_paced_send(Instant now, size_t bytes);
   static constexpr Duration kMaxPacingWait = std::chrono::seconds(1);  // Linux fq's clamp
-  // Send quanta of lost time a late paced release may make up (on_paced_send):
-  // BBR's window keeps room for three (draft-ietf-ccwg-bbr 5.6.4.2).
-  static constexpr uint32_t kPacingMakeUpQuanta = 3;
 
   // Timers (connection_timers.cpp).
   void arm_rto(Instant now);

@@ -278,17 +278,13 @@ void Connection::on_paced_send(Instant now, size_t bytes) {
   snd_.paced_burst += bytes;
   if (snd_.paced_burst < quantum) return;
   Instant base = std::max(snd_.next_paced, now);
-  // A quantum that leaves late may make up for up to kPacingMakeUpQuanta controller send
-  // quanta of the lost time (BBR's; 0 for the others, which keep strict pacing): otherwise
-  // every late wake-up lowers the rate actually sent, and a rate-based controller measures
-  // and keeps the lower rate. Three, as many as BBR's window budgets for bursts: a worker
-  // that shares its CPU is preempted for longer than one quantum takes to drain (43 us at
-  // 12 Gbit/s), and with one quantum's credit tou's BBR moved a median 14.7 Gbit/s over
-  // the veth pair against 15.6 with three and 16.1 with eight (7 alternating 4 s runs).
+  // A quantum that leaves late may make up for up to one controller send quantum of the
+  // lost time (BBR's; 0 for the others, which keep strict pacing): otherwise every late
+  // wake-up lowers the rate actually sent, and a rate-based controller measures and
+  // keeps the lower rate.
   if (const uint32_t cc_quantum = rec_.cc->send_quantum();
       cc_quantum > 0 && snd_.next_paced < now) {
-    const Duration credit{
-        static_cast<int64_t>(uint64_t{kPacingMakeUpQuanta} * cc_quantum * 1'000'000 / *rate)};
+    const Duration credit{static_cast<int64_t>(uint64_t{cc_quantum} * 1'000'000 / *rate)};
     base = std::max(snd_.next_paced, now - credit);
   }
   // The wait is clamped, as Linux's fq clamps one packet's delay to a second: it is set at

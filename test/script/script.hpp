@@ -146,9 +146,6 @@ class ScriptTest {
   // Moves virtual time forward to t (ms since start), running every timer due
   // on the way and capturing what the connection sends.
   void at_ms(int64_t ms) { advance_to(instant_from_us(ms * 1000)); }
-  // Time passes without the connection being served (a late wake-up): what
-  // fell due meanwhile goes at the next drain().
-  void jump_to_ms(int64_t ms) { now_ = std::max(now_, instant_from_us(ms * 1000)); }
   void advance_to(Instant t);
 
   // Sends a segment from the peer (ports filled in) and captures the replies.
