@@ -26,6 +26,9 @@ void Engine::on_endpoint_events(Endpoint& ep, uint32_t events) {
 
 // Drains the socket (edge-triggered), a bounded number of batches at a time so
 // that one busy port cannot starve the others; the rest waits for the next turn.
+// A turn that filled recvmmsg()'s batch has no reason to wait for more.
+static_assert(ReceiveCoalescing::kEnoughDatagrams == RecvBatch::kSlots);
+
 void Engine::receive(Endpoint& ep) {
   constexpr int kRounds = 8;
   for (int round = 0; round < kRounds; ++round) {

@@ -10,7 +10,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,9 +187,7 @@ void Engine::hold_for_coalescing(std::unique_lock<std::mutex>& lock) {
   // Asleep, not waiting: a program's thread that adds work meanwhile
   // (wake_if_behind) leaves it for the turn after the sleep.
   lock.unlock();
-  const int64_t us = to_us(*until);  // CLOCK_MONOTONIC, as EventLoop::now()
-  const timespec ts{static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
-  ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  EventLoop::sleep_until(*until);
   lock.lock();
 }
 

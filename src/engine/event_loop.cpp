@@ -68,11 +68,25 @@ void EventLoop::wake() {
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
 }
 
+namespace {
+
+// `when` as the CLOCK_MONOTONIC time it names (now() reads that clock).
+timespec monotonic_timespec(Instant when) {
+  const int64_t us = to_us(when);
+  return {static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
+}
+
+}  // namespace
+
 void EventLoop::wake_at(Instant when) {
-  const int64_t us = std::max<int64_t>(to_us(when), 1);  // 0 would disarm it
   itimerspec at{};
-  at.it_value = {static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
+  at.it_value = monotonic_timespec(std::max(when, instant_from_us(1)));  // 0 would disarm it
   ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &at, nullptr);
+}
+
+void EventLoop::sleep_until(Instant when) {
+  const timespec at = monotonic_timespec(when);
+  ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
 }
 
 Instant EventLoop::now() {

@@ -57,6 +57,8 @@ class EventLoop {
   // earlier deadline set while the loop sleeps costs a system call here, not
   // a wake-up of the loop's thread now and another at the deadline.
   void wake_at(Instant when);
+  // Sleeps the calling thread until `when` (now()'s clock), watching nothing.
+  static void sleep_until(Instant when);
 
   // CLOCK_MONOTONIC in microseconds.
   static Instant now();

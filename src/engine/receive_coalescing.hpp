@@ -36,7 +36,7 @@ namespace tou::engine {
 class ReceiveCoalescing {
  public:
   // A turn that took this many datagrams has no reason to wait for more:
-  // recvmmsg()'s batch (RecvBatch::kSlots) was as good as full.
+  // recvmmsg()'s batch (RecvBatch::kSlots, asserted in demux.cpp) was full.
   static constexpr size_t kEnoughDatagrams = 32;
 
   // One datagram served in this turn, with its connection's

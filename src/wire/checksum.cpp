@@ -4,9 +4,10 @@
 // the sender at a time its payload has left the cache. The portable sum is taken
 // over 64-bit words in memory order with an end-around carry, four independent
 // accumulators deep; on x86-64 with AVX2 (chosen at run time) 32-bit halves are
-// summed into 64-bit lanes, 64 bytes a step, with no carries to chase. Either is folded to 16 bits
-// at the end. RFC 1071 2(B): the one's complement sum is byte-order independent, so summing in host
-// order and swapping the folded result once gives the network-order sum.
+// summed into 64-bit lanes, 64 bytes a step, with no carries to chase. Either is
+// folded to 16 bits at the end. RFC 1071 2(B): the one's complement sum is
+// byte-order independent, so summing in host order and swapping the folded
+// result once gives the network-order sum.
 #include "wire/checksum.hpp"
 
 #include <bit>

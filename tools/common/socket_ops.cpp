@@ -83,8 +83,9 @@ std::string format_stats(const ConnectionStats& s) {
     line += fmt::format(", path MTU {} B (probes lost {}, ICMP too-big {}, black holes {})", s.pmtu,
                         s.pmtu_probes_lost, s.pmtu_ptb, s.pmtu_black_holes);
   }
-  if (s.coalesced != 0)
+  if (s.coalesced != 0) {
     line += fmt::format(", {} datagrams taken in coalesced batches", s.coalesced);
+  }
   return line;
 }
 
